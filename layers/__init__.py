@@ -1,0 +1,1 @@
+"""The governance layers and their store: grids, components, catalog, cases, staff, assessment."""

@@ -1,0 +1,63 @@
+"""OneGrid settings: one documented module, every value overridable by environment.
+
+=========================  ==============================================  =========================
+environment variable       meaning                                         default
+=========================  ==============================================  =========================
+``ONEGRID_STORE``          path of the SQLite store                        ``data/generated/onegrid.sqlite``
+``ONEGRID_SEED``           seed of the generated default district          ``20260101``
+``ONEGRID_DAYS``           days of case history in the default district    ``365``
+``ONEGRID_TILES``          basemap: ``osm``, ``none`` or an XYZ tile URL   ``osm``
+``ONEGRID_MAX_UPLOAD_MB``  largest file accepted by an upload              ``20``
+=========================  ==============================================  =========================
+
+Every command and the app find the store by ``--store``, else ``ONEGRID_STORE``, else the default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DATA_DIR = ROOT / "data"
+GENERATED_DIR = DATA_DIR / "generated"
+
+#: Working CRS for geometry (CGCS2000 / 3-degree Gauss-Kruger CM 120E, metres).
+WORK_CRS = "EPSG:4549"
+#: Display and exchange CRS (WGS84 lon/lat).
+DISPLAY_CRS = "EPSG:4326"
+
+#: The default district: Wuzhong, Suzhou (GB/T 2260 code 320506).
+DISTRICT_CODE = "320506"
+DISTRICT_NAME = "吴中区"
+BOUNDARY_FILE = DATA_DIR / "wuzhong_district_320506.geojson"
+LAKE_FILE = DATA_DIR / "taihu_lake.geojson"
+TOWNS_FILE = DATA_DIR / "wuzhong_towns.csv"
+
+DEFAULT_STORE = GENERATED_DIR / "onegrid.sqlite"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from exc
+
+
+DEFAULT_SEED = _env_int("ONEGRID_SEED", 20260101)
+DEFAULT_DAYS = _env_int("ONEGRID_DAYS", 365)
+MAX_UPLOAD_MB = _env_int("ONEGRID_MAX_UPLOAD_MB", 20)
+TILES = os.environ.get("ONEGRID_TILES", "osm")
+
+
+def store_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The store to use: ``explicit`` (``--store``), else ``ONEGRID_STORE``, else the default."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("ONEGRID_STORE")
+    if env:
+        return Path(env)
+    return DEFAULT_STORE
