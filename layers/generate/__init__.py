@@ -1,0 +1,1 @@
+"""Generators of the synthetic default district: land, grids, streets and components."""
