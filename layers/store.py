@@ -19,6 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+
 from layers.errors import StoreError, StoreExistsError
 
 #: "ONGR" — marks a SQLite file as a OneGrid store (PRAGMA application_id).
@@ -242,6 +245,43 @@ class Store:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
+        self._adbc: object | None = None
+        # While a new store is being built, the file being written (renamed to path at the end).
+        self._building: Path | None = None
+
+    # -- bulk reads ------------------------------------------------------------------------
+    def read_arrow(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> pa.Table:
+        """Run a query straight into Arrow (ADBC, in C): 680k rows in ~0.5 s, no row loop.
+
+        The ADBC connection is autocommit, so each query sees the latest committed data.
+        """
+        import adbc_driver_sqlite.dbapi as adbc
+
+        if self._adbc is None:
+            src = self.path if self._building is None else self._building
+            self._adbc = adbc.connect(f"file:{src}?mode=ro", autocommit=True)
+        cur = self._adbc.cursor()  # type: ignore[attr-defined]
+        try:
+            cur.execute(sql, list(params) if params else None)
+            return cur.fetch_arrow_table()
+        finally:
+            cur.close()
+
+    def ingest(self, table: str, data: pa.Table | pd.DataFrame) -> int:
+        """Append a whole frame to a table through Arrow (ADBC bulk ingest, in C).
+
+        For bulk loading a new store (:func:`build_store`); it commits on its own, so edits that
+        must share a transaction with other writes use :meth:`transaction` instead.
+        """
+        import adbc_driver_sqlite.dbapi as adbc
+
+        tbl = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        with adbc.connect(str(self.path if self._building is None else self._building)) as conn:
+            cur = conn.cursor()
+            cur.adbc_ingest(table, tbl, mode="append")
+            cur.close()
+            conn.commit()
+        return tbl.num_rows
 
     # -- transactions --------------------------------------------------------------------
     @contextlib.contextmanager
@@ -292,6 +332,9 @@ class Store:
         return StoreInfo(path=self.path, schema_version=int(version), meta=self.meta())
 
     def close(self) -> None:
+        if self._adbc is not None:
+            self._adbc.close()  # type: ignore[attr-defined]
+            self._adbc = None
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -411,19 +454,21 @@ def build_store(path: str | os.PathLike[str], *, force: bool = False) -> Iterato
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.executescript(SCHEMA)
     store = Store(target, conn)
+    store._building = tmp
     try:
         yield store
+        store._building = None
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("ANALYZE")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
+        store.close()
         for suffix in ("-wal", "-shm"):
             Path(str(target) + suffix).unlink(missing_ok=True)
         os.replace(tmp, target)
     except BaseException:
-        conn.close()
+        store.close()
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(tmp) + suffix).unlink(missing_ok=True)
         raise

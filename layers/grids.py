@@ -1,0 +1,70 @@
+"""The grid layer: three nested levels with boundary generations, stored as WKB in EPSG:4549."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers.store import Store
+from settings import WORK_CRS
+
+GRID_COLUMNS = ["code", "level", "parent_code", "name", "area_m2"]
+
+
+def load_grids(store: Store, *, level: int | None = None, generation: int | None = None) -> gpd.GeoDataFrame:
+    """Grids of one generation (the current one by default), optionally of one level.
+
+    Columns ``code, level, parent_code, name, area_m2, geometry`` (EPSG:4549), ordered by code.
+    """
+    gen = store.current_generation() if generation is None else generation
+    sql = ("SELECT code, level, parent_code, name, area_m2, geom FROM grids WHERE generation = ?")
+    params: list[object] = [gen]
+    if level is not None:
+        sql += " AND level = ?"
+        params.append(level)
+    rows = store.conn.execute(sql + " ORDER BY code", params).fetchall()
+    frame = pd.DataFrame(rows, columns=[*GRID_COLUMNS, "geom"])
+    geoms = shapely.from_wkb(frame.pop("geom").to_numpy()) if len(frame) else np.array([], dtype=object)
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=WORK_CRS)
+
+
+def write_grids(conn: sqlite3.Connection, grids: gpd.GeoDataFrame, *, generation: int) -> int:
+    """Insert a whole generation of grids (inside the caller's transaction)."""
+    if grids.crs is None or grids.crs.to_string() != WORK_CRS:
+        grids = grids.to_crs(WORK_CRS)
+    geoms = grids.geometry.to_numpy()
+    bounds = shapely.bounds(geoms)
+    rows = zip(
+        grids["code"].astype(str),
+        [generation] * len(grids),
+        grids["level"].astype(int),
+        grids["parent_code"].where(grids["parent_code"].notna(), None),
+        grids["name"].astype(str),
+        shapely.area(geoms).astype(float),
+        *bounds.T.astype(float),
+        shapely.to_wkb(geoms),
+        strict=True,
+    )
+    conn.executemany(
+        "INSERT INTO grids(code, generation, level, parent_code, name, area_m2, minx, miny, maxx, maxy, geom)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [(c, g, int(lv), p, n, float(a), float(x0), float(y0), float(x1), float(y1), w)
+         for c, g, lv, p, n, a, x0, y0, x1, y1, w in rows],
+    )
+    return len(grids)
+
+
+def town_of(codes: np.ndarray | pd.Series) -> np.ndarray:
+    """Level-1 code of grid codes (the first 9 digits, zero-padded to 15)."""
+    s = pd.Series(np.asarray(codes, dtype=object)).astype(str)
+    return (s.str.slice(0, 9) + "000000").to_numpy(dtype=object)
+
+
+def community_of(codes: np.ndarray | pd.Series) -> np.ndarray:
+    """Level-2 code of level-3 grid codes (the first 12 digits, zero-padded to 15)."""
+    s = pd.Series(np.asarray(codes, dtype=object)).astype(str)
+    return (s.str.slice(0, 12) + "000").to_numpy(dtype=object)
