@@ -21,3 +21,39 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def realworld(shared_data: Path) -> Path:
     return shared_data / "realworld"
+
+
+# -- generated districts ------------------------------------------------------------------------
+# One small district (all grids, fewer components and cases) shared by the whole session, and
+# the full-scale one for the tests marked slow. Tests that write copy the file first.
+
+SMALL = {"seed": 7, "days": 3, "n_components": 40_000, "per_day": 400.0}
+END = __import__("datetime").date(2026, 11, 20)
+
+
+@pytest.fixture(scope="session")
+def small_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from layers.generate.build import generate_store
+
+    path = tmp_path_factory.mktemp("small") / "small.sqlite"
+    generate_store(path, end=END, **SMALL)
+    return path
+
+
+@pytest.fixture()
+def small_store_copy(small_store_path: Path, tmp_path: Path) -> Path:
+    """A private copy of the small district, free to be written to."""
+    import shutil
+
+    dst = tmp_path / "store.sqlite"
+    shutil.copyfile(small_store_path, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def full_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from layers.generate.build import generate_store
+
+    path = tmp_path_factory.mktemp("full") / "full.sqlite"
+    generate_store(path, end=END, seed=20260101, days=365)
+    return path

@@ -1,0 +1,74 @@
+"""An opened district: the store with its grids, components and grid locator ready to use.
+
+This is the read-only object the app shares between sessions (``st.cache_resource``) and the
+commands use for bulk work. It is rebuilt when the store's revisions of its layers change.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from layers.components import load_components
+from layers.grids import load_grids
+from layers.store import Store, open_store
+from spatial.locate import GridLocator
+
+#: Component columns kept in memory (the rest is read from the store on demand).
+MEMORY_COLUMNS = ["code", "class_code", "x", "y", "grid_code", "state", "version"]
+
+
+@dataclass
+class District:
+    store: Store
+    grids: gpd.GeoDataFrame          # all three levels of the current generation, EPSG:4549
+    locator: GridLocator             # over the level-3 grids
+    components: pd.DataFrame         # MEMORY_COLUMNS
+    revisions: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def level(self, level: int) -> gpd.GeoDataFrame:
+        return self.grids[self.grids["level"] == level]
+
+    @cached_property
+    def component_index(self):  # type: ignore[no-untyped-def]
+        """A mutable spatial index over the components (built on first use)."""
+        from spatial.component_index import ComponentIndex
+
+        c = self.components
+        return ComponentIndex(c["code"].to_numpy(), c["class_code"].to_numpy(),
+                              c["x"].to_numpy(dtype=float), c["y"].to_numpy(dtype=float))
+
+    def locate_all(self, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+        """Level-3, level-2 and level-1 codes of points (None where no grid covers a point)."""
+        l3 = self.locator.locate(x, y)
+        known = pd.Series(l3, dtype=object)
+        has = known.notna()
+        l2 = known.where(~has, known.str.slice(0, 12) + "000")
+        l1 = known.where(~has, known.str.slice(0, 9) + "000000")
+        return pd.DataFrame({"grid_l3": known, "grid_l2": l2, "grid_l1": l1})
+
+
+def open_district(path: str | os.PathLike[str], *, readonly: bool = True) -> District:
+    """Open a store and load what bulk work needs: grids, locator, components."""
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    store = open_store(path, readonly=readonly)
+    grids = load_grids(store)
+    seconds["grids"] = time.perf_counter() - t
+    t = time.perf_counter()
+    l3 = grids[grids["level"] == 3]
+    locator = GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy())
+    seconds["locator"] = time.perf_counter() - t
+    t = time.perf_counter()
+    components = load_components(store, columns=MEMORY_COLUMNS)
+    seconds["components"] = time.perf_counter() - t
+    revisions = {layer: store.revision(layer) for layer in ("grids", "components", "cases")}
+    return District(store=store, grids=grids, locator=locator, components=components,
+                    revisions=revisions, seconds=seconds)
