@@ -93,7 +93,7 @@ def load_boundary_file(path: str | os.PathLike[str], *, to_crs: str = WORK_CRS) 
             minx, miny, maxx, maxy = shapely.total_bounds(geoms[polygonal])
             if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
                 problems.append(
-                    "coordinates are not lon/lat but the file has no \"crs\" member; "
+                    'coordinates are not lon/lat but the file has no "crs" member; '
                     "declare the CRS (or export as RFC 7946 WGS84)"
                 )
         crs = "EPSG:4326"
@@ -128,9 +128,7 @@ def _polygonal_part(geom: BaseGeometry) -> BaseGeometry:
     return shapely.union_all(keep) if len(keep) else shapely.Polygon()
 
 
-def load_land(
-    boundary_path: str | os.PathLike[str], lake_path: str | os.PathLike[str]
-) -> BaseGeometry:
+def load_land(boundary_path: str | os.PathLike[str], lake_path: str | os.PathLike[str]) -> BaseGeometry:
     """The district's land in EPSG:4549: the boundary minus the lake (a MultiPolygon if islands).
 
     Slivers of under a square metre left by the difference are dropped: they are artefacts of
