@@ -1,0 +1,702 @@
+"""Planning a new grid generation: compare a candidate with the current grids, then adopt it.
+
+A candidate is a whole set of grids (all three levels) in the working CRS. :func:`compare_grids`
+says what it would change — grids added, removed and reshaped, and the components and open cases
+whose level-3 grid would differ. :func:`adopt_grids` checks its topology, refuses it if any problem
+is found, and otherwise makes it the current generation in one transaction: boundaries have
+generations (DESIGN.md §2), history keeps the grid a closed case was handled under, and every
+reassignment of a component or an open case is logged with its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers.grids import load_grids, town_of, write_grids
+from layers.store import Store
+from settings import WORK_CRS
+from spatial.errors import CRSError, GeometryError, OneGridError
+from spatial.locate import GridLocator
+from spatial.topology import Tolerances, TopologyReport, check_grids, sequence_numbers
+
+__all__ = [
+    "CLOSED_STATUSES",
+    "AdoptionError",
+    "AdoptionResult",
+    "CandidateError",
+    "CandidateRejectedError",
+    "GridComparison",
+    "adopt_grids",
+    "check_candidate",
+    "compare_grids",
+    "district_land",
+    "reshape_candidate",
+]
+
+#: Cases in these states are finished: they keep the grid they were handled under.
+CLOSED_STATUSES = ("closed", "evaluated", "rejected")
+CANDIDATE_COLUMNS = ("code", "level", "parent_code", "name")
+#: Below this symmetric-difference area (m²) a grid counts as unchanged: digitising noise.
+DEFAULT_RESHAPE_TOLERANCE_M2 = 1.0
+
+
+class CandidateError(OneGridError):
+    """The candidate grid set is malformed: missing columns, no CRS, no level-3 grids."""
+
+
+class CandidateRejectedError(OneGridError):
+    """The candidate has topology problems; nothing was written. ``report`` lists them all."""
+
+    def __init__(self, message: str, *, report: TopologyReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class AdoptionError(OneGridError):
+    """The adoption cannot proceed (date not after the current generation, store changed meanwhile)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridComparison:
+    """What adopting a candidate would change, against generation ``generation`` of the store.
+
+    Attributes
+    ----------
+    added, removed
+        Grids only in the candidate / only in the store: ``code, level, parent_code, name, area_m2``.
+    reshaped
+        Grids in both whose geometry differs by more than ``tolerance_m2``: ``code, level,
+        area_before_m2, area_after_m2, area_change_m2, area_change_pct, symdiff_m2``.
+    relabelled
+        Grids in both whose name, level or parent changed: ``code, field, before, after``.
+    per_level
+        One row per level: ``level, current, candidate, added, removed, reshaped, unchanged``.
+    component_moves, case_moves
+        Components (``code, from_grid, to_grid``) and open cases (``id, status, from_grid,
+        to_grid``) whose level-3 grid would change; ``to_grid`` is ``None`` outside every grid.
+    component_pairs, case_pairs
+        Counts per ``from_grid → to_grid``, largest first.
+    components_total, open_cases_total
+        How many were located.
+    """
+
+    generation: int
+    tolerance_m2: float
+    added: pd.DataFrame
+    removed: pd.DataFrame
+    reshaped: pd.DataFrame
+    relabelled: pd.DataFrame
+    per_level: pd.DataFrame
+    component_moves: pd.DataFrame
+    case_moves: pd.DataFrame
+    components_total: int
+    open_cases_total: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def component_pairs(self) -> pd.DataFrame:
+        return _pairs(self.component_moves)
+
+    @property
+    def case_pairs(self) -> pd.DataFrame:
+        return _pairs(self.case_moves)
+
+    @property
+    def unchanged(self) -> bool:
+        """True when the candidate is the current generation up to the tolerance."""
+        return (self.added.empty and self.removed.empty and self.reshaped.empty
+                and self.relabelled.empty and self.component_moves.empty and self.case_moves.empty)
+
+    def to_dict(self, *, with_lists: bool = True) -> dict[str, object]:
+        """Plain JSON-able data; ``with_lists=False`` leaves out the per-component/case lists."""
+        out: dict[str, object] = {
+            "generation": self.generation,
+            "tolerance_m2": self.tolerance_m2,
+            "per_level": _records(self.per_level),
+            "added": _records(self.added),
+            "removed": _records(self.removed),
+            "reshaped": _records(self.reshaped),
+            "relabelled": _records(self.relabelled),
+            "components": {"total": self.components_total, "moved": len(self.component_moves),
+                           "pairs": _records(self.component_pairs)},
+            "open_cases": {"total": self.open_cases_total, "moved": len(self.case_moves),
+                           "pairs": _records(self.case_pairs)},
+        }
+        if with_lists:
+            out["components"]["moves"] = _records(self.component_moves)  # type: ignore[index]
+            out["open_cases"]["moves"] = _records(self.case_moves)  # type: ignore[index]
+        return out
+
+    def to_json(self, *, with_lists: bool = True) -> str:
+        return json.dumps(self.to_dict(with_lists=with_lists), ensure_ascii=False, indent=2)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    # Through JSON so numpy scalars and NaN become plain numbers and null.
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
+
+
+def _pairs(moves: pd.DataFrame) -> pd.DataFrame:
+    if moves.empty:
+        return pd.DataFrame({"from_grid": pd.Series(dtype=object), "to_grid": pd.Series(dtype=object),
+                             "count": pd.Series(dtype=np.int64)})
+    keyed = moves[["from_grid", "to_grid"]].astype(object).fillna("")
+    counts = keyed.value_counts().rename("count").reset_index()
+    counts = counts.replace({"from_grid": {"": None}, "to_grid": {"": None}})
+    return counts.sort_values(["count", "from_grid", "to_grid"], ascending=[False, True, True],
+                              ignore_index=True)
+
+
+def normalise_candidate(candidate: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The candidate with the columns the planner needs, plain types, in the working CRS.
+
+    Raises
+    ------
+    CandidateError
+        Columns are missing, the frame is empty or has no level-3 grids.
+    CRSError
+        The frame declares no CRS.
+    """
+    if not isinstance(candidate, gpd.GeoDataFrame):
+        raise CandidateError("the candidate must be a GeoDataFrame of grids")
+    missing = [c for c in CANDIDATE_COLUMNS if c not in candidate.columns]
+    if missing:
+        raise CandidateError(f"the candidate grids lack the columns {missing}; "
+                             f"each grid needs {list(CANDIDATE_COLUMNS)} and a geometry")
+    if candidate.empty:
+        raise CandidateError("the candidate holds no grids")
+    if candidate.crs is None:
+        raise CRSError("the candidate grids declare no CRS; give them one (EPSG:4549 or EPSG:4326)")
+    if candidate.crs.to_string() != WORK_CRS:
+        candidate = candidate.to_crs(WORK_CRS)
+    levels = pd.to_numeric(candidate["level"], errors="coerce")
+    if levels.isna().any():
+        bad = candidate.loc[levels.isna(), "code"].astype(str).head(5).tolist()
+        raise CandidateError(f"the candidate has grids without a numeric level, e.g. {bad}")
+    parent = candidate["parent_code"].astype(object)
+    parent = parent.where(parent.notna() & (parent.astype(str).str.strip() != ""), None)
+    out = gpd.GeoDataFrame(
+        {
+            "code": candidate["code"].astype(str).str.strip().to_numpy(dtype=object),
+            "level": levels.astype(np.int64).to_numpy(),
+            "parent_code": parent.map(lambda v: None if v is None else str(v).strip()).to_numpy(dtype=object),
+            "name": candidate["name"].fillna("").astype(str).to_numpy(dtype=object),
+        },
+        geometry=candidate.geometry.to_numpy(),
+        crs=WORK_CRS,
+    )
+    if not (out["level"] == 3).any():
+        raise CandidateError("the candidate has no level-3 grids, so nothing could be located in it")
+    return out
+
+
+def compare_grids(store: Store, candidate: gpd.GeoDataFrame, *,
+                  tolerance_m2: float = DEFAULT_RESHAPE_TOLERANCE_M2) -> GridComparison:
+    """Compare a candidate grid set with the store's current generation.
+
+    Every component and every open case is located in the candidate's level-3 grids (vectorised,
+    :class:`spatial.locate.GridLocator`) and compared with the grid it carries now.
+
+    Parameters
+    ----------
+    candidate
+        Grids of all levels: ``code, level, parent_code, name, geometry``; any declared CRS.
+    tolerance_m2
+        A grid whose old and new shapes differ by at most this symmetric-difference area is
+        unchanged.
+    """
+    cand = normalise_candidate(candidate)
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    generation = store.current_generation()
+    current = load_grids(store, generation=generation)
+    added, removed, reshaped, relabelled, per_level = _diff_grids(current, cand, tolerance_m2=tolerance_m2)
+    times["grids"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    locator = _locator(cand)
+    times["locator"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    comps = _read_components(store)
+    comp_moves = _component_moves(comps, locator)
+    cases = _read_open_cases(store)
+    case_moves = _case_moves(cases, locator)
+    times["locate"] = time.perf_counter() - t0
+    return GridComparison(
+        generation=generation, tolerance_m2=float(tolerance_m2), added=added, removed=removed,
+        reshaped=reshaped, relabelled=relabelled, per_level=per_level,
+        component_moves=comp_moves[["code", "from_grid", "to_grid"]].reset_index(drop=True),
+        case_moves=case_moves[["id", "status", "from_grid", "to_grid"]].reset_index(drop=True),
+        components_total=len(comps), open_cases_total=len(cases), seconds=times,
+    )
+
+
+def _diff_grids(current: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, *, tolerance_m2: float) -> tuple[
+    pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame
+]:
+    cur = pd.DataFrame({
+        "code": current["code"].to_numpy(dtype=object), "level": current["level"].to_numpy(dtype=np.int64),
+        "parent_code": current["parent_code"].astype(object).where(current["parent_code"].notna(), None)
+        .to_numpy(dtype=object),
+        "name": current["name"].to_numpy(dtype=object), "geom": current.geometry.to_numpy(),
+    })
+    new = pd.DataFrame({
+        "code": cand["code"].to_numpy(dtype=object), "level": cand["level"].to_numpy(dtype=np.int64),
+        "parent_code": cand["parent_code"].to_numpy(dtype=object),
+        "name": cand["name"].to_numpy(dtype=object),
+        "geom": cand.geometry.to_numpy(),
+    })
+    # Duplicated codes are a topology problem of the candidate; the comparison takes the first.
+    new = new.drop_duplicates("code", keep="first")
+    both = cur.merge(new, on="code", how="outer", suffixes=("_cur", "_new"), indicator=True)
+
+    def listing(rows: pd.DataFrame, side: str) -> pd.DataFrame:
+        geoms = rows[f"geom_{side}"].to_numpy()
+        return pd.DataFrame({
+            "code": rows["code"].to_numpy(dtype=object),
+            "level": rows[f"level_{side}"].to_numpy(dtype=np.int64),
+            "parent_code": rows[f"parent_code_{side}"].to_numpy(dtype=object),
+            "name": rows[f"name_{side}"].to_numpy(dtype=object),
+            "area_m2": shapely.area(geoms).astype(float) if len(rows) else np.zeros(0),
+        }).sort_values(["level", "code"], ignore_index=True)
+
+    added = listing(both[both["_merge"] == "right_only"], "new")
+    removed = listing(both[both["_merge"] == "left_only"], "cur")
+
+    common = both[both["_merge"] == "both"].reset_index(drop=True)
+    ga = common["geom_cur"].to_numpy()
+    gb = common["geom_new"].to_numpy()
+    # Byte-equal geometries need no overlay: that is almost every grid of a small redraw.
+    same = shapely.to_wkb(ga) == shapely.to_wkb(gb) if len(common) else np.zeros(0, dtype=bool)
+    symdiff = np.zeros(len(common))
+    todo = np.flatnonzero(~same)
+    if todo.size:
+        symdiff[todo] = shapely.area(shapely.symmetric_difference(
+            shapely.make_valid(ga[todo]), shapely.make_valid(gb[todo])))
+    area_a = shapely.area(ga) if len(common) else np.zeros(0)
+    area_b = shapely.area(gb) if len(common) else np.zeros(0)
+    changed = symdiff > tolerance_m2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(area_a > 0, 100.0 * (area_b - area_a) / area_a, np.nan)
+    reshaped = pd.DataFrame({
+        "code": common["code"].to_numpy(dtype=object),
+        "level": common["level_new"].to_numpy(dtype=np.int64),
+        "area_before_m2": area_a, "area_after_m2": area_b, "area_change_m2": area_b - area_a,
+        "area_change_pct": pct, "symdiff_m2": symdiff,
+    })[changed].sort_values(["level", "code"], ignore_index=True)
+
+    relabel = []
+    for fld in ("name", "level", "parent_code"):
+        a = common[f"{fld}_cur"].astype(object)
+        b = common[f"{fld}_new"].astype(object)
+        diff = ~((a == b) | (a.isna() & b.isna()))
+        if diff.any():
+            relabel.append(pd.DataFrame({"code": common.loc[diff, "code"].to_numpy(dtype=object),
+                                         "field": fld,
+                                         "before": a[diff].to_numpy(dtype=object),
+                                         "after": b[diff].to_numpy(dtype=object)}))
+    relabelled = (pd.concat(relabel, ignore_index=True) if relabel
+                  else pd.DataFrame({"code": [], "field": [], "before": [], "after": []}, dtype=object))
+
+    levels = sorted(set(cur["level"].tolist()) | set(new["level"].tolist()))
+    n_common = common.groupby("level_new").size() if len(common) else pd.Series(dtype=np.int64)
+    per_level = pd.DataFrame({
+        "level": levels,
+        "current": [int((cur["level"] == lv).sum()) for lv in levels],
+        "candidate": [int((new["level"] == lv).sum()) for lv in levels],
+        "added": [int((added["level"] == lv).sum()) for lv in levels],
+        "removed": [int((removed["level"] == lv).sum()) for lv in levels],
+        "reshaped": [int((reshaped["level"] == lv).sum()) for lv in levels],
+    })
+    per_level["unchanged"] = [int(n_common.get(lv, 0)) for lv in levels] - per_level["reshaped"]
+    return added, removed, reshaped, relabelled, per_level
+
+
+def _locator(cand: gpd.GeoDataFrame) -> GridLocator:
+    l3 = cand[cand["level"] == 3]
+    geoms = l3.geometry.to_numpy()
+    # A broken polygon would be refused by the topology check before adoption; for a comparison
+    # it is located as GEOS repairs it, so the impact of a draft can still be seen.
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    try:
+        return GridLocator(geoms, l3["code"].to_numpy(dtype=object))
+    except GeometryError as exc:
+        raise CandidateError(f"the candidate's level-3 grids cannot be used to locate points: {exc}") from exc
+
+
+def _read_components(store: Store) -> pd.DataFrame:
+    return store.read_arrow("SELECT code, x, y, grid_code FROM components").to_pandas()
+
+
+def _read_open_cases(store: Store) -> pd.DataFrame:
+    marks = ", ".join("?" * len(CLOSED_STATUSES))
+    return store.read_arrow(
+        "SELECT id, status, x, y, grid_code, grid_generation, version FROM cases"
+        f" WHERE status NOT IN ({marks})",
+        list(CLOSED_STATUSES),
+    ).to_pandas()
+
+
+def _moves(frame: pd.DataFrame, locator: GridLocator) -> pd.DataFrame:
+    """Rows whose located grid differs from the stored one, with ``from_grid`` and ``to_grid``."""
+    if frame.empty:
+        return frame.assign(from_grid=pd.Series(dtype=object), to_grid=pd.Series(dtype=object))
+    to = locator.locate(frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float))
+    old = frame["grid_code"].astype(object).where(frame["grid_code"].notna(), None).to_numpy(dtype=object)
+    # Object comparison: None == None is True, None == "x" False — what a NULL grid needs.
+    moved = old != to
+    out = frame.loc[moved].copy()
+    out["from_grid"] = old[moved]
+    out["to_grid"] = to[moved]
+    return out
+
+
+def _component_moves(comps: pd.DataFrame, locator: GridLocator) -> pd.DataFrame:
+    return _moves(comps, locator)
+
+
+def _case_moves(cases: pd.DataFrame, locator: GridLocator) -> pd.DataFrame:
+    return _moves(cases, locator)
+
+
+# --------------------------------------------------------------------------------------------
+# Topology check and adoption
+# --------------------------------------------------------------------------------------------
+
+
+def district_land(store: Store) -> shapely.Geometry:
+    """The land the grids must cover: the union of the current level-1 grids."""
+    l1 = load_grids(store, level=1)
+    if l1.empty:
+        raise AdoptionError(f"{store.path}: the current generation has no level-1 grids "
+                            "to take the land from")
+    return shapely.coverage_union_all(l1.geometry.to_numpy())
+
+
+def check_candidate(store: Store, candidate: gpd.GeoDataFrame, *, tolerances: Tolerances | None = None,
+                    land: shapely.Geometry | None = None) -> TopologyReport:
+    """Topology of a candidate against the district's land (by default the current level-1 union)."""
+    cand = normalise_candidate(candidate)
+    land = district_land(store) if land is None else land
+    return check_grids(
+        cand.geometry.to_numpy(), cand["code"].to_numpy(dtype=object),
+        levels=cand["level"].to_numpy(), parents=cand["parent_code"].to_numpy(dtype=object),
+        land=land, tolerances=tolerances or Tolerances(),
+    )
+
+
+def rejection_message(report: TopologyReport, *, first: int = 5) -> str:
+    """One paragraph: the problem counts by kind and the first few problems with their codes."""
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
+    lines = [f"the candidate grids have {len(report.problems)} topology problem(s) ({counts}); "
+             "nothing was written. First:"]
+    for p in report.problems[:first]:
+        lines.append(f"  [{p.kind}] {','.join(p.codes)}: {p.message}")
+    if len(report.problems) > first:
+        lines.append(f"  … and {len(report.problems) - first} more")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdoptionResult:
+    """What :func:`adopt_grids` wrote."""
+
+    generation: int
+    previous_generation: int
+    valid_from: dt.date
+    actor: str
+    grids_written: int
+    components_reassigned: int
+    cases_reassigned: int
+    cases_moved_to_generation: int
+    comparison: GridComparison
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "generation": self.generation, "previous_generation": self.previous_generation,
+            "valid_from": self.valid_from.isoformat(), "actor": self.actor,
+            "grids_written": self.grids_written, "components_reassigned": self.components_reassigned,
+            "cases_reassigned": self.cases_reassigned,
+            "cases_moved_to_generation": self.cases_moved_to_generation,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "comparison": self.comparison.to_dict(with_lists=False),
+        }
+
+
+def adopt_grids(store: Store, candidate: gpd.GeoDataFrame, *, valid_from: dt.date, actor: str,
+                tolerances: Tolerances | None = None, land: shapely.Geometry | None = None,
+                note: str = "") -> AdoptionResult:
+    """Make a candidate grid set the current generation, or refuse it.
+
+    In one transaction: a new ``generations`` row valid from ``valid_from`` (the previous one's
+    ``valid_to`` set to it), all candidate grids under it, components and open cases whose level-3
+    grid changes reassigned with a history row each (reason "grid generation N adopted"), and the
+    revisions of grids, components and cases bumped. Open cases whose grid stays follow the new
+    generation. Closed cases keep the grid and generation they were handled under.
+
+    Raises
+    ------
+    CandidateRejectedError
+        The topology check found problems (the message lists counts and the first few).
+    AdoptionError
+        ``valid_from`` is not after the current generation's start, or the current generation
+        changed while the candidate was being checked.
+    CandidateError, CRSError
+        The candidate frame is malformed.
+    """
+    if not actor or not str(actor).strip():
+        raise AdoptionError("an adoption needs the name of who adopts it (actor)")
+    times: dict[str, float] = {}
+    t_all = time.perf_counter()
+    cand = normalise_candidate(candidate)
+    generation = store.current_generation()
+    prev_from = _generation_start(store, generation)
+    if valid_from <= prev_from:
+        raise AdoptionError(f"valid-from {valid_from.isoformat()} must be after the start of the current "
+                            f"generation {generation} ({prev_from.isoformat()})")
+
+    t0 = time.perf_counter()
+    report = check_candidate(store, cand, tolerances=tolerances, land=land)
+    times["check"] = time.perf_counter() - t0
+    if not report.ok:
+        raise CandidateRejectedError(rejection_message(report), report=report)
+
+    t0 = time.perf_counter()
+    locator = _locator(cand)
+    current = load_grids(store, generation=generation)
+    added, removed, reshaped, relabelled, per_level = _diff_grids(current, cand,
+                                                                  tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2)
+    times["prepare"] = time.perf_counter() - t0
+
+    now = dt.datetime.now().replace(microsecond=0).isoformat()
+    with store.transaction() as conn:
+        # The heavy checks ran outside the write lock; make sure nobody adopted meanwhile.
+        if _current_generation(conn) != generation:
+            raise AdoptionError("another grid generation was adopted while this one was being checked; "
+                                "compare again against the new current generation")
+        t0 = time.perf_counter()
+        new_gen = _insert_generation(conn, previous=generation, valid_from=valid_from, now=now,
+                                     note=note or f"adopted by {actor}: {len(reshaped)} reshaped, "
+                                                  f"{len(added)} added, {len(removed)} removed")
+        n_grids = write_grids(conn, cand, generation=new_gen)
+        times["write_grids"] = time.perf_counter() - t0
+
+        # Read under the write lock: no component or case can change between locate and update.
+        t0 = time.perf_counter()
+        comps = _read_components(store)
+        comp_moves = _component_moves(comps, locator)
+        cases = _read_open_cases(store)
+        case_moves = _case_moves(cases, locator)
+        times["locate"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        reason = f"grid generation {new_gen} adopted"
+        n_comp = _reassign_components(conn, comp_moves, actor=actor, reason=reason, now=now)
+        n_case, n_follow = _reassign_cases(conn, case_moves, generation=generation, new_generation=new_gen,
+                                           actor=actor, reason=reason, now=now)
+        for layer in ("grids", "components", "cases"):
+            store.bump_revision(conn, layer)
+        times["write_moves"] = time.perf_counter() - t0
+    times["total"] = time.perf_counter() - t_all
+
+    comparison = GridComparison(
+        generation=generation, tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2, added=added, removed=removed,
+        reshaped=reshaped, relabelled=relabelled, per_level=per_level,
+        component_moves=comp_moves[["code", "from_grid", "to_grid"]].reset_index(drop=True),
+        case_moves=case_moves[["id", "status", "from_grid", "to_grid"]].reset_index(drop=True),
+        components_total=len(comps), open_cases_total=len(cases), seconds={},
+    )
+    return AdoptionResult(
+        generation=new_gen, previous_generation=generation, valid_from=valid_from, actor=str(actor),
+        grids_written=n_grids, components_reassigned=n_comp, cases_reassigned=n_case,
+        cases_moved_to_generation=n_follow, comparison=comparison, seconds=times,
+    )
+
+
+def _generation_start(store: Store, generation: int) -> dt.date:
+    row = store.conn.execute("SELECT valid_from FROM generations WHERE id = ?", (generation,)).fetchone()
+    return dt.date.fromisoformat(str(row[0])[:10])
+
+
+def _current_generation(conn: sqlite3.Connection) -> int | None:
+    row = conn.execute(
+        "SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id DESC LIMIT 1").fetchone()
+    return None if row is None else int(row[0])
+
+
+def _insert_generation(conn: sqlite3.Connection, *, previous: int, valid_from: dt.date, now: str,
+                       note: str) -> int:
+    conn.execute("UPDATE generations SET valid_to = ? WHERE id = ?", (valid_from.isoformat(), previous))
+    cur = conn.execute(
+        "INSERT INTO generations(valid_from, valid_to, note, created_at) VALUES (?, NULL, ?, ?)",
+        (valid_from.isoformat(), note, now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _reassign_components(conn: sqlite3.Connection, moves: pd.DataFrame, *, actor: str, reason: str,
+                         now: str) -> int:
+    """Update only the moved components, through a temporary table joined in SQL."""
+    if moves.empty:
+        return 0
+    conn.execute("DROP TABLE IF EXISTS temp.planner_moves")
+    conn.execute("CREATE TEMP TABLE planner_moves (code TEXT PRIMARY KEY, to_grid TEXT)")
+    try:
+        conn.executemany(
+            "INSERT INTO temp.planner_moves(code, to_grid) VALUES (?, ?)",
+            zip(moves["code"].astype(str).tolist(), moves["to_grid"].tolist(), strict=True),
+        )
+        # History first, while the row still holds the grid it had: before/after as JSON.
+        conn.execute(
+            "INSERT INTO component_history"
+            "(component_code, version, changed_at, actor, action, before, after, reason)"
+            " SELECT c.code, c.version + 1, ?, ?, 'reassign',"
+            "        json_object('grid_code', c.grid_code), json_object('grid_code', m.to_grid), ?"
+            " FROM components c JOIN temp.planner_moves m ON m.code = c.code",
+            (now, actor, reason),
+        )
+        cur = conn.execute(
+            "UPDATE components SET grid_code = m.to_grid, version = components.version + 1"
+            " FROM temp.planner_moves m WHERE m.code = components.code"
+        )
+        return int(cur.rowcount)
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.planner_moves")
+
+
+def _reassign_cases(conn: sqlite3.Connection, moves: pd.DataFrame, *, generation: int, new_generation: int,
+                    actor: str, reason: str, now: str) -> tuple[int, int]:
+    """Reassign moved open cases (logged); the other open cases follow the new generation.
+
+    Returns (cases reassigned, open cases that only changed generation). A case located outside
+    every candidate grid keeps its grid and generation: a case must have a grid, and the store
+    does not invent one.
+    """
+    closed = ", ".join("?" * len(CLOSED_STATUSES))
+    moves = moves[moves["to_grid"].notna()]
+    n_moved = 0
+    if not moves.empty:
+        to = moves["to_grid"].astype(str).to_numpy(dtype=object)
+        rows = list(zip(to.tolist(), town_of(to).tolist(), moves["id"].astype(str).tolist(), strict=True))
+        conn.execute("DROP TABLE IF EXISTS temp.planner_case_moves")
+        conn.execute("CREATE TEMP TABLE planner_case_moves (id TEXT PRIMARY KEY, to_grid TEXT, town TEXT)")
+        try:
+            conn.executemany("INSERT INTO temp.planner_case_moves(to_grid, town, id) VALUES (?, ?, ?)", rows)
+            conn.execute(
+                "INSERT INTO case_history(case_id, step, at, actor, dept_code, note)"
+                " SELECT c.id, 'reassign', ?, ?, c.dept_code,"
+                "        ? || ': grid ' || c.grid_code || ' → ' || m.to_grid"
+                " FROM cases c JOIN temp.planner_case_moves m ON m.id = c.id",
+                (now, actor, reason),
+            )
+            cur = conn.execute(
+                "UPDATE cases SET grid_code = m.to_grid, town_code = m.town, grid_generation = ?,"
+                " version = cases.version + 1"
+                " FROM temp.planner_case_moves m WHERE m.id = cases.id",
+                (new_generation,),
+            )
+            n_moved = int(cur.rowcount)
+        finally:
+            conn.execute("DROP TABLE IF EXISTS temp.planner_case_moves")
+    # The unmoved open cases stand in the same grid of the new generation; the generations row
+    # records the adoption, so this follow-up is not a change of the case worth a history row.
+    cur = conn.execute(
+        f"UPDATE cases SET grid_generation = ? WHERE grid_generation = ? AND status NOT IN ({closed})"
+        " AND grid_code IN (SELECT code FROM grids WHERE generation = ? AND level = 3)",
+        (new_generation, generation, *CLOSED_STATUSES, new_generation),
+    )
+    return n_moved, int(cur.rowcount)
+
+
+# --------------------------------------------------------------------------------------------
+# A reshaped candidate for tests and the benchmark
+# --------------------------------------------------------------------------------------------
+
+
+def reshape_candidate(grids: gpd.GeoDataFrame, *, n: int = 20, seed: int = 0,
+                      max_radius: float = 150.0) -> tuple[gpd.GeoDataFrame, list[tuple[str, str]]]:
+    """A copy of ``grids`` where ``n`` pairs of neighbouring level-3 siblings trade a piece of land.
+
+    For each pair (a, b) a disc centred on the middle of their shared boundary, small enough to
+    touch no other grid, is cut out of ``a`` and added to ``b``: the coverage stays clean (the
+    piece is computed once and moves whole), parents are unchanged, and the children's numbering
+    is kept (a pair whose move would renumber its siblings is skipped).
+
+    Returns the candidate and the ``(from, to)`` code pairs that were reshaped.
+    """
+    out = grids.copy()
+    out = out.reset_index(drop=True)
+    l3 = np.flatnonzero(out["level"].to_numpy() == 3)
+    geoms = out.geometry.to_numpy().copy()
+    codes = out["code"].astype(str).to_numpy(dtype=object)
+    parents = out["parent_code"].astype(object).to_numpy(dtype=object)
+    g3 = geoms[l3]
+    tree = shapely.STRtree(g3)
+    qi, qj = tree.query(g3, predicate="intersects")
+    keep = (qi < qj) & (parents[l3][qi] == parents[l3][qj])
+    pairs = np.column_stack([qi[keep], qj[keep]])
+    rng = np.random.default_rng(seed)
+    pairs = pairs[rng.permutation(len(pairs))]
+    used: set[int] = set()
+    done: list[tuple[str, str]] = []
+    for i, j in pairs.tolist():
+        if len(done) >= n:
+            break
+        if i in used or j in used:
+            continue
+        if rng.random() < 0.5:
+            i, j = j, i
+        a, b = g3[i], g3[j]
+        shared = shapely.line_merge(shapely.intersection(a.boundary, b.boundary))
+        if shared.is_empty or shared.length < 60.0:
+            continue
+        if shared.geom_type == "MultiLineString":
+            shared = max(shapely.get_parts(shared), key=lambda s: s.length)
+        if shared.geom_type != "LineString":
+            continue
+        centre = shared.interpolate(0.5, normalized=True)
+        near = tree.query(centre.buffer(max_radius))
+        others = [k for k in near.tolist() if k not in (i, j)]
+        clearance = min((shapely.distance(centre, g3[k]) for k in others), default=max_radius)
+        radius = min(0.8 * clearance, max_radius, 0.25 * shared.length)
+        if radius < 15.0:
+            continue
+        piece = shapely.intersection(a, centre.buffer(radius, quad_segs=16))
+        new_a = shapely.difference(a, piece)
+        new_b = shapely.union(b, piece)
+        if (new_a.geom_type != "Polygon" or new_b.geom_type != "Polygon" or not new_a.is_valid
+                or not new_b.is_valid or piece.area < 100.0):
+            continue
+        sib = np.flatnonzero(parents[l3] == parents[l3][i])
+        before = sequence_numbers(g3[sib])
+        trial = g3[sib].copy()
+        trial[sib == i] = new_a
+        trial[sib == j] = new_b
+        if not np.array_equal(before, sequence_numbers(trial)):
+            continue
+        g3[i], g3[j] = new_a, new_b
+        used.update((i, j))
+        done.append((str(codes[l3][i]), str(codes[l3][j])))
+    geoms[l3] = g3
+    out = out.set_geometry(gpd.GeoSeries(geoms, crs=grids.crs, index=out.index))
+    if "area_m2" in out.columns:
+        out["area_m2"] = shapely.area(geoms)
+    return out, done
