@@ -23,3 +23,19 @@ class StaleEditError(OneGridError):
 
 class InputFileError(OneGridError):
     """An input file cannot be read: format, size, columns or CRS."""
+
+
+class StaleBatchError(StaleEditError):
+    """Components of a batch changed after its preview; nothing of the batch was applied.
+
+    ``codes`` lists the components that changed (or vanished); ``current`` maps each to its
+    current version (``None`` if it no longer exists).
+    """
+
+    def __init__(self, message: str, *, codes: list[str], current: dict[str, object] | None = None) -> None:
+        super().__init__(message, current=current)
+        self.codes = list(codes)
+
+
+class ChangeRefusedError(OneGridError):
+    """A change cannot be made as asked (an unknown state, nothing to undo, no difference)."""

@@ -1,0 +1,1244 @@
+"""The surveyor's workspace: find components, move them, change their state, undo, batch uploads.
+
+Every change runs in one store transaction that reads the component, checks the version the
+surveyor saw (``expected_version``), writes the new values with ``version + 1``, appends one
+``component_history`` row (who, when, action, before/after JSON, reason) and bumps the
+``components`` revision so caches refresh. Any refusal raises before the transaction commits, so a
+refused change leaves the store exactly as it was.
+
+Positions enter with their CRS (WGS84 lon/lat, GCJ-02 lon/lat, CGCS2000 lon/lat or CGCS2000
+EPSG:4549 x/y), are converted with :mod:`spatial.crs`, checked (NaN, range, swapped axes) and
+located in the current level-3 grids; a point no grid covers is outside the district and refused.
+
+A batch upload is two steps. :func:`preview_batch` reads a CSV/XLSX file (size-checked before it is
+parsed), validates every row at once with pandas/numpy and returns a :class:`BatchPreview`: per
+row the distance moved, old and new grid, or the reasons it was rejected. :func:`confirm_batch`
+applies the accepted rows in one transaction, refusing the whole batch if any of them changed since
+the preview, and keeps every rejected row with its reason in ``import_rejects``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import sqlite3
+import threading
+import warnings
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+import settings
+from layers.components import STATES
+from layers.errors import ChangeRefusedError, InputFileError, StaleBatchError, StaleEditError
+from layers.grids import load_grids
+from layers.store import Store
+from spatial import crs as spatial_crs
+from spatial.errors import CodeError, CoordinateError, CRSError, OutsideDistrictError
+from spatial.locate import GridLocator
+
+__all__ = [
+    "BATCH_KIND",
+    "REASONS",
+    "SURVEY_CRS",
+    "BatchPreview",
+    "BatchResult",
+    "ComponentChange",
+    "FoundComponents",
+    "confirm_batch",
+    "district_locator",
+    "find_components",
+    "get_component",
+    "history",
+    "move_component",
+    "preview_batch",
+    "set_state",
+    "undo",
+]
+
+#: CRSs a surveyor may give positions in, with their labels (Chinese, English).
+SURVEY_CRS: dict[str, tuple[str, str]] = {
+    "EPSG:4326": ("WGS84 经纬度 (GPS)", "WGS84 lon/lat (GPS)"),
+    "GCJ02": ("GCJ-02 经纬度 (高德/微信)", "GCJ-02 lon/lat (Amap/WeChat)"),
+    "EPSG:4490": ("CGCS2000 经纬度", "CGCS2000 lon/lat"),
+    "EPSG:4549": ("CGCS2000 平面坐标 x/y (米)", "CGCS2000 x/y (metres, EPSG:4549)"),
+}
+_CRS_ALIASES = {
+    "EPSG:4326": "EPSG:4326",
+    "WGS84": "EPSG:4326",
+    "WGS 84": "EPSG:4326",
+    "4326": "EPSG:4326",
+    "GCJ02": "GCJ02",
+    "GCJ-02": "GCJ02",
+    "EPSG:4490": "EPSG:4490",
+    "4490": "EPSG:4490",
+    "EPSG:4549": "EPSG:4549",
+    "4549": "EPSG:4549",
+    "CGCS2000": "EPSG:4549",
+}
+_PROJECTED = {"EPSG:4549"}
+
+#: Kind recorded in ``import_batches`` for surveyed positions.
+BATCH_KIND = "component_positions"
+
+#: Reasons a batch row can be rejected, by code: (Chinese, English).
+REASONS: dict[str, tuple[str, str]] = {
+    "malformed_row": ("行格式错误（字段数不符）", "malformed row (wrong number of fields)"),
+    "missing_code": ("缺少部件编码", "missing component code"),
+    "malformed_code": ("部件编码格式错误（应为16位数字）", "malformed component code (16 digits expected)"),
+    "duplicate_code": ("文件中部件编码重复", "component code repeated in the file"),
+    "unknown_code": ("未知的部件编码", "unknown component code"),
+    "missing_coordinate": ("缺少坐标", "missing coordinate"),
+    "not_a_number": ("坐标不是数字", "coordinate is not a number"),
+    "nan": ("坐标为 NaN 或无穷大", "coordinate is NaN or infinite"),
+    "swapped": ("经纬度疑似颠倒", "latitude and longitude look swapped"),
+    "out_of_range": ("坐标超出有效范围", "coordinate out of range"),
+    "outside_district": ("位置不在本区任何网格内", "position outside every grid of the district"),
+}
+
+_CODE_LEN = 16
+_DEFAULT_LIMIT = 200
+_MAX_LIMIT = 5000
+_MB = 1024 * 1024
+# An XLSX is a zip; a tiny file can inflate to gigabytes, so its declared content is bounded too.
+_XLSX_INFLATE_FACTOR = 10
+
+_CODE_ALIASES = ("code", "component_code", "部件编码", "编码", "部件代码")
+_X_ALIASES = ("x", "lon", "lng", "long", "longitude", "经度", "东坐标", "x坐标")
+_Y_ALIASES = ("y", "lat", "latitude", "纬度", "北坐标", "y坐标")
+_NOTE_ALIASES = ("note", "remark", "comment", "备注", "说明")
+_NAN_WORDS = {
+    "nan",
+    "-nan",
+    "+nan",
+    "na",
+    "n/a",
+    "null",
+    "none",
+    "inf",
+    "-inf",
+    "+inf",
+    "infinity",
+    "-infinity",
+    "+infinity",
+}
+_BAD_LINE = "\x00bad-line:"
+
+
+# --------------------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class ComponentChange:
+    """One change as written: the history row and the values before and after it."""
+
+    code: str
+    history_id: int
+    action: str
+    version: int
+    changed_at: str
+    actor: str
+    reason: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    #: Metres moved, for changes of position; ``None`` otherwise.
+    distance_m: float | None = None
+
+
+@dataclass(frozen=True)
+class FoundComponents:
+    """Components matching a search, at most ``limit`` of them, ordered by code."""
+
+    frame: pd.DataFrame
+    limit: int
+    #: More components matched than ``limit``; narrow the search to see them.
+    truncated: bool
+
+
+@dataclass(frozen=True, eq=False)
+class BatchPreview:
+    """A checked batch of surveyed positions, not yet applied.
+
+    ``rows`` has one row per data row of the file, in file order, with columns
+    ``row_number`` (line in the file, the header being line 1), ``code``, ``x_in``, ``y_in``,
+    ``note`` (as received, text), ``x``, ``y`` (EPSG:4549), ``old_x``, ``old_y``, ``old_grid``,
+    ``new_grid``, ``distance_m``, ``version`` (of the component when previewed), ``accepted``,
+    ``reason_code`` (first problem) and ``reason`` (every problem, ``"; "``-separated).
+    """
+
+    filename: str
+    crs: str
+    file_format: str
+    size_bytes: int
+    columns: dict[str, str | None]
+    rows: pd.DataFrame
+    #: Raw JSON of every rejected row, keyed by ``row_number``, as kept in ``import_rejects``.
+    raw_rejects: dict[int, str]
+    store_path: str
+    grids_revision: int
+    created_at: str
+
+    @property
+    def accepted(self) -> pd.DataFrame:
+        return self.rows[self.rows["accepted"]]
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        return self.rows[~self.rows["accepted"]]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def n_accepted(self) -> int:
+        return int(self.rows["accepted"].sum())
+
+    @property
+    def n_rejected(self) -> int:
+        return self.n_rows - self.n_accepted
+
+    def reason_counts(self) -> pd.Series:
+        """Rejected rows per first reason code."""
+        return self.rejected["reason_code"].value_counts()
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: int
+    accepted: int
+    rejected: int
+    at: str
+    history_ids: list[int] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------- helpers
+def _now() -> str:
+    return dt.datetime.now().replace(microsecond=0).isoformat()
+
+
+def normalise_crs(crs: str) -> str:
+    """The canonical name of a survey CRS; :class:`CRSError` for anything else."""
+    key = str(crs).strip().upper() if crs is not None else ""
+    canonical = _CRS_ALIASES.get(key)
+    if canonical is None:
+        raise CRSError(
+            f"unknown coordinate system {crs!r}; use one of {', '.join(SURVEY_CRS)} "
+            "(GCJ-02 is what Amap and WeChat give)"
+        )
+    return canonical
+
+
+def _check_actor(actor: str) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise ChangeRefusedError("every change needs the name of who makes it (actor)")
+    return actor.strip()
+
+
+def _check_code(code: str) -> str:
+    c = str(code).strip() if code is not None else ""
+    if len(c) != _CODE_LEN or not c.isascii() or not c.isdigit():
+        raise CodeError(f"component code {code!r} is not 16 digits (county 6 + class 4 + serial 6)")
+    return c
+
+
+def _digits(value: str, *, what: str, max_len: int) -> str:
+    v = str(value).strip()
+    if not v or len(v) > max_len or not v.isascii() or not v.isdigit():
+        raise CodeError(f"{what} {value!r} must be 1 to {max_len} digits")
+    return v
+
+
+_locator_cache: dict[tuple[str, int, int], GridLocator] = {}
+_locator_lock = threading.Lock()
+
+
+def district_locator(store: Store) -> GridLocator:
+    """A locator over the current level-3 grids, built once per store, generation and grid revision.
+
+    The locator is plain read-only data, so one instance is shared by every caller.
+    """
+    key = (str(Path(store.path).resolve()), store.current_generation(), store.revision("grids"))
+    with _locator_lock:
+        loc = _locator_cache.get(key)
+    if loc is None:
+        grids = load_grids(store, level=3, generation=key[1])
+        if grids.empty:
+            raise OutsideDistrictError(f"{store.path}: the current generation has no level-3 grids")
+        loc = GridLocator(grids.geometry.to_numpy(), grids["code"].to_numpy())
+        with _locator_lock:
+            for old in [k for k in _locator_cache if k[0] == key[0]]:
+                del _locator_cache[old]
+            _locator_cache[key] = loc
+    return loc
+
+
+def _coordinate_reasons(x: np.ndarray, y: np.ndarray, *, crs: str) -> np.ndarray:
+    """Per point, the code of the first problem of its raw coordinates ('' when none).
+
+    Axes are x = easting/longitude, y = northing/latitude. The swap test is the one a surveyor
+    trips on: lat/lon typed in the wrong order puts a longitude (> 90 in China) into latitude;
+    in EPSG:4549 a northing (millions of metres) into easting.
+    """
+    out = np.full(x.shape[0], "", dtype=object)
+    finite = np.isfinite(x) & np.isfinite(y)
+    out[~finite] = "nan"
+    with np.errstate(invalid="ignore"):
+        if crs in _PROJECTED:
+            # A 3-degree zone spans a few hundred km either side of the 500 km false easting, while
+            # northings in China run to millions of metres: an x in the millions is a northing.
+            swapped = finite & (x > 1_000_000) & (x <= 10_000_000) & (y >= 0) & (y <= 1_000_000)
+            out_of_range = finite & ~swapped & ((x < 0) | (x > 1_000_000) | (y < 0) | (y > 10_000_000))
+        else:
+            swapped = finite & (np.abs(y) > 90) & (np.abs(x) <= 90)
+            out_of_range = finite & ~swapped & ((np.abs(x) > 180) | (np.abs(y) > 90))
+    out[swapped] = "swapped"
+    out[out_of_range] = "out_of_range"
+    return out
+
+
+def _describe_point(x: float, y: float, *, crs: str) -> str:
+    return f"({x:.3f}, {y:.3f}) m" if crs in _PROJECTED else f"(lon {x:.6f}, lat {y:.6f})"
+
+
+def _to_work_located(x: float, y: float, *, crs: str, locator: GridLocator) -> tuple[float, float, str]:
+    """Working-CRS position and level-3 grid of one typed point, or the error telling what is wrong."""
+    canonical = normalise_crs(crs)
+    try:
+        xa = np.array([float(x)], dtype=float)
+        ya = np.array([float(y)], dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise CoordinateError(f"coordinates ({x!r}, {y!r}) are not numbers") from exc
+    problem = _coordinate_reasons(xa, ya, crs=canonical)[0]
+    where = _describe_point(xa[0], ya[0], crs=canonical) if problem != "nan" else f"({x}, {y})"
+    if problem == "nan":
+        raise CoordinateError(f"coordinates {where} are NaN or infinite")
+    if problem == "swapped":
+        raise CoordinateError(
+            f"coordinates {where} look swapped: "
+            + (
+                "give longitude first, then latitude"
+                if canonical not in _PROJECTED
+                else "give the easting x first, then the northing y"
+            )
+        )
+    if problem == "out_of_range":
+        raise CoordinateError(f"coordinates {where} are out of range for {canonical}")
+    wx, wy = spatial_crs.to_work(xa, ya, crs=canonical)
+    wx0, wy0 = float(np.asarray(wx)[0]), float(np.asarray(wy)[0])
+    if not (np.isfinite(wx0) and np.isfinite(wy0)):
+        raise CoordinateError(f"coordinates {where} cannot be converted from {canonical}")
+    grid = locator.locate_one(wx0, wy0)
+    if grid is None:
+        hint = ""
+        if canonical in _PROJECTED and abs(xa[0]) <= 180 and abs(ya[0]) <= 90:
+            hint = "; these look like lon/lat, so choose a lon/lat coordinate system"
+        raise OutsideDistrictError(
+            f"position {where} in {canonical} is outside every grid of the district{hint}"
+        )
+    return wx0, wy0, grid
+
+
+_ROW_SQL = (
+    "SELECT code, class_code, x, y, grid_code, state, changed_on, version FROM components WHERE code = ?"
+)
+_ROW_COLS = ("code", "class_code", "x", "y", "grid_code", "state", "changed_on", "version")
+
+
+def _current(conn: sqlite3.Connection, code: str) -> dict[str, Any]:
+    row = conn.execute(_ROW_SQL, (code,)).fetchone()
+    if row is None:
+        raise CodeError(f"no component with code {code}")
+    return dict(zip(_ROW_COLS, row, strict=True))
+
+
+def _check_version(current: dict[str, Any], expected_version: int) -> None:
+    if int(expected_version) != int(current["version"]):
+        raise StaleEditError(
+            f"component {current['code']} was changed by someone else: you edited version "
+            f"{expected_version}, it is now version {current['version']}. Reload it and try again.",
+            current=current,
+        )
+
+
+def _append_history(
+    conn: sqlite3.Connection,
+    *,
+    code: str,
+    version: int,
+    at: str,
+    actor: str,
+    action: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    reason: str,
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO component_history"
+        "(component_code, version, changed_at, actor, action, before, after, reason)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (
+            code,
+            version,
+            at,
+            actor,
+            action,
+            None if before is None else json.dumps(dict(before), ensure_ascii=False),
+            None if after is None else json.dumps(dict(after), ensure_ascii=False),
+            reason,
+        ),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _apply(
+    store: Store,
+    conn: sqlite3.Connection,
+    current: dict[str, Any],
+    *,
+    values: dict[str, Any],
+    action: str,
+    actor: str,
+    reason: str,
+    at: str,
+) -> ComponentChange:
+    """Write ``values`` over the component, append history, bump the revision (in ``conn``)."""
+    before = {k: current[k] for k in values}
+    version = int(current["version"]) + 1
+    sets = ", ".join(f"{k} = ?" for k in values)
+    cur = conn.execute(
+        f"UPDATE components SET {sets}, changed_on = ?, version = ? WHERE code = ? AND version = ?",
+        (*values.values(), at[:10], version, current["code"], current["version"]),
+    )
+    if cur.rowcount != 1:  # pragma: no cover - the row was read inside this same transaction
+        raise StaleEditError(
+            f"component {current['code']} changed while it was being written", current=current
+        )
+    hid = _append_history(
+        conn,
+        code=current["code"],
+        version=version,
+        at=at,
+        actor=actor,
+        action=action,
+        before=before,
+        after=values,
+        reason=reason,
+    )
+    store.bump_revision(conn, "components")
+    dist = None
+    if "x" in values and "y" in values:
+        dist = float(
+            np.hypot(float(values["x"]) - float(current["x"]), float(values["y"]) - float(current["y"]))
+        )
+    return ComponentChange(
+        code=current["code"],
+        history_id=hid,
+        action=action,
+        version=version,
+        changed_at=at,
+        actor=actor,
+        reason=reason,
+        before=before,
+        after=dict(values),
+        distance_m=dist,
+    )
+
+
+# --------------------------------------------------------------------------------------- finding
+def get_component(store: Store, code: str) -> dict[str, Any]:
+    """The current record of one component (all columns); :class:`CodeError` if there is none."""
+    c = _check_code(code)
+    cur = store.conn.execute("SELECT * FROM components WHERE code = ?", (c,))
+    row = cur.fetchone()
+    if row is None:
+        raise CodeError(f"no component with code {c}")
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def find_components(
+    store: Store,
+    *,
+    code: str | None = None,
+    prefix: str | None = None,
+    grid_code: str | None = None,
+    class_code: str | None = None,
+    limit: int = _DEFAULT_LIMIT,
+) -> FoundComponents:
+    """Components by exact code, code prefix, grid and/or class (conditions combine with AND).
+
+    ``grid_code`` may be a level-3 grid, or a level-2/level-1 grid (its zero-padded code), which
+    finds the components of every level-3 grid under it. ``class_code`` is a 4-digit class or a
+    2-digit major class. At most ``limit`` rows (capped at 5000) are returned, ordered by code.
+    """
+    if not any(v not in (None, "") for v in (code, prefix, grid_code, class_code)):
+        raise CodeError("give a component code, a code prefix, a grid code or a class code to search by")
+    n = max(1, min(int(limit), _MAX_LIMIT))
+    where: list[str] = []
+    params: list[object] = []
+
+    def prefix_range(column: str, p: str) -> None:
+        # A range on the indexed column instead of LIKE, which SQLite cannot index case-insensitively.
+        where.append(f"{column} >= ? AND {column} < ?")
+        params.extend([p, p[:-1] + chr(ord(p[-1]) + 1)])
+
+    if code not in (None, ""):
+        where.append("code = ?")
+        params.append(_check_code(str(code)))
+    if prefix not in (None, ""):
+        prefix_range("code", _digits(str(prefix), what="code prefix", max_len=_CODE_LEN))
+    if grid_code not in (None, ""):
+        g = _digits(str(grid_code), what="grid code", max_len=15)
+        if len(g) == 15 and g.endswith("000000"):
+            prefix_range("grid_code", g[:9])
+        elif len(g) == 15 and g.endswith("000"):
+            prefix_range("grid_code", g[:12])
+        elif len(g) == 15:
+            where.append("grid_code = ?")
+            params.append(g)
+        else:
+            prefix_range("grid_code", g)
+    if class_code not in (None, ""):
+        k = _digits(str(class_code), what="class code", max_len=4)
+        if len(k) == 4:
+            where.append("class_code = ?")
+            params.append(k)
+        else:
+            prefix_range("class_code", k)
+    sql = (
+        f"SELECT code, class_code, x, y, grid_code, state, changed_on, version FROM components "
+        f"WHERE {' AND '.join(where)} ORDER BY code LIMIT ?"
+    )
+    frame = pd.read_sql_query(sql, store.conn, params=[*params, n + 1])
+    truncated = len(frame) > n
+    return FoundComponents(frame=frame.iloc[:n].reset_index(drop=True), limit=n, truncated=truncated)
+
+
+def history(store: Store, code: str) -> pd.DataFrame:
+    """The change history of one component, oldest first.
+
+    Columns ``id, version, changed_at, actor, action, before, after, reason`` (before/after as
+    JSON text). Empty for a component never changed.
+    """
+    c = _check_code(code)
+    return pd.read_sql_query(
+        "SELECT id, version, changed_at, actor, action, before, after, reason FROM component_history "
+        "WHERE component_code = ? ORDER BY id",
+        store.conn,
+        params=[c],
+    )
+
+
+# --------------------------------------------------------------------------------------- changes
+def move_component(
+    store: Store,
+    code: str,
+    *,
+    x: float,
+    y: float,
+    crs: str,
+    expected_version: int,
+    actor: str,
+    reason: str = "",
+    locator: GridLocator | None = None,
+    now: str | None = None,
+) -> ComponentChange:
+    """Move a component to a surveyed position given in ``crs``; the grid is recomputed.
+
+    Raises
+    ------
+    CodeError
+        The code is malformed or no component has it.
+    CRSError
+        ``crs`` is not one of :data:`SURVEY_CRS`.
+    CoordinateError
+        The coordinates are NaN/infinite, out of range or look swapped.
+    OutsideDistrictError
+        No level-3 grid of the current generation covers the position.
+    StaleEditError
+        The component's version is not ``expected_version``; ``.current`` is its record now.
+    """
+    c = _check_code(code)
+    who = _check_actor(actor)
+    canonical = normalise_crs(crs)
+    loc = locator or district_locator(store)
+    wx, wy, grid = _to_work_located(x, y, crs=canonical, locator=loc)
+    at = now or _now()
+    with store.transaction() as conn:
+        current = _current(conn, c)
+        _check_version(current, expected_version)
+        return _apply(
+            store,
+            conn,
+            current,
+            values={"x": wx, "y": wy, "grid_code": grid},
+            action="move",
+            actor=who,
+            reason=str(reason or ""),
+            at=at,
+        )
+
+
+def set_state(
+    store: Store,
+    code: str,
+    *,
+    state: str,
+    expected_version: int,
+    actor: str,
+    reason: str = "",
+    now: str | None = None,
+) -> ComponentChange:
+    """Set a component's state (完好 / 破损 / 丢失 / 占用)."""
+    c = _check_code(code)
+    who = _check_actor(actor)
+    if state not in STATES:
+        raise ChangeRefusedError(f"unknown state {state!r}; a component is one of {', '.join(STATES)}")
+    at = now or _now()
+    with store.transaction() as conn:
+        current = _current(conn, c)
+        _check_version(current, expected_version)
+        if current["state"] == state:
+            raise ChangeRefusedError(f"component {c} is already {state}; nothing to change")
+        return _apply(
+            store,
+            conn,
+            current,
+            values={"state": state},
+            action="state",
+            actor=who,
+            reason=str(reason or ""),
+            at=at,
+        )
+
+
+_UNDOABLE_FIELDS = {"x", "y", "grid_code", "state"}
+
+
+def undo(
+    store: Store,
+    code: str,
+    *,
+    expected_version: int,
+    actor: str,
+    history_id: int | None = None,
+    last: bool = False,
+    reason: str = "",
+    locator: GridLocator | None = None,
+    now: str | None = None,
+) -> ComponentChange:
+    """Undo one change of a component by a NEW change (action ``undo``) restoring its before-values.
+
+    Name the change by ``history_id``, or pass ``last=True`` for the latest one. Refused with
+    :class:`StaleEditError` if the component changed after that change (undo the later ones first)
+    or is not at ``expected_version``.
+    """
+    c = _check_code(code)
+    who = _check_actor(actor)
+    if (history_id is None) == (not last):
+        raise ChangeRefusedError("name the change to undo by history_id, or ask for the last one (last=True)")
+    at = now or _now()
+    with store.transaction() as conn:
+        current = _current(conn, c)
+        _check_version(current, expected_version)
+        if last:
+            row = conn.execute(
+                "SELECT id, version, action, before FROM component_history WHERE component_code = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (c,),
+            ).fetchone()
+            if row is None:
+                raise ChangeRefusedError(f"component {c} has no change to undo")
+        else:
+            row = conn.execute(
+                "SELECT id, version, action, before FROM component_history "
+                "WHERE component_code = ? AND id = ?",
+                (c, int(history_id)),  # type: ignore[arg-type]
+            ).fetchone()
+            if row is None:
+                raise ChangeRefusedError(f"component {c} has no change {history_id}")
+        hid, hversion, haction, hbefore = row
+        if int(hversion) != int(current["version"]):
+            raise StaleEditError(
+                f"component {c} changed after change {hid} (that change made version {hversion}, it is "
+                f"now version {current['version']}); undo the later changes first",
+                current=current,
+            )
+        before = json.loads(hbefore) if hbefore else None
+        if not before or not set(before) <= _UNDOABLE_FIELDS:
+            raise ChangeRefusedError(f"change {hid} ({haction}) of component {c} cannot be undone")
+        values = dict(before)
+        if "x" in values and "y" in values:
+            # Grids may have been redrawn since: the restored position gets the grid that covers it now.
+            grid = (locator or district_locator(store)).locate_one(float(values["x"]), float(values["y"]))
+            if grid is None:
+                raise OutsideDistrictError(
+                    f"the position before change {hid} is outside every current grid; it cannot be restored"
+                )
+            values["grid_code"] = grid
+        return _apply(
+            store,
+            conn,
+            current,
+            values=values,
+            action="undo",
+            actor=who,
+            reason=str(reason or f"undo {hid}"),
+            at=at,
+        )
+
+
+# --------------------------------------------------------------------------------------- batches
+def _size_of(data: bytes | bytearray | memoryview | IO[bytes] | str | os.PathLike[str]) -> int:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return len(data)
+    if isinstance(data, (str, os.PathLike)):
+        return os.path.getsize(data)
+    size = getattr(data, "size", None)  # Streamlit's UploadedFile knows it without reading
+    if isinstance(size, int):
+        return size
+    pos = data.tell()
+    data.seek(0, io.SEEK_END)
+    end = data.tell()
+    data.seek(pos)
+    return end - pos
+
+
+def _read_bytes(data: bytes | bytearray | memoryview | IO[bytes] | str | os.PathLike[str]) -> bytes:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, (str, os.PathLike)):
+        return Path(data).read_bytes()
+    getvalue = getattr(data, "getvalue", None)
+    if callable(getvalue):
+        return bytes(getvalue())
+    return data.read()
+
+
+def _decode(raw: bytes, *, filename: str) -> str:
+    for enc in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise InputFileError(f"{filename}: the text is neither UTF-8 nor GBK/GB18030; save it as UTF-8 CSV")
+
+
+def _parse_csv(text: str, *, filename: str) -> tuple[pd.DataFrame, list[list[str]]]:
+    """Every field as text; a line with too many fields becomes a marked row, so line numbers hold."""
+    try:
+        header = pd.read_csv(io.StringIO(text), nrows=0, dtype=str, engine="python")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise InputFileError(f"{filename}: not a readable CSV file ({exc})") from exc
+    width = len(header.columns)
+    bad: list[list[str]] = []
+
+    def keep_bad(fields: list[str]) -> list[str]:
+        bad.append(list(fields))
+        return [f"{_BAD_LINE}{len(bad) - 1}"] + [""] * (width - 1)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                engine="python",
+                on_bad_lines=keep_bad,
+                skip_blank_lines=False,
+            )
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        raise InputFileError(f"{filename}: not a readable CSV file ({exc})") from exc
+    return frame, bad
+
+
+def _parse_xlsx(raw: bytes, *, filename: str, max_bytes: int) -> pd.DataFrame:
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            inflated = sum(i.file_size for i in zf.infolist())
+    except zipfile.BadZipFile as exc:
+        raise InputFileError(f"{filename}: not a readable XLSX workbook ({exc})") from exc
+    if inflated > _XLSX_INFLATE_FACTOR * max_bytes:
+        raise InputFileError(
+            f"{filename}: the workbook unpacks to {inflated / _MB:.1f} MB, more than "
+            f"{_XLSX_INFLATE_FACTOR * max_bytes / _MB:.0f} MB; split it or upload CSV"
+        )
+    try:
+        frame = pd.read_excel(
+            io.BytesIO(raw), dtype=str, engine="openpyxl", keep_default_na=False, na_filter=False
+        )
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook; all mean the same
+        raise InputFileError(f"{filename}: not a readable XLSX workbook ({exc})") from exc
+    return frame
+
+
+def _pick_column(columns: list[str], *, asked: str | None, aliases: tuple[str, ...]) -> str | None:
+    if asked:
+        return asked if asked in columns else None
+    norm = {str(c).strip().lower(): c for c in columns}
+    for a in aliases:
+        if a in norm:
+            return norm[a]
+    return None
+
+
+def _resolve_columns(
+    frame: pd.DataFrame,
+    *,
+    filename: str,
+    code_column: str | None,
+    x_column: str | None,
+    y_column: str | None,
+    note_column: str | None,
+) -> dict[str, str | None]:
+    cols = [str(c) for c in frame.columns]
+    frame.columns = cols
+    chosen = {
+        "code": _pick_column(cols, asked=code_column, aliases=_CODE_ALIASES),
+        "x": _pick_column(cols, asked=x_column, aliases=_X_ALIASES),
+        "y": _pick_column(cols, asked=y_column, aliases=_Y_ALIASES),
+        "note": _pick_column(cols, asked=note_column, aliases=_NOTE_ALIASES),
+    }
+    wanted = {
+        "code": code_column or "code",
+        "x": x_column or "x or lon",
+        "y": y_column or "y or lat",
+    }
+    missing = [wanted[k] for k in ("code", "x", "y") if chosen[k] is None]
+    if note_column and chosen["note"] is None:
+        missing.append(note_column)
+    if missing:
+        shown = ", ".join(repr(c) for c in cols) if cols else "no columns at all"
+        raise InputFileError(
+            f"{filename}: missing column(s) {', '.join(repr(m) for m in missing)}; "
+            f"the file has {shown}. Name the columns code, x, y (or lon, lat), or choose them."
+        )
+    picked = [chosen[k] for k in ("code", "x", "y")]
+    if len(set(picked)) < 3:
+        raise InputFileError(f"{filename}: code, x and y must be three different columns, got {picked}")
+    return chosen
+
+
+class _Reasons:
+    """Per-row problem collector: the first reason code, and every reason as text."""
+
+    def __init__(self, n: int) -> None:
+        self.code = np.full(n, "", dtype=object)
+        self.text = np.full(n, "", dtype=object)
+
+    def add(self, mask: np.ndarray, code: str, detail: np.ndarray | str = "") -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        label = REASONS[code][1]
+        if isinstance(detail, str):
+            msg: np.ndarray | str = f"{label}: {detail}" if detail else label
+        else:
+            d = np.asarray(detail, dtype=object)
+            msg = np.where(d == "", label, (label + ": ") + d.astype(str).astype(object))
+        self.code = np.where(mask & (self.code == ""), code, self.code)
+        self.text = np.where(mask, np.where(self.text == "", msg, self.text + "; " + msg), self.text)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.code == ""
+
+
+def _fetch_components(conn: sqlite3.Connection, codes: np.ndarray) -> pd.DataFrame:
+    """Current x, y, grid and version of the given codes in one query (codes passed as one JSON array)."""
+    return pd.read_sql_query(
+        "SELECT c.code, c.x, c.y, c.grid_code, c.version FROM components c "
+        "JOIN (SELECT DISTINCT value AS code FROM json_each(?)) w ON w.code = c.code",
+        conn,
+        params=[json.dumps([str(c) for c in np.asarray(codes).tolist()])],
+    )
+
+
+def preview_batch(
+    store: Store,
+    data: bytes | bytearray | memoryview | IO[bytes] | str | os.PathLike[str],
+    *,
+    filename: str,
+    crs: str,
+    max_bytes: int | None = None,
+    code_column: str | None = None,
+    x_column: str | None = None,
+    y_column: str | None = None,
+    note_column: str | None = None,
+    locator: GridLocator | None = None,
+) -> BatchPreview:
+    """Check a CSV/XLSX of surveyed positions without changing anything.
+
+    The file must have a code column and x/y (or lon/lat) columns; other names can be given.
+    A file larger than ``max_bytes`` (default ``settings.MAX_UPLOAD_MB``) is refused before it is
+    read. Every row is checked: the line's shape, the code (present, 16 digits, unique in the
+    file, known in the store), the coordinates (present, numbers, finite, not swapped, in range)
+    and the position (inside a grid of the district). Free text (a note column) is kept as text.
+
+    Raises
+    ------
+    InputFileError
+        The file is too large, not CSV/XLSX, unreadable, or lacks the columns (the message lists
+        the columns it has).
+    CRSError
+        ``crs`` is not one of :data:`SURVEY_CRS`.
+    """
+    canonical = normalise_crs(crs)
+    limit = int(max_bytes) if max_bytes is not None else settings.MAX_UPLOAD_MB * _MB
+    name = str(filename or "upload")
+    size = _size_of(data)
+    if size > limit:
+        raise InputFileError(
+            f"{name} is {size / _MB:.1f} MB ({size} bytes); the limit is {limit / _MB:.1f} MB "
+            f"({limit} bytes). Split the file and upload the parts."
+        )
+    if size == 0:
+        raise InputFileError(f"{name} is empty")
+    raw = _read_bytes(data)
+    if len(raw) > limit:  # a stream that reported less than it held
+        raise InputFileError(f"{name} is larger than the limit of {limit / _MB:.1f} MB")
+
+    suffix = Path(name).suffix.lower()
+    is_zip = raw[:4] == b"PK\x03\x04"
+    if suffix == ".xls" or raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise InputFileError(f"{name}: old Excel .xls files are not read; save it as .xlsx or .csv")
+    bad_lines: list[list[str]] = []
+    if suffix in (".xlsx", ".xlsm") or (is_zip and suffix not in (".csv", ".txt")):
+        file_format = "xlsx"
+        frame = _parse_xlsx(raw, filename=name, max_bytes=limit)
+    elif suffix in (".csv", ".txt", "") and not is_zip:
+        file_format = "csv"
+        frame, bad_lines = _parse_csv(_decode(raw, filename=name), filename=name)
+    else:
+        raise InputFileError(f"{name}: upload a .csv or .xlsx file (got {suffix or 'no extension'})")
+
+    chosen = _resolve_columns(
+        frame,
+        filename=name,
+        code_column=code_column,
+        x_column=x_column,
+        y_column=y_column,
+        note_column=note_column,
+    )
+    frame = frame.astype(object).where(frame.notna(), "")
+    frame = frame.astype(str)
+    # Blank lines carry nothing; they are not rows (and keeping them would only add noise).
+    blank = (frame.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
+    row_number = np.arange(len(frame), dtype=np.int64) + 2
+    frame = frame.loc[~blank].reset_index(drop=True)
+    row_number = row_number[~blank]
+    n = len(frame)
+
+    code = frame[chosen["code"]].str.strip()  # type: ignore[index]
+    x_in = frame[chosen["x"]].str.strip()  # type: ignore[index]
+    y_in = frame[chosen["y"]].str.strip()  # type: ignore[index]
+    note = frame[chosen["note"]] if chosen["note"] else pd.Series([""] * n, dtype=object)
+    r = _Reasons(n)
+
+    is_bad_line = code.str.startswith(_BAD_LINE).to_numpy(dtype=bool)
+    if is_bad_line.any():
+        idx = code[is_bad_line].str.slice(len(_BAD_LINE)).astype(int).to_numpy()
+        detail = np.array(
+            [f"{len(bad_lines[i])} fields, the header has {len(frame.columns)}" for i in idx], dtype=object
+        )
+        full = np.full(n, "", dtype=object)
+        full[is_bad_line] = detail
+        r.add(is_bad_line, "malformed_row", full)
+        code = code.mask(is_bad_line, "")
+        x_in = x_in.mask(is_bad_line, "")
+        y_in = y_in.mask(is_bad_line, "")
+        note = note.mask(is_bad_line, "")
+    live = ~is_bad_line
+
+    code_arr = code.to_numpy(dtype=object)
+    r.add(live & (code_arr == ""), "missing_code")
+    well_formed = (code.str.len() == _CODE_LEN) & code.str.fullmatch(r"[0-9]+")
+    well_formed_arr = well_formed.fillna(False).to_numpy(dtype=bool)
+    r.add(live & (code_arr != "") & ~well_formed_arr, "malformed_code", np.where(live, code_arr, ""))
+    counted = well_formed_arr & live
+    dup = np.zeros(n, dtype=bool)
+    if counted.any():
+        dup[counted] = code[counted].duplicated(keep=False).to_numpy(dtype=bool)
+    if dup.any():
+        first_rows = (
+            pd.Series(row_number[dup])
+            .groupby(code_arr[dup])
+            .agg(lambda s: ", ".join(map(str, s.tolist()[:5])))
+        )
+        detail = np.full(n, "", dtype=object)
+        detail[dup] = "rows " + pd.Series(code_arr[dup]).map(first_rows).to_numpy(dtype=object)
+        r.add(dup, "duplicate_code", detail)
+
+    existing = _fetch_components(store.conn, np.unique(code_arr[counted]))
+    existing = existing.set_index("code")
+    known = pd.Series(code_arr).isin(existing.index).to_numpy(dtype=bool)
+    r.add(counted & ~known, "unknown_code", np.where(counted, code_arr, ""))
+
+    xs = pd.to_numeric(x_in.str.replace(",", "", regex=False).where(x_in != "", None), errors="coerce")
+    ys = pd.to_numeric(y_in.str.replace(",", "", regex=False).where(y_in != "", None), errors="coerce")
+    x_num = xs.to_numpy(dtype=float, na_value=np.nan)
+    y_num = ys.to_numpy(dtype=float, na_value=np.nan)
+    x_empty = (x_in == "").to_numpy(dtype=bool)
+    y_empty = (y_in == "").to_numpy(dtype=bool)
+    r.add(
+        live & (x_empty | y_empty),
+        "missing_coordinate",
+        np.where(x_empty & y_empty, "x and y", np.where(x_empty, "x", "y")).astype(object),
+    )
+    x_nanword = x_in.str.lower().isin(_NAN_WORDS).to_numpy(dtype=bool)
+    y_nanword = y_in.str.lower().isin(_NAN_WORDS).to_numpy(dtype=bool)
+    x_text = ~x_empty & ~x_nanword & np.isnan(x_num)
+    y_text = ~y_empty & ~y_nanword & np.isnan(y_num)
+    r.add(
+        live & (x_text | y_text),
+        "not_a_number",
+        np.where(x_text, x_in.to_numpy(dtype=object), y_in.to_numpy(dtype=object)),
+    )
+    numeric = live & ~x_empty & ~y_empty & ~x_text & ~y_text
+    problem = np.full(n, "", dtype=object)
+    if numeric.any():
+        problem[numeric] = _coordinate_reasons(x_num[numeric], y_num[numeric], crs=canonical)
+    for rc in ("nan", "swapped", "out_of_range"):
+        r.add(
+            problem == rc,
+            rc,
+            np.char.add(np.char.add(x_in.to_numpy(dtype=str), ", "), y_in.to_numpy(dtype=str)).astype(object),
+        )
+    placeable = numeric & (problem == "")
+
+    wx = np.full(n, np.nan)
+    wy = np.full(n, np.nan)
+    new_grid = np.full(n, None, dtype=object)
+    if placeable.any():
+        px, py = spatial_crs.to_work(x_num[placeable], y_num[placeable], crs=canonical)
+        wx[placeable] = np.asarray(px, dtype=float)
+        wy[placeable] = np.asarray(py, dtype=float)
+        loc = locator or district_locator(store)
+        new_grid[placeable] = loc.locate(wx[placeable], wy[placeable])
+    outside = placeable & pd.isna(new_grid)
+    if outside.any():
+        detail = np.full(n, "", dtype=object)
+        if canonical in _PROJECTED:
+            lonlat = (np.abs(x_num) <= 180) & (np.abs(y_num) <= 90)
+            detail[outside & lonlat] = "looks like lon/lat; choose a lon/lat coordinate system"
+        r.add(outside, "outside_district", detail)
+
+    old = existing.reindex(code_arr)
+    old_x = old["x"].to_numpy(dtype=float, na_value=np.nan)
+    old_y = old["y"].to_numpy(dtype=float, na_value=np.nan)
+    accepted = r.ok
+    rows = pd.DataFrame(
+        {
+            "row_number": row_number,
+            "code": code_arr,
+            "x_in": x_in.to_numpy(dtype=object),
+            "y_in": y_in.to_numpy(dtype=object),
+            "note": note.to_numpy(dtype=object),
+            "x": wx,
+            "y": wy,
+            "old_x": old_x,
+            "old_y": old_y,
+            "old_grid": old["grid_code"].to_numpy(dtype=object),
+            "new_grid": new_grid,
+            "distance_m": np.hypot(wx - old_x, wy - old_y),
+            "version": old["version"].to_numpy(dtype=float, na_value=np.nan),
+            "accepted": accepted,
+            "reason_code": r.code,
+            "reason": r.text,
+        }
+    )
+    rows["version"] = rows["version"].astype("Int64")
+
+    # The row as received, as JSON (built by pandas in C); malformed lines keep all their fields.
+    rejected_idx = np.flatnonzero(~accepted)
+    raw_json: dict[int, str] = {}
+    if rejected_idx.size:
+        original = frame.iloc[rejected_idx]
+        lines = original.to_json(orient="records", force_ascii=False, lines=True).split("\n")
+        lines = [ln for ln in lines if ln]
+        raw_json = dict(zip(row_number[rejected_idx].tolist(), lines, strict=True))
+        for pos in np.flatnonzero(is_bad_line):
+            k = int(frame.iloc[pos][chosen["code"]][len(_BAD_LINE) :])  # type: ignore[index]
+            raw_json[int(row_number[pos])] = json.dumps({"fields": bad_lines[k]}, ensure_ascii=False)
+
+    return BatchPreview(
+        filename=name,
+        crs=canonical,
+        file_format=file_format,
+        size_bytes=size,
+        columns=chosen,
+        rows=rows,
+        raw_rejects=raw_json,
+        store_path=str(Path(store.path).resolve()),
+        grids_revision=store.revision("grids"),
+        created_at=_now(),
+    )
+
+
+def _stale_batch_check(conn: sqlite3.Connection, preview: BatchPreview, accepted: pd.DataFrame) -> None:
+    now = _fetch_components(conn, accepted["code"].to_numpy()).set_index("code")["version"]
+    current = now.reindex(accepted["code"].to_numpy())
+    changed = current.isna().to_numpy() | (
+        current.to_numpy(dtype=float, na_value=np.nan)
+        != accepted["version"].to_numpy(dtype=float, na_value=np.nan)
+    )
+    if changed.any():
+        codes = accepted["code"].to_numpy()[changed].tolist()
+        cur: dict[str, object] = {
+            str(c): (None if pd.isna(v) else int(v)) for c, v in zip(codes, current[changed].tolist(), strict=True)
+        }
+        shown = ", ".join(
+            f"{c} (now {'gone' if v is None else f'version {v}'})" for c, v in list(cur.items())[:10]
+        )
+        more = f" and {len(codes) - 10} more" if len(codes) > 10 else ""
+        raise StaleBatchError(
+            f"{len(codes)} component(s) changed since the preview of {preview.filename}: {shown}{more}. "
+            "Nothing of the batch was applied; preview the file again.",
+            codes=codes,
+            current=cur,
+        )
+
+
+def _record_batch(conn: sqlite3.Connection, preview: BatchPreview, *, actor: str, at: str) -> int:
+    cur = conn.execute(
+        "INSERT INTO import_batches(kind, source, at, actor, rows, accepted, rejected) "
+        "VALUES (?,?,?,?,?,?,?)",
+        (BATCH_KIND, preview.filename, at, actor, preview.n_rows, preview.n_accepted, preview.n_rejected),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _apply_moves(conn: sqlite3.Connection, accepted: pd.DataFrame, *, at: str) -> None:
+    params = list(
+        zip(
+            accepted["x"].to_numpy(dtype=float).tolist(),
+            accepted["y"].to_numpy(dtype=float).tolist(),
+            accepted["new_grid"].astype(str).tolist(),
+            [at[:10]] * len(accepted),
+            accepted["code"].astype(str).tolist(),
+            accepted["version"].astype("int64").tolist(),
+            strict=True,
+        )
+    )
+    before = conn.total_changes
+    conn.executemany(
+        "UPDATE components SET x = ?, y = ?, grid_code = ?, changed_on = ?, version = version + 1 "
+        "WHERE code = ? AND version = ?",
+        params,
+    )
+    if conn.total_changes - before != len(params):  # pragma: no cover - versions checked just before
+        raise StaleEditError("components changed while the batch was being written; nothing was applied")
+
+
+def _append_batch_history(
+    conn: sqlite3.Connection, accepted: pd.DataFrame, *, batch_id: int, actor: str, at: str
+) -> list[int]:
+    first = conn.execute("SELECT COALESCE(MAX(id), 0) FROM component_history").fetchone()[0]
+    reason = f"batch {batch_id}"
+    notes = accepted["note"].astype(str).str.strip()
+    reasons = np.where(notes == "", reason, reason + ": " + notes).tolist()
+    ox, oy = accepted["old_x"].tolist(), accepted["old_y"].tolist()
+    og = accepted["old_grid"].tolist()
+    nx, ny = accepted["x"].tolist(), accepted["y"].tolist()
+    ng = accepted["new_grid"].tolist()
+    dumps = json.dumps
+    before = [
+        dumps({"x": a, "y": b, "grid_code": g}, ensure_ascii=False)
+        for a, b, g in zip(ox, oy, og, strict=True)
+    ]
+    after = [
+        dumps({"x": a, "y": b, "grid_code": g}, ensure_ascii=False)
+        for a, b, g in zip(nx, ny, ng, strict=True)
+    ]
+    n = len(accepted)
+    ids = list(range(int(first) + 1, int(first) + 1 + n))
+    conn.executemany(
+        "INSERT INTO component_history"
+        "(id, component_code, version, changed_at, actor, action, before, after, reason)"
+        " VALUES (?,?,?,?,?,'move',?,?,?)",
+        list(
+            zip(
+                ids,
+                accepted["code"].astype(str).tolist(),
+                (accepted["version"].astype("int64") + 1).tolist(),
+                [at] * n,
+                [actor] * n,
+                before,
+                after,
+                reasons,
+                strict=True,
+            )
+        ),
+    )
+    return ids
+
+
+def _record_rejects(conn: sqlite3.Connection, preview: BatchPreview, *, batch_id: int) -> None:
+    rej = preview.rejected
+    numbers = rej["row_number"].astype("int64").tolist()
+    conn.executemany(
+        "INSERT INTO import_rejects(batch_id, row_number, raw, reason) VALUES (?,?,?,?)",
+        list(
+            zip(
+                [batch_id] * len(rej),
+                numbers,
+                [preview.raw_rejects[k] for k in numbers],
+                (rej["reason_code"] + ": " + rej["reason"]).tolist(),
+                strict=True,
+            )
+        ),
+    )
+
+
+def confirm_batch(store: Store, preview: BatchPreview, *, actor: str, now: str | None = None) -> BatchResult:
+    """Apply the accepted rows of a preview in ONE transaction and keep its rejects.
+
+    Records an ``import_batches`` row, every rejected row (as received, with its reason) in
+    ``import_rejects``, and one ``move`` history row per moved component (reason ``batch <id>``).
+
+    Raises
+    ------
+    StaleBatchError
+        An accepted component changed (or vanished) since the preview; ``.codes`` names them.
+        Nothing is applied.
+    StaleEditError
+        The grids were redrawn since the preview, or the preview is of another store.
+    """
+    who = _check_actor(actor)
+    if str(Path(store.path).resolve()) != preview.store_path:
+        raise StaleEditError(f"this preview was made on another store ({preview.store_path}); preview again")
+    at = now or _now()
+    accepted = preview.accepted
+    with store.transaction() as conn:
+        if store.revision("grids") != preview.grids_revision:
+            raise StaleEditError(
+                "the grids changed since the preview, so new grids may differ; preview again"
+            )
+        if len(accepted):
+            _stale_batch_check(conn, preview, accepted)
+        batch_id = _record_batch(conn, preview, actor=who, at=at)
+        ids: list[int] = []
+        if len(accepted):
+            _apply_moves(conn, accepted, at=at)
+            ids = _append_batch_history(conn, accepted, batch_id=batch_id, actor=who, at=at)
+        if preview.n_rejected:
+            _record_rejects(conn, preview, batch_id=batch_id)
+        if len(accepted):
+            store.bump_revision(conn, "components")
+    return BatchResult(
+        batch_id=batch_id, accepted=preview.n_accepted, rejected=preview.n_rejected, at=at, history_ids=ids
+    )
+
+
+def reason_label(code: str, *, lang: str = "zh") -> str:
+    """The display label of a reject reason code."""
+    zh, en = REASONS.get(code, (code, code))
+    return en if lang == "en" else zh
