@@ -483,6 +483,7 @@ def check_grids(
     hierarchical: bool = True,
     scheme: CodeScheme | None = None,
     numbered_levels: Sequence[int] = (2, 3),
+    crs: str = WORK_CRS,
 ) -> TopologyReport:
     """Check one to three grid levels and report every problem at once.
 
@@ -512,6 +513,9 @@ def check_grids(
     numbered_levels
         Levels whose children are checked against :func:`expected_order`. Level 1 is left out by
         default because town segments follow statistical codes, not position.
+    crs
+        CRS of ``geoms`` and ``land``, recorded in the report. It must be projected in metres:
+        the working CRS, or a local one for boundaries from elsewhere.
 
     Returns
     -------
@@ -536,7 +540,7 @@ def check_grids(
 
     dup = _check_duplicates(code_arr, px, py, problems)
     if hierarchical:
-        lvl, par, known = _resolve_hierarchy(
+        lvl, par, known, scheme = _resolve_hierarchy(
             code_arr, levels, parents, scheme, px, py, problems
         )
     else:
@@ -577,7 +581,7 @@ def check_grids(
 
     problems.sort(key=lambda p: (_KIND_RANK[p.kind], p.level or 0, p.codes))
     return TopologyReport(
-        problems=tuple(problems), grids=n, levels=tuple(present), tolerances=tolerances
+        problems=tuple(problems), grids=n, levels=tuple(present), tolerances=tolerances, crs=crs
     )
 
 
@@ -661,11 +665,11 @@ def _resolve_hierarchy(
     px: np.ndarray,
     py: np.ndarray,
     problems: list[Problem],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, CodeScheme]:
     """Levels and parents of every grid, reporting malformed codes, wrong prefixes and orphans.
 
     Returns the level of each grid, the code of its parent when that parent is present among the
-    grids (else ``None``), and a mask of the grids whose level is known.
+    grids (else ``None``), a mask of the grids whose level is known, and the code scheme used.
     """
     n = codes.size
     if scheme is None:
@@ -759,7 +763,7 @@ def _resolve_hierarchy(
             )
             continue
         par[i] = parent
-    return lvl, par, known
+    return lvl, par, known, scheme
 
 
 def _neighbours(tree: shapely.STRtree, pieces: np.ndarray, codes: np.ndarray) -> list[tuple[str, ...]]:
