@@ -89,9 +89,12 @@ class ClassIndex:
             pts = shapely.points(qx[sel], qy[sel])
             # all_matches=True returns every equidistant candidate; reduce to the lowest index
             # ourselves, because with all_matches=False shapely keeps whichever the tree met first.
+            # shapely refuses max_distance=0; search a hair wider and keep only what is within.
             pairs, dist = self.trees[k].query_nearest(
-                pts, max_distance=radius, return_distance=True, all_matches=True
+                pts, max_distance=max(radius, 1e-9), return_distance=True, all_matches=True
             )
+            keep = dist <= radius
+            pairs, dist = pairs[:, keep], dist[keep]
             if pairs.shape[1] == 0:
                 continue
             q_local, t_local = pairs

@@ -559,7 +559,7 @@ _MAJORS: tuple[tuple[str, str, tuple[_Sub, ...]], ...] = (
              10, "workdays", "一般", "无障碍设施已修复或畅通",
              ("盲道被占用", "盲道断头", "无障碍坡道缺失", "无障碍卫生间损坏")),
         _Sub("其他问题", None, None, None,
-             "属地管理职责",
+             "《中华人民共和国地方各级人民代表大会和地方各级人民政府组织法》（属地管理职责）",
              5, "workdays", "一般", "问题已处置或已答复",
              ("其他市容问题", "其他设施问题", "跨区域边界问题", "权属不清问题", "其他咨询建议")),
     )),
@@ -916,9 +916,13 @@ _CLASS_RULES: tuple[tuple[tuple[str, ...], str, str, str, float], ...] = (
     (("移动",), "GX", "YD", "YD", 0.0),
     (("联通",), "GX", "LT", "LT", 0.0),
     (("有线", "广电", "电视"), "GX", "YX", "YX", 0.0),
+    # 交通信号灯 contains 通信, so the signals come first.
+    (("信号灯", "红绿灯", "交通信号", "电子警察", "交通岗亭"), "JJ", "JJ", "JS", 0.0),
     (("通信", "网络", "光缆", "基站", "铁塔", "通讯"), "GX", "TT", "TT", 0.0),
-    (("监控", "电子眼", "摄像", "治安"), "GA", "GA", "JS", 0.0),
-    (("信号灯", "红绿灯", "交通信号", "电子警察"), "JJ", "JJ", "JS", 0.0),
+    (("监控", "电子眼", "摄像", "治安", "公安"), "GA", "GA", "JS", 0.0),
+    (("绿地护栏", "护树", "树池"), "YL", _TOWN, "LH", 1.0),
+    (("水域护栏", "河道护栏", "码头", "驳岸"), "SW", _TOWN, "HD", 1.0),
+    (("灯箱", "霓虹灯", "电子屏"), "CG", _TOWN, "SZ", 1.0),
     (("公交", "候车", "站牌"), "JT", "GJ", "GJ", 0.0),
     (("自行车",), "JT", "ZXC", "ZXC", 0.0),
     (("路名", "门牌", "地名"), "MZ", "MZ", "SZ", 0.0),
@@ -926,7 +930,7 @@ _CLASS_RULES: tuple[tuple[tuple[str, ...], str, str, str, float], ...] = (
     (("标志", "标线", "护栏", "隔离", "桥", "人行道", "盲道",
       "减速", "道路", "隧道", "涵洞", "地桩"), "JT", "JT", "SZ", 0.2),
     (("垃圾", "废物箱", "果皮箱", "环卫", "公厕", "厕所", "转运", "卫生间"), "CG", _TOWN, "HW", 1.0),
-    (("报刊", "书报", "售货", "岗亭", "邮筒", "信筒", "邮政"), "CG", "YZ", "YZ", 0.0),
+    (("报刊", "书报", "邮筒", "信筒", "邮政"), "CG", "YZ", "YZ", 0.0),
     (("广告", "宣传栏", "牌匾", "店招", "宣传"), "CG", _TOWN, "SZ", 1.0),
     (("健身", "体育", "运动"), "WL", _TOWN, _TOWN, 1.0),
     (("树", "绿地", "绿化", "花坛", "花箱", "草坪", "绿篱",
@@ -970,10 +974,28 @@ def _class_table(component_classes: pd.DataFrame) -> pd.DataFrame:
 
 
 def class_supervisors(component_classes: pd.DataFrame) -> pd.Series:
-    """The default supervising department (主管部门) of each component class, indexed by class code."""
+    """The default supervising department (主管部门) of each component class.
+
+    Returns
+    -------
+    Series
+        Department codes named ``supervisor_code``, aligned with the rows (and index) of
+        ``component_classes``, so it can be assigned as a column.
+    """
+    if not isinstance(component_classes, pd.DataFrame):
+        component_classes = pd.DataFrame(component_classes)
     t = _class_table(component_classes)
-    sup = [_CODE[_class_rule(c, n)[0]] for c, n in zip(t["code"], t["name"], strict=True)]
-    return pd.Series(sup, index=pd.Index(t["code"], name="code"), name="supervisor_code")
+    by_code = {c: _CODE[_class_rule(c, n)[0]] for c, n in zip(t["code"], t["name"], strict=True)}
+    return component_classes["code"].astype(str).map(by_code).rename("supervisor_code")
+
+
+def _default_class_names() -> dict[str, str]:
+    """Names of the generated district's component classes, for keyword matching."""
+    try:
+        from layers.generate.components import COMPONENT_CLASSES
+    except ImportError:  # pragma: no cover - only the major class is used then
+        return {}
+    return dict(zip(COMPONENT_CLASSES["code"], COMPONENT_CLASSES["name"], strict=True))
 
 
 def _seg_int(town_seg: np.ndarray) -> np.ndarray:
@@ -1008,7 +1030,8 @@ def component_bodies(
         than the utility, and the few components a neighbouring contractor keeps.
     component_classes
         Optional table (``code``, ``name``) naming the classes; the names let utilities be matched
-        by keyword ("上水井盖" → the water company). Without it only the major class is used.
+        by keyword ("上水井盖" → the water company). Defaults to the generated district's classes
+        (``layers.generate.components.COMPONENT_CLASSES``).
 
     Returns
     -------
@@ -1020,10 +1043,11 @@ def component_bodies(
     if class_codes.shape != town_codes.shape:
         raise ValueError("class_codes and town_codes must have the same length")
     n = class_codes.shape[0]
-    names: dict[str, str] = {}
     if component_classes is not None:
         t = _class_table(component_classes)
         names = dict(zip(t["code"], t["name"], strict=True))
+    else:
+        names = _default_class_names()
     rng = np.random.default_rng(seed)
     town_body = town_dept_code(town_codes)
     town_seg = _seg_int(pd.Series(town_codes, dtype="string").str.slice(6, 9).to_numpy(dtype=object))
@@ -1118,7 +1142,7 @@ def event_types(*, departments: pd.DataFrame, component_classes: pd.DataFrame) -
         for s_i, sub in enumerate(subs):
             for rank, item in enumerate(sub.items):
                 other.append((rank, m_i * 100 + s_i, major, major_name, sub, item))
-    supervisors = class_supervisors(t)
+    supervisors = dict(zip(t["code"], class_supervisors(t), strict=True))
 
     # Component problems: k kinds per class, k chosen so that the other events fit.
     n_classes = len(t)
