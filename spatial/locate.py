@@ -111,28 +111,29 @@ def _check_geoms(geoms: Any, codes: np.ndarray) -> np.ndarray:
             f"{arr.shape[0]} geometries but {codes.shape[0]} codes: give one code per grid."
         )
     problems: list[tuple[str, str]] = []
+    names = codes.tolist()
     is_geom = np.array([isinstance(g, shapely.Geometry) for g in arr.tolist()], dtype=bool)
     for i in np.flatnonzero(~is_geom):
-        problems.append((codes[i], "is not a geometry"))
+        problems.append((names[i], "is not a geometry"))
     geo = np.where(is_geom, arr, None)
     type_id = shapely.get_type_id(geo)
     wrong = is_geom & ~np.isin(type_id, (3, 6))
     for i in np.flatnonzero(wrong):
-        problems.append((codes[i], f"is a {arr[i].geom_type}, not a Polygon or MultiPolygon"))
+        problems.append((names[i], f"is a {arr[i].geom_type}, not a Polygon or MultiPolygon"))
     ok = is_geom & ~wrong
     empty = ok & shapely.is_empty(geo)
     for i in np.flatnonzero(empty):
-        problems.append((codes[i], "is empty"))
+        problems.append((names[i], "is empty"))
     ok &= ~empty
     coords, which = shapely.get_coordinates(np.where(ok, geo, None), return_index=True)
     nonfinite = np.zeros(arr.shape[0], dtype=bool)
     nonfinite[which[~np.isfinite(coords).all(axis=1)]] = True
     for i in np.flatnonzero(nonfinite):
-        problems.append((codes[i], "has NaN or infinite coordinates"))
+        problems.append((names[i], "has NaN or infinite coordinates"))
     ok &= ~nonfinite
     valid = shapely.is_valid(np.where(ok, geo, None))
     for i in np.flatnonzero(ok & ~valid):
-        problems.append((codes[i], f"is invalid ({shapely.is_valid_reason(arr[i])})"))
+        problems.append((names[i], f"is invalid ({shapely.is_valid_reason(arr[i])})"))
     if problems:
         lines = "; ".join(f"grid {c!r} {why}" for c, why in problems[:10])
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
@@ -521,10 +522,13 @@ class GridLocator:
         straddle = (ey0 > qy) != (ey1 > qy)
         up = ey1 > ey0
         cross = straddle & np.where(up, det > bound, det < -bound)
-        near = (
-            (np.abs(det) <= bound)
-            & (qx >= np.minimum(ex0, ex1)) & (qx <= np.maximum(ex0, ex1))
-            & (qy >= np.minimum(ey0, ey1)) & (qy <= np.maximum(ey0, ey1))
+        # Undecidable: the sign of a straddling edge (the point may be on it, either side by
+        # rounding), or a point on the line of an edge inside the edge's box (a horizontal edge
+        # or a vertex the point may sit on). Outside the box a non-straddling edge cannot hold it.
+        near = (np.abs(det) <= bound) & (
+            straddle
+            | ((qx >= np.minimum(ex0, ex1)) & (qx <= np.maximum(ex0, ex1))
+               & (qy >= np.minimum(ey0, ey1)) & (qy <= np.maximum(ey0, ey1)))
         )
         npair = pid.shape[0]
         parity = np.bincount(q, weights=cross, minlength=npair).astype(np.int64) & 1
