@@ -510,8 +510,9 @@ def adopt_grids(store: Store, candidate: gpd.GeoDataFrame, *, valid_from: dt.dat
         t0 = time.perf_counter()
         reason = f"grid generation {new_gen} adopted"
         n_comp = _reassign_components(conn, comp_moves, actor=actor, reason=reason, now=now)
-        n_case, n_follow = _reassign_cases(conn, case_moves, generation=generation, new_generation=new_gen,
-                                           actor=actor, reason=reason, now=now)
+        stays = ~cases["id"].isin(case_moves["id"]).to_numpy()
+        n_case, n_follow = _reassign_cases(conn, case_moves, followers=cases["id"].to_numpy()[stays],
+                                           new_generation=new_gen, actor=actor, reason=reason, now=now)
         for layer in ("grids", "components", "cases"):
             store.bump_revision(conn, layer)
         times["write_moves"] = time.perf_counter() - t0
@@ -564,66 +565,72 @@ def _reassign_components(conn: sqlite3.Connection, moves: pd.DataFrame, *, actor
             "INSERT INTO temp.planner_moves(code, to_grid) VALUES (?, ?)",
             zip(moves["code"].astype(str).tolist(), moves["to_grid"].tolist(), strict=True),
         )
+        # The temporary table has no statistics, so SQLite would scan all 680k components and
+        # probe it; CROSS JOIN and IN (...) make it walk the few moves and seek by primary key.
         # History first, while the row still holds the grid it had: before/after as JSON.
         conn.execute(
             "INSERT INTO component_history"
             "(component_code, version, changed_at, actor, action, before, after, reason)"
             " SELECT c.code, c.version + 1, ?, ?, 'reassign',"
             "        json_object('grid_code', c.grid_code), json_object('grid_code', m.to_grid), ?"
-            " FROM components c JOIN temp.planner_moves m ON m.code = c.code",
+            " FROM temp.planner_moves m CROSS JOIN components c ON c.code = m.code",
             (now, actor, reason),
         )
         cur = conn.execute(
-            "UPDATE components SET grid_code = m.to_grid, version = components.version + 1"
-            " FROM temp.planner_moves m WHERE m.code = components.code"
+            "UPDATE components SET version = version + 1,"
+            " grid_code = (SELECT m.to_grid FROM temp.planner_moves m WHERE m.code = components.code)"
+            " WHERE code IN (SELECT code FROM temp.planner_moves)"
         )
         return int(cur.rowcount)
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.planner_moves")
 
 
-def _reassign_cases(conn: sqlite3.Connection, moves: pd.DataFrame, *, generation: int, new_generation: int,
-                    actor: str, reason: str, now: str) -> tuple[int, int]:
-    """Reassign moved open cases (logged); the other open cases follow the new generation.
+def _reassign_cases(conn: sqlite3.Connection, moves: pd.DataFrame, *, followers: np.ndarray,
+                    new_generation: int, actor: str, reason: str, now: str) -> tuple[int, int]:
+    """Reassign moved open cases (logged); ``followers`` (ids) only move to the new generation.
 
-    Returns (cases reassigned, open cases that only changed generation). A case located outside
-    every candidate grid keeps its grid and generation: a case must have a grid, and the store
-    does not invent one.
+    Returns (cases reassigned, cases that only changed generation). A case located outside every
+    candidate grid keeps its grid and generation: a case must have a grid, and the store does not
+    invent one.
     """
-    closed = ", ".join("?" * len(CLOSED_STATUSES))
     moves = moves[moves["to_grid"].notna()]
-    n_moved = 0
-    if not moves.empty:
-        to = moves["to_grid"].astype(str).to_numpy(dtype=object)
-        rows = list(zip(to.tolist(), town_of(to).tolist(), moves["id"].astype(str).tolist(), strict=True))
+    to = moves["to_grid"].astype(str).to_numpy(dtype=object)
+    conn.execute("DROP TABLE IF EXISTS temp.planner_case_moves")
+    conn.execute("CREATE TEMP TABLE planner_case_moves"
+                 " (id TEXT PRIMARY KEY, to_grid TEXT, town TEXT, moved INTEGER NOT NULL)")
+    try:
+        conn.executemany(
+            "INSERT INTO temp.planner_case_moves(id, to_grid, town, moved) VALUES (?, ?, ?, 1)",
+            zip(moves["id"].astype(str).tolist(), to.tolist(), town_of(to).tolist(), strict=True),
+        )
+        conn.executemany("INSERT INTO temp.planner_case_moves(id, moved) VALUES (?, 0)",
+                         ((str(i),) for i in followers.tolist()))
+        conn.execute(
+            "INSERT INTO case_history(case_id, step, at, actor, dept_code, note)"
+            " SELECT c.id, 'reassign', ?, ?, c.dept_code,"
+            "        ? || ': grid ' || c.grid_code || ' → ' || m.to_grid"
+            " FROM temp.planner_case_moves m CROSS JOIN cases c ON c.id = m.id WHERE m.moved = 1",
+            (now, actor, reason),
+        )
+        cur = conn.execute(
+            "UPDATE cases SET grid_generation = ?, version = version + 1,"
+            " grid_code = (SELECT m.to_grid FROM temp.planner_case_moves m WHERE m.id = cases.id),"
+            " town_code = (SELECT m.town FROM temp.planner_case_moves m WHERE m.id = cases.id)"
+            " WHERE id IN (SELECT id FROM temp.planner_case_moves WHERE moved = 1)",
+            (new_generation,),
+        )
+        n_moved = int(cur.rowcount)
+        # The open cases that stay stand in the same grid of the new generation; the generations
+        # row records the adoption, so this follow-up is not a change worth a history row.
+        cur = conn.execute(
+            "UPDATE cases SET grid_generation = ?"
+            " WHERE id IN (SELECT id FROM temp.planner_case_moves WHERE moved = 0)",
+            (new_generation,),
+        )
+        return n_moved, int(cur.rowcount)
+    finally:
         conn.execute("DROP TABLE IF EXISTS temp.planner_case_moves")
-        conn.execute("CREATE TEMP TABLE planner_case_moves (id TEXT PRIMARY KEY, to_grid TEXT, town TEXT)")
-        try:
-            conn.executemany("INSERT INTO temp.planner_case_moves(to_grid, town, id) VALUES (?, ?, ?)", rows)
-            conn.execute(
-                "INSERT INTO case_history(case_id, step, at, actor, dept_code, note)"
-                " SELECT c.id, 'reassign', ?, ?, c.dept_code,"
-                "        ? || ': grid ' || c.grid_code || ' → ' || m.to_grid"
-                " FROM cases c JOIN temp.planner_case_moves m ON m.id = c.id",
-                (now, actor, reason),
-            )
-            cur = conn.execute(
-                "UPDATE cases SET grid_code = m.to_grid, town_code = m.town, grid_generation = ?,"
-                " version = cases.version + 1"
-                " FROM temp.planner_case_moves m WHERE m.id = cases.id",
-                (new_generation,),
-            )
-            n_moved = int(cur.rowcount)
-        finally:
-            conn.execute("DROP TABLE IF EXISTS temp.planner_case_moves")
-    # The unmoved open cases stand in the same grid of the new generation; the generations row
-    # records the adoption, so this follow-up is not a change of the case worth a history row.
-    cur = conn.execute(
-        f"UPDATE cases SET grid_generation = ? WHERE grid_generation = ? AND status NOT IN ({closed})"
-        " AND grid_code IN (SELECT code FROM grids WHERE generation = ? AND level = 3)",
-        (new_generation, generation, *CLOSED_STATUSES, new_generation),
-    )
-    return n_moved, int(cur.rowcount)
 
 
 # --------------------------------------------------------------------------------------------
