@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 import settings
 from layers.components import STATES
@@ -57,10 +59,14 @@ __all__ = [
     "district_locator",
     "find_components",
     "get_component",
+    "grid_shape",
     "history",
     "move_component",
+    "normalise_crs",
     "preview_batch",
+    "reason_label",
     "set_state",
+    "to_lonlat",
     "undo",
 ]
 
@@ -533,6 +539,27 @@ def history(store: Store, code: str) -> pd.DataFrame:
         store.conn,
         params=[c],
     )
+
+
+def grid_shape(store: Store, grid_code: str | None) -> gpd.GeoDataFrame:
+    """One grid of the current generation (code, level, name, geometry in EPSG:4549); empty if unknown."""
+    rows = []
+    if grid_code:
+        rows = store.conn.execute(
+            "SELECT code, level, name, geom FROM grids WHERE code = ? AND generation = ?",
+            (str(grid_code), store.current_generation()),
+        ).fetchall()
+    frame = pd.DataFrame(rows, columns=["code", "level", "name", "geom"])
+    geoms = shapely.from_wkb(frame.pop("geom").to_numpy()) if len(frame) else np.array([], dtype=object)
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=settings.WORK_CRS)
+
+
+def to_lonlat(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 lon/lat (the display CRS) of working-CRS positions."""
+    lon, lat = spatial_crs.to_display(
+        np.asarray(x, dtype=float), np.asarray(y, dtype=float), crs=settings.DISPLAY_CRS
+    )
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
 # --------------------------------------------------------------------------------------- changes
@@ -1093,7 +1120,8 @@ def _stale_batch_check(conn: sqlite3.Connection, preview: BatchPreview, accepted
     if changed.any():
         codes = accepted["code"].to_numpy()[changed].tolist()
         cur: dict[str, object] = {
-            str(c): (None if pd.isna(v) else int(v)) for c, v in zip(codes, current[changed].tolist(), strict=True)
+            str(c): (None if pd.isna(v) else int(v))
+            for c, v in zip(codes, current[changed].tolist(), strict=True)
         }
         shown = ", ".join(
             f"{c} (now {'gone' if v is None else f'version {v}'})" for c, v in list(cur.items())[:10]
