@@ -1,0 +1,45 @@
+"""OneGrid (一张网) web app: ``streamlit run app.py``.
+
+The router and the frame: language and role switch, the filters every page shares, and one page
+set per role. On first run (no store yet) it generates the default district, then opens it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages._common import (
+    PAGE_ICONS,
+    PAGES_DIR,
+    ROLE_PAGES,
+    first_run,
+    guarded,
+    language_and_role_switch,
+    role,
+    sidebar_filters,
+    store_path,
+)
+from pages._i18n import t
+
+st.set_page_config(page_title="一张网 OneGrid", page_icon="🧭", layout="wide")
+
+language_and_role_switch()
+
+path = store_path()
+if not path.exists():
+    first_run(path)
+    st.stop()
+
+with guarded():
+    sidebar_filters()
+
+pages = []
+for i, name in enumerate(ROLE_PAGES[role()]):
+    file = PAGES_DIR / f"{name}.py"
+    if not file.is_file():  # pages still being written by others, or later ones (planner, …)
+        continue
+    pages.append(
+        st.Page(str(file), title=t(f"page.{name}"), icon=PAGE_ICONS[name], url_path=name, default=i == 0)
+    )
+
+st.navigation({t("section.pages"): pages}, position="sidebar").run()

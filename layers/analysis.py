@@ -1,0 +1,464 @@
+"""Case and component aggregates for the maps: filters, counts per grid and per cell, rates.
+
+Pure data (pandas/numpy, SQL through the store); the views decide how to draw them. Filtering
+and grouping that would touch every case is pushed into SQLite or done vectorised here, never
+in a Python loop over rows.
+
+Definitions used by every view:
+
+- a case is *open* while its status is one of :data:`OPEN_STATUSES`;
+- it is *overdue* when open and its deadline is before ``as_of`` (the time of the latest report
+  in the store, so a store generated last month still reads as it did then);
+- it is *due to close* when it is closed, or its deadline is before ``as_of``; the closure rate
+  of a grid is closed / due to close (结案数/应结案数), undefined (NaN) where nothing is due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from layers.grids import community_of, town_of
+from layers.store import Store
+from spatial.locate import covering_winner
+
+OPEN_STATUSES = ("reported", "registered", "dispatched", "handled")
+CLOSED_STATUSES = ("closed", "evaluated")
+STATUSES = (*OPEN_STATUSES, *CLOSED_STATUSES, "rejected")
+
+#: Size of a heat cell beyond a day's worth of cases (metres, EPSG:4549).
+HEAT_CELL_M = 250.0
+#: Up to this many cases the heat map gets the raw points (about one day in the district).
+RAW_HEAT_LIMIT = 3000
+
+_CASE_COLUMNS = ("x", "y", "grid_code", "status", "deadline_at", "event_type_code")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Which cases a view shows. ``end`` is inclusive; empty tuples mean "all"."""
+
+    start: dt.date
+    end: dt.date
+    event_majors: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    town: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"the date range ends ({self.end}) before it starts ({self.start})")
+        unknown = sorted(set(self.statuses) - set(STATUSES))
+        if unknown:
+            raise ValueError(f"unknown case statuses {unknown}; known: {list(STATUSES)}")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def case_filter_sql(flt: CaseFilter) -> tuple[str, list[object]]:
+    """An SQL condition over ``cases`` and its parameters (the date range uses the index)."""
+    where = ["reported_at >= ?", "reported_at < ?"]
+    params: list[object] = [flt.start.isoformat(), (flt.end + dt.timedelta(days=1)).isoformat()]
+    if flt.event_majors:
+        where.append(
+            "event_type_code IN (SELECT code FROM event_types WHERE major_code IN "
+            f"({','.join('?' * len(flt.event_majors))}))"
+        )
+        params.extend(flt.event_majors)
+    if flt.channels:
+        where.append(f"channel_code IN ({','.join('?' * len(flt.channels))})")
+        params.extend(flt.channels)
+    if flt.statuses:
+        where.append(f"status IN ({','.join('?' * len(flt.statuses))})")
+        params.extend(flt.statuses)
+    if flt.town:
+        where.append("town_code = ?")
+        params.append(flt.town)
+    return " AND ".join(where), params
+
+
+def load_cases(store: Store, flt: CaseFilter, *, columns: tuple[str, ...] = _CASE_COLUMNS) -> pd.DataFrame:
+    """The cases of a filter, only the given columns, through Arrow."""
+    where, params = case_filter_sql(flt)
+    sql = f"SELECT {', '.join(columns)} FROM cases WHERE {where}"
+    return store.read_arrow(sql, params).to_pandas()
+
+
+def case_span(store: Store) -> tuple[dt.date, dt.date] | None:
+    """First and last report dates in the store (``None`` when it holds no case)."""
+    first, last = store.conn.execute("SELECT MIN(reported_at), MAX(reported_at) FROM cases").fetchone()
+    if first is None:
+        return None
+    return dt.date.fromisoformat(first[:10]), dt.date.fromisoformat(last[:10])
+
+
+def data_now(store: Store) -> str:
+    """``as_of`` for overdue and due-to-close: the latest report time in the store (ISO text)."""
+    row = store.conn.execute("SELECT MAX(reported_at) FROM cases").fetchone()
+    return row[0] or dt.datetime.now().isoformat(timespec="seconds")
+
+
+def months(start: dt.date, end: dt.date) -> list[str]:
+    """``YYYY-MM`` of every month that overlaps ``start``..``end``."""
+    out = []
+    y, m = start.year, start.month
+    while (y, m) <= (end.year, end.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def month_window(month: str, *, within: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+    """The days of ``month`` (``YYYY-MM``) that lie in ``within``."""
+    first = dt.date.fromisoformat(f"{month}-01")
+    nxt = dt.date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    start, end = max(first, within[0]), min(nxt - dt.timedelta(days=1), within[1])
+    if end < start:
+        raise ValueError(f"month {month} lies outside {within[0]}..{within[1]}")
+    return start, end
+
+
+# -- grid levels ---------------------------------------------------------------------------
+
+
+def codes_at_level(codes: np.ndarray | pd.Series, level: int) -> np.ndarray:
+    """Level-3 grid codes rolled up to the grid of ``level`` that holds them."""
+    if level == 3:
+        return np.asarray(codes, dtype=object)
+    if level == 2:
+        return community_of(codes)
+    if level == 1:
+        return town_of(codes)
+    raise ValueError(f"grid level must be 1, 2 or 3, not {level}")
+
+
+def grid_at(grids: gpd.GeoDataFrame, *, lon: float, lat: float) -> str | None:
+    """The grid of ``grids`` covering a WGS84 point, by the one tie rule (lowest code wins)."""
+    if not (np.isfinite(lon) and np.isfinite(lat)):
+        return None
+    x, y = _to_work().transform(lon, lat)
+    hits = shapely.covers(grids.geometry.to_numpy(), shapely.Point(x, y))
+    return covering_winner(grids["code"].to_numpy()[hits].tolist())
+
+
+@functools.cache
+def _to_work() -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
+
+
+@functools.cache
+def _to_display() -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)
+
+
+def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Working-CRS metres to WGS84 lon/lat."""
+    lon, lat = _to_display().transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon), np.asarray(lat)
+
+
+def bbox_to_work(west: float, south: float, east: float, north: float) -> tuple[float, float, float, float]:
+    """A lon/lat box as the working-CRS box that contains it (its corners projected)."""
+    xs, ys = _to_work().transform([west, east, west, east], [south, south, north, north])
+    return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
+
+
+# -- heat ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Heat:
+    """Heat input in lon/lat: one row per point or per occupied cell, with its weight."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    weight: np.ndarray
+    binned: bool
+    cell_m: float
+    n_cases: int
+
+
+def bin_points(x: np.ndarray, y: np.ndarray, *, cell: float = HEAT_CELL_M) -> pd.DataFrame:
+    """Counts per square cell aligned on multiples of ``cell``; columns ``cx, cy, count`` (centres)."""
+    if cell <= 0:
+        raise ValueError(f"cell size must be positive, not {cell}")
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    ix = np.floor(x[ok] / cell).astype(np.int64)
+    iy = np.floor(y[ok] / cell).astype(np.int64)
+    if not len(ix):
+        return pd.DataFrame({"cx": [], "cy": [], "count": np.array([], dtype=np.int64)})
+    keys, counts = np.unique(np.stack([ix, iy], axis=1), axis=0, return_counts=True)
+    return pd.DataFrame(
+        {"cx": (keys[:, 0] + 0.5) * cell, "cy": (keys[:, 1] + 0.5) * cell, "count": counts.astype(np.int64)}
+    )
+
+
+def heat(
+    x: np.ndarray, y: np.ndarray, *, days: int, cell: float = HEAT_CELL_M, raw_limit: int = RAW_HEAT_LIMIT
+) -> Heat:
+    """Raw points for a day (or up to ``raw_limit``), cell counts beyond, so the payload stays small."""
+    n = len(x)
+    if days <= 1 or n <= raw_limit:
+        lon, lat = to_lonlat(x, y)
+        return Heat(lon=lon, lat=lat, weight=np.ones(n), binned=False, cell_m=0.0, n_cases=n)
+    cells = bin_points(x, y, cell=cell)
+    lon, lat = to_lonlat(cells["cx"].to_numpy(), cells["cy"].to_numpy())
+    return Heat(
+        lon=lon, lat=lat, weight=cells["count"].to_numpy(dtype=float), binned=True, cell_m=cell, n_cases=n
+    )
+
+
+# -- per-grid statistics --------------------------------------------------------------------
+
+
+def grid_case_stats(cases: pd.DataFrame, *, level: int, as_of: str) -> pd.DataFrame:
+    """Per grid of ``level``: ``cases, open, overdue, closed, due, closure_rate``.
+
+    ``cases`` needs ``grid_code`` (level 3), ``status`` and ``deadline_at``.
+    """
+    codes = codes_at_level(cases["grid_code"].to_numpy(dtype=object), level)
+    status = cases["status"].to_numpy(dtype=object)
+    deadline = cases["deadline_at"].astype(object).to_numpy()
+    is_open = np.isin(status, OPEN_STATUSES)
+    is_closed = np.isin(status, CLOSED_STATUSES)
+    has_deadline = pd.notna(deadline)
+    past = np.zeros(len(cases), dtype=bool)
+    past[has_deadline] = deadline[has_deadline].astype(str) < as_of
+    frame = pd.DataFrame(
+        {
+            "code": codes,
+            "cases": 1,
+            "open": is_open.astype(np.int64),
+            "overdue": (is_open & past).astype(np.int64),
+            "closed": is_closed.astype(np.int64),
+            "due": (is_closed | (past & ~np.isin(status, ("rejected",)))).astype(np.int64),
+        }
+    )
+    out = frame.groupby("code", sort=True).sum()
+    out["closure_rate"] = np.where(
+        out["due"] > 0, out["closed"] / out["due"].where(out["due"] > 0, 1), np.nan
+    )
+    return out
+
+
+def component_counts(store: Store, *, level: int) -> pd.Series:
+    """Components per grid of ``level`` (a GROUP BY in SQLite, then rolled up)."""
+    rows = store.conn.execute(
+        "SELECT grid_code, COUNT(*) FROM components WHERE grid_code IS NOT NULL GROUP BY grid_code"
+    ).fetchall()
+    if not rows:
+        return pd.Series(dtype=np.int64, name="components")
+    frame = pd.DataFrame(rows, columns=["grid_code", "n"])
+    frame["code"] = codes_at_level(frame["grid_code"].to_numpy(dtype=object), level)
+    return frame.groupby("code")["n"].sum().astype(np.int64).rename("components")
+
+
+#: Metrics of the coverage map: column → whether higher is worse (for colour direction).
+METRICS = {
+    "cases_per_km2": True,
+    "components_per_km2": False,
+    "open": True,
+    "overdue": True,
+    "closure_rate": False,
+}
+
+
+def coverage(grids: pd.DataFrame, *, case_stats: pd.DataFrame, components: pd.Series) -> pd.DataFrame:
+    """One row per grid (``code, name, area_km2``) with every metric of :data:`METRICS`."""
+    out = pd.DataFrame(
+        {
+            "code": grids["code"].to_numpy(),
+            "name": grids["name"].to_numpy(),
+            "area_km2": grids["area_m2"].to_numpy(dtype=float) / 1e6,
+        }
+    )
+    stats = case_stats.reindex(out["code"])
+    for col in ("cases", "open", "overdue", "closed", "due"):
+        out[col] = stats[col].fillna(0).to_numpy(dtype=np.int64) if col in stats else 0
+    out["closure_rate"] = stats["closure_rate"].to_numpy(dtype=float) if "closure_rate" in stats else np.nan
+    out["components"] = components.reindex(out["code"]).fillna(0).to_numpy(dtype=np.int64)
+    area = out["area_km2"].where(out["area_km2"] > 0)
+    out["cases_per_km2"] = out["cases"] / area
+    out["components_per_km2"] = out["components"] / area
+    return out
+
+
+def _grid_prefix(code: str, level: int) -> str:
+    if level not in (1, 2, 3):
+        raise ValueError(f"grid level must be 1, 2 or 3, not {level}")
+    return {1: code[:9], 2: code[:12], 3: code}[level]
+
+
+def top_event_types(store: Store, flt: CaseFilter, *, code: str, level: int, n: int = 5) -> pd.DataFrame:
+    """The ``n`` most frequent event types of the filter inside grid ``code``: ``event_type, name, count``."""
+    where, params = case_filter_sql(flt)
+    rows = store.conn.execute(
+        f"SELECT c.event_type_code, COALESCE(e.name, c.event_type_code), COUNT(*) AS n FROM cases c "
+        f"LEFT JOIN event_types e ON e.code = c.event_type_code WHERE {where} AND c.grid_code LIKE ? "
+        "GROUP BY c.event_type_code ORDER BY n DESC, c.event_type_code LIMIT ?",
+        [*params, _grid_prefix(code, level) + "%", n],
+    ).fetchall()
+    return pd.DataFrame(rows, columns=["event_type", "name", "count"])
+
+
+def grid_points(grids: gpd.GeoDataFrame) -> pd.DataFrame:
+    """A point inside each grid (for labels and count circles): ``code, name, lon, lat``."""
+    pts = shapely.point_on_surface(grids.geometry.to_numpy())
+    lon, lat = to_lonlat(shapely.get_x(pts), shapely.get_y(pts))
+    return pd.DataFrame(
+        {"code": grids["code"].to_numpy(), "name": grids["name"].to_numpy(), "lon": lon, "lat": lat}
+    )
+
+
+# -- catalog lists for the filters ---------------------------------------------------------
+
+
+def event_majors(store: Store) -> pd.DataFrame:
+    """Major event classes (``code, name``) for the filter."""
+    rows = store.conn.execute(
+        "SELECT major_code, MIN(major_name) FROM event_types GROUP BY major_code ORDER BY major_code"
+    ).fetchall()
+    return pd.DataFrame(rows, columns=["code", "name"])
+
+
+def channels(store: Store) -> pd.DataFrame:
+    """Report channels (``code, name, name_en``)."""
+    rows = store.conn.execute("SELECT code, name, name_en FROM channels ORDER BY code").fetchall()
+    return pd.DataFrame(rows, columns=["code", "name", "name_en"])
+
+
+# -- components in the viewport -------------------------------------------------------------
+
+
+class ComponentPoints:
+    """Positions of all components, for "which are in this box" at map zoom.
+
+    Only positions and row ids are held (about 16 bytes a component); the few rows of a viewport
+    are then read from the store by id. Sorted by x, so a box is two binary searches plus a
+    vectorised test on one x-slab.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, rowid: np.ndarray) -> None:
+        order = np.argsort(x, kind="stable")
+        self.x = np.ascontiguousarray(np.asarray(x, dtype=float)[order])
+        self.y = np.ascontiguousarray(np.asarray(y, dtype=float)[order])
+        self.rowid = np.ascontiguousarray(np.asarray(rowid, dtype=np.int64)[order])
+
+    @classmethod
+    def from_store(cls, store: Store) -> ComponentPoints:
+        t = store.read_arrow("SELECT rowid AS rid, x, y FROM components")
+        return cls(t.column("x").to_numpy(), t.column("y").to_numpy(), t.column("rid").to_numpy())
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def in_bbox(self, minx: float, miny: float, maxx: float, maxy: float) -> np.ndarray:
+        """Row ids of the components inside a working-CRS box (edges included)."""
+        lo = int(np.searchsorted(self.x, minx, side="left"))
+        hi = int(np.searchsorted(self.x, maxx, side="right"))
+        ys = self.y[lo:hi]
+        return self.rowid[lo:hi][(ys >= miny) & (ys <= maxy)]
+
+
+def components_by_rowid(store: Store, rowids: np.ndarray, *, limit: int) -> tuple[pd.DataFrame, int]:
+    """Up to ``limit`` components of ``rowids`` (an even sample when there are more), and how many there were.
+
+    Columns ``code, class_code, class_name, state, grid_code, x, y``.
+    """
+    total = len(rowids)
+    if total > limit:
+        rowids = np.sort(rowids)[np.linspace(0, total - 1, limit).astype(np.int64)]
+    if not len(rowids):
+        return pd.DataFrame(columns=["code", "class_code", "class_name", "state", "grid_code", "x", "y"]), 0
+    ids = ",".join(str(int(r)) for r in rowids)  # integers from our own index, not user text
+    frame = store.read_arrow(
+        "SELECT c.code, c.class_code, k.name AS class_name, c.state, c.grid_code, c.x, c.y "
+        f"FROM components c LEFT JOIN component_classes k ON k.code = c.class_code WHERE c.rowid IN ({ids})"
+    ).to_pandas()
+    return frame, total
+
+
+def components_in_view(
+    store: Store,
+    points: ComponentPoints,
+    *,
+    west: float,
+    south: float,
+    east: float,
+    north: float,
+    limit: int = 2000,
+) -> tuple[pd.DataFrame, int]:
+    """Components in a lon/lat box (at most ``limit``, evenly sampled) with ``lon, lat``, and their total."""
+    ids = points.in_bbox(*bbox_to_work(west, south, east, north))
+    frame, total = components_by_rowid(store, ids, limit=limit)
+    lon, lat = to_lonlat(frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float))
+    frame = frame.assign(lon=lon, lat=lat)
+    inside = (
+        (frame["lon"] >= west) & (frame["lon"] <= east) & (frame["lat"] >= south) & (frame["lat"] <= north)
+    )
+    return frame[inside.to_numpy()].reset_index(drop=True), total
+
+
+# -- staff -----------------------------------------------------------------------------------
+
+
+def _mask_name(name: str) -> str:
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
+def _mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else "*" * len(phone)
+
+
+def _mask_id(number: str) -> str:
+    return (
+        number[:6] + "*" * max(len(number) - 10, 0) + number[-4:] if len(number) > 10 else "*" * len(number)
+    )
+
+
+def _maskers() -> tuple:
+    try:  # the generator's masks are the reference when present
+        from layers.generate import staff as gen_staff
+
+        return gen_staff.mask_name, gen_staff.mask_phone, gen_staff.mask_id_number
+    except (ImportError, AttributeError):
+        return _mask_name, _mask_phone, _mask_id
+
+
+def staff_of_grid(
+    store: Store, code: str, *, level: int, masked: bool = True, limit: int = 50
+) -> pd.DataFrame:
+    """Grid staff (一长三员) of a grid and the level-3 grids under it; personal data masked unless told."""
+    prefix = _grid_prefix(code, level)
+    rows = store.conn.execute(
+        "SELECT grid_code, role, specialty, name, gender, phone, id_number FROM staff "
+        "WHERE grid_code LIKE ? ORDER BY grid_code, role, id LIMIT ?",
+        (prefix + "%", limit),
+    ).fetchall()
+    frame = pd.DataFrame(
+        rows, columns=["grid_code", "role", "specialty", "name", "gender", "phone", "id_number"]
+    )
+    if masked and len(frame):
+        mask_name, mask_phone, mask_id = _maskers()
+        frame["name"] = [mask_name(v) for v in frame["name"]]
+        frame["phone"] = [mask_phone(v) for v in frame["phone"]]
+        frame["id_number"] = [mask_id(v) for v in frame["id_number"]]
+    return frame
+
+
+def staff_count(store: Store, code: str, *, level: int) -> int:
+    prefix = _grid_prefix(code, level)
+    return int(
+        store.conn.execute("SELECT COUNT(*) FROM staff WHERE grid_code LIKE ?", (prefix + "%",)).fetchone()[0]
+    )

@@ -1,0 +1,1 @@
+"""Map builders: folium maps of the layers, drawn with assets the app serves itself."""

@@ -1,0 +1,121 @@
+"""Classes and colours for choropleths (mapclassify), and the legend that explains them."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mapclassify
+import numpy as np
+from branca.element import MacroElement
+from jinja2 import Template
+
+# ColorBrewer sequential schemes (colour-blind safe), light → dark.
+_WORSE = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026", "#800026")
+_BETTER = ("#f7fcb9", "#d9f0a3", "#addd8e", "#78c679", "#41ab5d", "#238443", "#005a32")
+NO_DATA = "#d9d9d9"
+SCHEMES = ("quantiles", "natural_breaks", "equal_interval")
+
+
+@dataclass(frozen=True)
+class Classes:
+    """Upper bounds of the classes, their colours and legend labels, and each value's class."""
+
+    bins: tuple[float, ...]
+    colors: tuple[str, ...]
+    labels: tuple[str, ...]
+    yb: np.ndarray  # class index per value, -1 where the value is missing
+
+    def color_of(self) -> list[str]:
+        return [self.colors[i] if i >= 0 else NO_DATA for i in self.yb]
+
+
+def classify(
+    values: np.ndarray,
+    *,
+    k: int = 5,
+    scheme: str = "quantiles",
+    higher_is_worse: bool = True,
+    fmt: Callable[[float], str] = lambda v: f"{v:,.1f}",
+) -> Classes:
+    """Split ``values`` into at most ``k`` classes; fewer when there are fewer distinct values."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown classification scheme {scheme!r}; known: {SCHEMES}")
+    if not 2 <= k <= 7:
+        raise ValueError(f"k must be between 2 and 7, not {k}")
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    yb = np.full(len(v), -1, dtype=np.int64)
+    distinct = np.unique(v[ok])
+    palette = _WORSE if higher_is_worse else _BETTER
+    if len(distinct) == 0:
+        return Classes(bins=(), colors=(), labels=(), yb=yb)
+    if len(distinct) == 1:
+        yb[ok] = 0
+        return Classes(bins=(float(distinct[0]),), colors=(palette[3],), labels=(fmt(distinct[0]),), yb=yb)
+    k = min(k, len(distinct))
+    if scheme == "quantiles":
+        c = mapclassify.Quantiles(v[ok], k=k)
+    elif scheme == "natural_breaks":
+        c = mapclassify.FisherJenks(v[ok], k=k)
+    else:
+        c = mapclassify.EqualInterval(v[ok], k=k)
+    bins = tuple(float(b) for b in c.bins)
+    yb[ok] = np.asarray(c.yb, dtype=np.int64)
+    # Spread the used colours over the palette so few classes still run light to dark.
+    idx = np.linspace(0, len(palette) - 1, len(bins)).round().astype(int)
+    colors = tuple(palette[i] for i in idx)
+    lows = (float(v[ok].min()), *bins[:-1])
+    labels = tuple(f"{fmt(lo)} – {fmt(hi)}" for lo, hi in zip(lows, bins, strict=True))
+    return Classes(bins=bins, colors=colors, labels=labels, yb=yb)
+
+
+class Legend(MacroElement):
+    """A legend box in a map corner: title, one swatch per class, and "no data".
+
+    Plain HTML built here with every text escaped; no d3 or branca colormap (which would make
+    streamlit-folium load d3 from a CDN).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function() {
+            var legend = L.control({position: {{ this.position|tojson }}});
+            legend.onAdd = function() {
+                var div = L.DomUtil.create('div', 'onegrid-legend');
+                div.innerHTML = {{ this.html_json }};
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self, *, title: str, classes: Classes, no_data: str | None = None, position: str = "bottomright"
+    ) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.position = position
+        rows = [f'<div style="font-weight:600;margin-bottom:4px">{html.escape(title)}</div>']
+        for color, label in zip(classes.colors, classes.labels, strict=True):
+            rows.append(_swatch(color, label))
+        if no_data is not None:
+            rows.append(_swatch(NO_DATA, no_data))
+        box = (
+            '<div style="background:rgba(255,255,255,.9);padding:6px 8px;border-radius:4px;'
+            'font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)">' + "".join(rows) + "</div>"
+        )
+        # "</" would end the script element the map's JavaScript sits in.
+        self.html_json = json.dumps(box, ensure_ascii=False).replace("</", "<\\/")
+
+
+def _swatch(color: str, label: str) -> str:
+    return (
+        f'<div><span style="display:inline-block;width:14px;height:10px;margin-right:6px;'
+        f'background:{html.escape(color)};border:1px solid #999"></span>{html.escape(label)}</div>'
+    )

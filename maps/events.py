@@ -1,0 +1,81 @@
+"""What a map interaction means, from the dictionary ``st_folium`` returns; plain, tested functions.
+
+Only the objects listed in :data:`RETURNED_OBJECTS` come back from the browser: each one that
+changes reruns the whole page, so a map that does not need the viewport does not ask for it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: Clicks only (a grid's panel).
+CLICKS = ("last_object_clicked",)
+#: Clicks and the viewport (components as points of the current view).
+CLICKS_AND_VIEW = ("last_object_clicked", "bounds", "zoom")
+
+#: From this zoom on, components are drawn one by one for the viewport.
+POINTS_ZOOM = 15
+
+
+@dataclass(frozen=True)
+class View:
+    west: float
+    south: float
+    east: float
+    north: float
+    zoom: int
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.south + self.north) / 2, (self.west + self.east) / 2
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def click_of(result: dict[str, Any] | None) -> tuple[float, float] | None:
+    """``(lat, lon)`` of the last clicked object, if any and well-formed."""
+    obj = (result or {}).get("last_object_clicked")
+    if not isinstance(obj, dict):
+        return None
+    lat, lon = _num(obj.get("lat")), _num(obj.get("lng"))
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return lat, lon
+
+
+def view_of(result: dict[str, Any] | None) -> View | None:
+    """The viewport the browser reported, if complete and sane."""
+    r = result or {}
+    b = r.get("bounds")
+    if not isinstance(b, dict):
+        return None
+    sw, ne = b.get("_southWest") or {}, b.get("_northEast") or {}
+    vals = [_num(sw.get("lng")), _num(sw.get("lat")), _num(ne.get("lng")), _num(ne.get("lat"))]
+    zoom = _num(r.get("zoom"))
+    if any(v is None for v in vals) or zoom is None:
+        return None
+    west, south, east, north = vals  # type: ignore[misc]
+    if not (south < north and west < east):
+        return None
+    return View(west=west, south=south, east=east, north=north, zoom=int(zoom))
+
+
+def new_click(
+    result: dict[str, Any] | None, *, last: tuple[float, float] | None
+) -> tuple[float, float] | None:
+    """The click if it differs from the one already handled (the result repeats it on every rerun)."""
+    click = click_of(result)
+    return click if click is not None and click != last else None
+
+
+def wants_points(view: View | None, *, min_zoom: int = POINTS_ZOOM) -> bool:
+    """Whether the view is close enough to draw single components."""
+    return view is not None and view.zoom >= min_zoom

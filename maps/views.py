@@ -1,0 +1,121 @@
+"""The maps of the pages, put together from the layers of :mod:`maps.overlays`.
+
+Each builder takes data already aggregated (by :mod:`layers.analysis`) and the labels in the
+page's language, and returns an offline-safe folium map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from layers.analysis import METRICS, Heat
+from maps.base import Basemap, base_map, finish
+from maps.choropleth import Classes, Legend, classify
+from maps.geometry import lonlat_bounds
+from maps.offline import DEFAULT_BASE, localize
+from maps.overlays import (
+    choropleth,
+    component_counts,
+    component_points,
+    grid_outlines,
+    heat_layer,
+    tooltip_html,
+)
+
+
+def _fmt_value(metric: str) -> Callable[[float], str]:
+    if metric == "closure_rate":
+        return lambda v: f"{v:.0%}"
+    if metric.endswith("_per_km2"):
+        return lambda v: f"{v:,.1f}"
+    return lambda v: f"{v:,.0f}"
+
+
+def grid_tips(table: pd.DataFrame, *, labels: Mapping[str, str]) -> list[str]:
+    """Tooltip HTML per grid: name, code and the coverage figures (all escaped)."""
+    rate = table["closure_rate"].to_numpy(dtype=float)
+    tips = []
+    for i, row in enumerate(
+        table[["name", "code", "cases", "open", "overdue", "components", "cases_per_km2"]].itertuples(
+            index=False
+        )
+    ):
+        tips.append(
+            tooltip_html(
+                [
+                    (labels["name"], row.name),
+                    (labels["code"], row.code),
+                    (labels["cases"], f"{row.cases:,}"),
+                    (
+                        labels["cases_per_km2"],
+                        f"{row.cases_per_km2:,.1f}" if np.isfinite(row.cases_per_km2) else "–",
+                    ),
+                    (labels["open"], f"{row.open:,}"),
+                    (labels["overdue"], f"{row.overdue:,}"),
+                    (labels["closure_rate"], f"{rate[i]:.0%}" if np.isfinite(rate[i]) else "–"),
+                    (labels["components"], f"{row.components:,}"),
+                ]
+            )
+        )
+    return tips
+
+
+def coverage_map(
+    *,
+    grids: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    metric: str | None,
+    labels: Mapping[str, str],
+    basemap: Basemap,
+    heat: Heat | None = None,
+    component_circles: pd.DataFrame | None = None,
+    scheme: str = "quantiles",
+    k: int = 5,
+    base: str = DEFAULT_BASE,
+) -> tuple[folium.Map, Classes | None]:
+    """Grids (outlined, or filled by ``metric``), case heat and component counts on one map.
+
+    ``grids`` are display grids (WGS84) and ``table`` their :func:`layers.analysis.coverage`
+    rows in the same order. ``labels`` holds the page's words for every column and layer.
+    """
+    if metric is not None and metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; known: {list(METRICS)}")
+    if list(grids["code"]) != list(table["code"]):
+        raise ValueError("the coverage table is not in the order of the grids")
+    m = base_map(bounds=lonlat_bounds(grids), basemap=basemap)
+    tips = grid_tips(table, labels=labels)
+    classes = None
+    if metric is None:
+        grid_outlines(grids, tips=tips, name=labels["grids"]).add_to(m)
+    else:
+        classes = classify(
+            table[metric].to_numpy(dtype=float),
+            k=k,
+            scheme=scheme,
+            higher_is_worse=METRICS[metric],
+            fmt=_fmt_value(metric),
+        )
+        choropleth(grids, classes=classes, tips=tips, name=labels[metric]).add_to(m)
+        m.add_child(Legend(title=labels[metric], classes=classes, no_data=labels["no_data"]))
+    if heat is not None and len(heat.lon):
+        heat_layer(heat, name=labels["heat"]).add_to(m)
+    if component_circles is not None:
+        component_counts(component_circles, name=labels["components"], label=labels["components"]).add_to(m)
+    return finish(m, base=base), classes
+
+
+def viewport_components(
+    frame: pd.DataFrame, *, labels: Mapping[str, str], base: str = DEFAULT_BASE
+) -> folium.FeatureGroup:
+    """Components of the current view as a layer added to a drawn map without redrawing it."""
+    fg = component_points(
+        frame,
+        name=labels["components"],
+        labels={"code": labels["code"], "class": labels["class"], "state": labels["state"]},
+    )
+    return localize(fg, base=base)

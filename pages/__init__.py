@@ -1,0 +1,1 @@
+"""The app's pages: thin scripts over layers/ and maps/, sharing the frame in ``pages._common``."""

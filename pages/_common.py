@@ -1,0 +1,443 @@
+"""The frame every page shares: roles, sidebar filters, cached layers, error messages, the map widget.
+
+Pages call these helpers and :mod:`layers` / :mod:`maps`; they hold no logic of their own.
+
+- :func:`context` — the session's store, role, language and sidebar filters (:class:`Context`);
+- :func:`guarded` — the one place a :class:`spatial.errors.OneGridError` becomes a message;
+- :func:`open_store_ro` — a read-only store for the length of a ``with`` block;
+- ``cached_*`` — layers cached per store file and revision (``st.cache_resource`` for read-only
+  shared objects, ``st.cache_data`` with a TTL for aggregates);
+- :func:`show_map` — ``st_folium`` with local assets, a stable key and only the returned objects
+  the page asks for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+import settings
+from layers import analysis
+from layers.grids import load_grids
+from layers.store import Store, open_store
+from maps.base import Basemap, basemap_choices
+from maps.geometry import display_grids
+from maps.offline import DEFAULT_BASE, assets_installed
+from pages._i18n import LANGUAGES, language, t
+from spatial.errors import OneGridError
+
+#: Roles and the pages each sees (a page file that does not exist yet is skipped).
+ROLES = ("analyst", "surveyor", "planner", "dispatcher", "leader")
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "analyst": ("home", "explorer"),
+    "surveyor": ("home", "surveyor"),
+    "planner": ("home", "planner"),
+    "dispatcher": ("home", "explorer", "dispatcher"),
+    "leader": ("home", "explorer", "leader"),
+}
+PAGE_ICONS = {
+    "home": "🏠",
+    "explorer": "🗺️",
+    "surveyor": "📍",
+    "planner": "📐",
+    "dispatcher": "📡",
+    "leader": "📊",
+}
+#: Roles that may see grid staff's personal data unmasked (none until sign-in exists).
+SEES_PERSONAL_DATA: frozenset[str] = frozenset()
+
+CACHE_TTL_S = 600
+PAGES_DIR = Path(__file__).resolve().parent
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def show_error(exc: OneGridError) -> None:
+    """The single translation of a user-fixable error into the UI."""
+    st.error(t("error.prefix") + str(exc), icon="⚠️")
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """Run a block; a :class:`OneGridError` becomes a message, anything else stays a bug."""
+    try:
+        yield
+    except OneGridError as exc:
+        show_error(exc)
+
+
+# -- session context ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a page needs to know about the session: the store, who is looking, and the filters."""
+
+    store_path: Path
+    store_key: tuple[str, int, int]  # (path, inode, mtime): a regenerated store is a new key
+    revisions: dict[str, int]
+    role: str
+    lang: str
+    start: dt.date
+    end: dt.date
+    level: int
+    town: str | None
+    span: tuple[dt.date, dt.date] | None
+
+    def rev(self, *layers: str) -> tuple[int, ...]:
+        return tuple(self.revisions.get(name, 0) for name in layers)
+
+    @property
+    def masked(self) -> bool:
+        return self.role not in SEES_PERSONAL_DATA
+
+
+def store_path() -> Path:
+    return settings.store_path()
+
+
+@contextlib.contextmanager
+def open_store_ro(path: Path | str | None = None) -> Iterator[Store]:
+    """A read-only store for the length of the block (closed after)."""
+    store = open_store(path or store_path(), readonly=True)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _store_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_ino, stat.st_mtime_ns
+
+
+REVISION_LAYERS = ("grids", "components", "cases", "staff", "catalog")
+
+
+def _revisions_and_span(path: Path) -> tuple[dict[str, int], tuple[dt.date, dt.date] | None]:
+    with open_store_ro(path) as store:
+        revs = {name: store.revision(name) for name in REVISION_LAYERS}
+        span = _cached_span(_store_key(path), revs["cases"])
+    return revs, span
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _cached_span(key: tuple[str, int, int], rev: int) -> tuple[dt.date, dt.date] | None:
+    with open_store_ro(key[0]) as store:
+        return analysis.case_span(store)
+
+
+def default_dates(span: tuple[dt.date, dt.date] | None) -> tuple[dt.date, dt.date]:
+    """The last 30 days of data (or of today when there is none)."""
+    end = span[1] if span else dt.date.today()
+    start = max(end - dt.timedelta(days=29), span[0]) if span else end - dt.timedelta(days=29)
+    return start, end
+
+
+def role() -> str:
+    r = st.session_state.get("role", "analyst")
+    return r if r in ROLES else "analyst"
+
+
+def context() -> Context:
+    """The session's context; works on a page opened on its own (defaults for what is unset)."""
+    path = store_path()
+    revs, span = _revisions_and_span(path)
+    start, end = default_dates(span)
+    dates = st.session_state.get("f_dates")
+    if isinstance(dates, (tuple, list)) and len(dates) == 2:
+        start, end = dates[0], dates[1]
+    level = st.session_state.get("f_level", 2)
+    town = st.session_state.get("f_town") or None
+    return Context(
+        store_path=path,
+        store_key=_store_key(path),
+        revisions=revs,
+        role=role(),
+        lang=language(),
+        start=start,
+        end=end,
+        level=int(level) if level in (1, 2, 3) else 2,
+        town=town,
+        span=span,
+    )
+
+
+def language_and_role_switch() -> None:
+    """Sidebar: language and (until sign-in exists) role."""
+    st.sidebar.radio(
+        t("lang.label"), list(LANGUAGES), format_func=LANGUAGES.__getitem__, key="lang", horizontal=True
+    )
+    st.sidebar.selectbox(t("role.label"), ROLES, format_func=lambda r: t(f"role.{r}"), key="role")
+
+
+def sidebar_filters() -> Context:
+    """Sidebar: the filters shared by every page (dates, grid level, town)."""
+    ctx = context()
+    st.sidebar.subheader(t("filters.header"))
+    lo, hi = ctx.span if ctx.span else (ctx.start, ctx.end)
+    if "f_dates" not in st.session_state:
+        st.session_state["f_dates"] = default_dates(ctx.span)
+    st.sidebar.date_input(t("filters.dates"), min_value=lo, max_value=hi, key="f_dates")
+    st.sidebar.radio(
+        t("filters.level"), (1, 2, 3), index=1, format_func=lambda v: t(f"level.{v}"), key="f_level"
+    )
+    towns = cached_grids(ctx.store_key, ctx.rev("grids"), 1)
+    options = ["", *towns["code"].tolist()]
+    names = dict(zip(towns["code"], towns["name"], strict=True))
+    st.sidebar.selectbox(
+        t("filters.town"), options, format_func=lambda c: names.get(c, t("filters.all_towns")), key="f_town"
+    )
+    return context()
+
+
+def basemap_picker(*, where: Any = None) -> Basemap:
+    """The basemap switch (configured service first)."""
+    choices = basemap_choices(settings.TILES)
+    box = where or st.sidebar
+    kind = box.selectbox(
+        t("basemap.label"), [b.kind for b in choices], format_func=lambda k: t(f"basemap.{k}"), key="basemap"
+    )
+    return next(b for b in choices if b.kind == kind)
+
+
+def assets_check() -> None:
+    missing = assets_installed()
+    if missing:
+        st.warning(t("assets.missing", n=len(missing)), icon="🗺️")
+
+
+def static_base() -> str:
+    """Where the browser finds ``static/vendor`` (honours ``server.baseUrlPath``)."""
+    prefix = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{prefix}{DEFAULT_BASE}" if prefix else DEFAULT_BASE
+
+
+# -- cached layers ----------------------------------------------------------------------------
+# Keys are the store file (path, inode, mtime) and the revisions of the layers read; the values
+# are shared between sessions and must never be mutated by a caller.
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_grids(key: tuple[str, int, int], rev: tuple[int, ...], level: int) -> gpd.GeoDataFrame:
+    """Grids of one level in the working CRS (read-only, shared)."""
+    with open_store_ro(key[0]) as store:
+        return load_grids(store, level=level)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_display_grids(key: tuple[str, int, int], rev: tuple[int, ...], level: int) -> gpd.GeoDataFrame:
+    """Grids of one level simplified for display, in WGS84 (read-only, shared)."""
+    return display_grids(cached_grids(key, rev, level))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def cached_component_points(key: tuple[str, int, int], rev: tuple[int, ...]) -> analysis.ComponentPoints:
+    """Positions of all components for viewport queries (read-only, shared)."""
+    with open_store_ro(key[0]) as store:
+        return analysis.ComponentPoints.from_store(store)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
+def cached_component_counts(key: tuple[str, int, int], rev: tuple[int, ...], level: int) -> pd.Series:
+    with open_store_ro(key[0]) as store:
+        return analysis.component_counts(store, level=level)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def cached_case_aggregates(
+    key: tuple[str, int, int], rev: tuple[int, ...], flt: analysis.CaseFilter, level: int, heat: bool
+) -> tuple[pd.DataFrame, analysis.Heat | None, int]:
+    """Per-grid case statistics and (if asked) the heat of a filter: small, so cheap to cache."""
+    with open_store_ro(key[0]) as store:
+        cases = analysis.load_cases(store, flt, columns=("x", "y", "grid_code", "status", "deadline_at"))
+        stats = analysis.grid_case_stats(cases, level=level, as_of=analysis.data_now(store))
+    h = analysis.heat(cases["x"].to_numpy(), cases["y"].to_numpy(), days=flt.days) if heat else None
+    return stats, h, len(cases)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=16)
+def cached_filter_options(
+    key: tuple[str, int, int], rev: tuple[int, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Event classes and channels for the filters."""
+    with open_store_ro(key[0]) as store:
+        return analysis.event_majors(store), analysis.channels(store)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=16)
+def cached_grid_points(key: tuple[str, int, int], rev: tuple[int, ...], level: int) -> pd.DataFrame:
+    return analysis.grid_points(cached_grids(key, rev, level))
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def cached_top_types(
+    key: tuple[str, int, int], rev: tuple[int, ...], flt: analysis.CaseFilter, code: str, level: int
+) -> pd.DataFrame:
+    with open_store_ro(key[0]) as store:
+        return analysis.top_event_types(store, flt, code=code, level=level)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def cached_staff(
+    key: tuple[str, int, int], rev: tuple[int, ...], code: str, level: int, masked: bool
+) -> tuple[pd.DataFrame, int]:
+    with open_store_ro(key[0]) as store:
+        return (
+            analysis.staff_of_grid(store, code, level=level, masked=masked),
+            analysis.staff_count(store, code, level=level),
+        )
+
+
+def components_in_view(ctx: Context, view: Any, *, limit: int = 2000) -> tuple[pd.DataFrame, int]:
+    """Components of the current map view (bounded), through the shared position index."""
+    points = cached_component_points(ctx.store_key, ctx.rev("components"))
+    with open_store_ro(ctx.store_path) as store:
+        return analysis.components_in_view(
+            store, points, west=view.west, south=view.south, east=view.east, north=view.north, limit=limit
+        )
+
+
+def grids_in_town(grids: gpd.GeoDataFrame, town: str | None) -> gpd.GeoDataFrame:
+    return grids if not town else grids[grids["code"].str.startswith(town[:9])]
+
+
+def map_labels() -> dict[str, str]:
+    """The words the map builders put on maps, in the session's language."""
+    labels = {
+        c: t(f"col.{c}")
+        for c in (
+            "name",
+            "code",
+            "cases",
+            "open",
+            "overdue",
+            "closure_rate",
+            "components",
+            "cases_per_km2",
+            "class",
+            "state",
+        )
+    }
+    labels.update({m: t(f"metric.{m}") for m in analysis.METRICS})
+    labels.update({"grids": t("layer.grids"), "heat": t("layer.heat"), "no_data": t("legend.no_data")})
+    labels["components"] = t("layer.components")
+    return labels
+
+
+# -- the map widget ---------------------------------------------------------------------------
+
+
+def show_map(
+    m: Any,
+    *,
+    key: str,
+    returned_objects: tuple[str, ...],
+    height: int = 600,
+    feature_group: Any = None,
+    view: Any = None,
+    on_change: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Draw a folium map; return what the browser sent back (only ``returned_objects``).
+
+    ``view`` (a :class:`maps.events.View`) keeps the user's view when the map is rebuilt; a
+    ``feature_group`` is added to the drawn map without redrawing it (components on pan).
+    """
+    from streamlit_folium import st_folium
+
+    kwargs: dict[str, Any] = {}
+    if view is not None:
+        kwargs["center"] = view.center
+        kwargs["zoom"] = view.zoom
+    result = st_folium(
+        m,
+        key=key,
+        height=height,
+        use_container_width=True,
+        returned_objects=list(returned_objects),
+        feature_group_to_add=feature_group,
+        on_change=on_change,
+        **kwargs,
+    )
+    return result or {}
+
+
+# -- first run ----------------------------------------------------------------------------------
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".generating.lock")
+
+
+@contextlib.contextmanager
+def generation_lock(path: Path) -> Iterator[bool]:
+    """Hold the lock for generating ``path``; yields False if another session or process holds it.
+
+    ``flock`` is per open file, so it also separates two sessions inside one server process, and
+    the kernel releases it when a generating process dies: no stale lock to clean up.
+    """
+    lock = _lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def first_run(path: Path) -> None:
+    """Generate the default district into ``path`` with a progress bar, then reopen the app."""
+    import time
+
+    st.title(t("firstrun.title"))
+    st.write(t("firstrun.body", path=path))
+    try:
+        from layers.generate.build import generate_store
+    except ImportError as exc:
+        st.error(t("firstrun.missing", error=exc))
+        return
+    with generation_lock(path) as mine:
+        if not mine:
+            st.info(t("firstrun.busy"))
+            time.sleep(2.0)
+            st.rerun()
+        if path.exists():  # another session finished while this one waited for the lock
+            st.rerun()
+        bar = st.progress(0.0, text="…")
+
+        def progress(stage: str, fraction: float) -> None:
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{stage} · {fraction:.0%}")
+
+        with guarded():
+            generate_store(
+                path,
+                seed=settings.DEFAULT_SEED,
+                days=settings.DEFAULT_DAYS,
+                end=dt.date.today(),
+                force=False,
+                progress=progress,
+            )
+            bar.progress(1.0, text=t("firstrun.done"))
+    if path.exists():
+        st.rerun()

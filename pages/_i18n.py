@@ -1,0 +1,153 @@
+"""Interface text in Chinese (the default) and English; ``t("key")`` in the session's language."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+DEFAULT_LANGUAGE = "zh"
+
+# key: (中文, English)
+STRINGS: dict[str, tuple[str, str]] = {
+    "app.title": ("一张网 · 网格化社会治理", "OneGrid · grid-based governance"),
+    "lang.label": ("语言 / Language", "Language / 语言"),
+    "role.label": ("角色（登录前的临时切换）", "Role (until sign-in exists)"),
+    "role.analyst": ("分析员", "Analyst"),
+    "role.surveyor": ("普查员", "Surveyor"),
+    "role.planner": ("规划员", "Planner"),
+    "role.dispatcher": ("调度员", "Dispatcher"),
+    "role.leader": ("领导", "Leader"),
+    "page.home": ("总览", "Overview"),
+    "page.explorer": ("地图研判", "Map explorer"),
+    "page.surveyor": ("部件普查", "Component survey"),
+    "page.planner": ("网格规划", "Grid planning"),
+    "page.dispatcher": ("指挥调度", "Dispatch"),
+    "page.leader": ("领导驾驶舱", "Leader's cockpit"),
+    "section.pages": ("页面", "Pages"),
+    "filters.header": ("筛选", "Filters"),
+    "filters.dates": ("上报日期", "Reported between"),
+    "filters.level": ("网格层级", "Grid level"),
+    "filters.town": ("镇/街道", "Town / street"),
+    "filters.all_towns": ("全部", "All"),
+    "level.1": ("一级 镇/街道", "1 · towns/streets"),
+    "level.2": ("二级 村/社区", "2 · villages/communities"),
+    "level.3": ("三级 管理片区", "3 · management areas"),
+    "firstrun.title": ("首次运行：生成默认区县", "First run: generating the default district"),
+    "firstrun.body": (
+        "在 {path} 未找到数据库，正在生成吴中区的模拟数据（网格、部件、人员、案件）。"
+        "完整生成需要几分钟，只需一次。",
+        "No store at {path}; generating the simulated Wuzhong district (grids, components, "
+        "staff, cases). The full district takes a few minutes, once.",
+    ),
+    "firstrun.busy": (
+        "另一个会话正在生成数据库，完成后本页会自动打开。",
+        "Another session is generating the store; this page opens it when done.",
+    ),
+    "firstrun.missing": (
+        "生成器尚不可用：{error}。请在命令行运行 `python cli.py generate`。",
+        "The generator is not available: {error}. Run `python cli.py generate`.",
+    ),
+    "firstrun.done": ("生成完成。", "Done."),
+    "error.prefix": ("无法完成：", "Could not do that: "),
+    "assets.missing": (
+        "地图脚本未安装（{n} 个文件缺失），地图将无法显示。请运行 `make install` 或 "
+        "`python -m maps.vendor`。",
+        "Map scripts are not installed ({n} files missing); maps will stay blank. Run "
+        "`make install` or `python -m maps.vendor`.",
+    ),
+    "basemap.label": ("底图", "Basemap"),
+    "basemap.osm": ("OpenStreetMap", "OpenStreetMap"),
+    "basemap.custom": ("内网底图", "Intranet tiles"),
+    "basemap.none": ("无底图", "None"),
+    "metric.label": ("专题图", "Coverage map"),
+    "metric.none": ("仅网格边界", "Grid boundaries only"),
+    "metric.cases_per_km2": ("案件密度（件/km²）", "Cases per km²"),
+    "metric.components_per_km2": ("部件密度（个/km²）", "Components per km²"),
+    "metric.open": ("未结案件", "Open cases"),
+    "metric.overdue": ("超期案件", "Overdue cases"),
+    "metric.closure_rate": ("结案率", "Closure rate"),
+    "col.name": ("名称", "Name"),
+    "col.code": ("编码", "Code"),
+    "col.cases": ("案件数", "Cases"),
+    "col.open": ("未结", "Open"),
+    "col.overdue": ("超期", "Overdue"),
+    "col.closure_rate": ("结案率", "Closure rate"),
+    "col.components": ("部件数", "Components"),
+    "col.cases_per_km2": ("件/km²", "Cases/km²"),
+    "col.area_km2": ("面积 km²", "Area km²"),
+    "col.class": ("部件类别", "Class"),
+    "col.state": ("状态", "State"),
+    "col.role": ("岗位", "Post"),
+    "col.phone": ("电话", "Phone"),
+    "col.id_number": ("身份证号", "ID number"),
+    "col.gender": ("性别", "Gender"),
+    "col.grid_code": ("网格", "Grid"),
+    "col.specialty": ("专业", "Specialty"),
+    "col.event_type": ("事件类型", "Event type"),
+    "col.count": ("数量", "Count"),
+    "legend.no_data": ("无数据", "No data"),
+    "layer.heat": ("案件热力", "Case heat"),
+    "layer.components": ("部件", "Components"),
+    "layer.grids": ("网格", "Grids"),
+    "explorer.title": ("地图研判", "Map explorer"),
+    "explorer.event_class": ("事件大类", "Event class"),
+    "explorer.channel": ("来源渠道", "Channel"),
+    "explorer.status": ("案件状态", "Status"),
+    "explorer.month": ("月份", "Month"),
+    "explorer.all_months": ("全部", "All"),
+    "explorer.play": ("▶ 逐月播放", "▶ Play months"),
+    "explorer.stop": ("■ 停止", "■ Stop"),
+    "explorer.show_heat": ("显示热力", "Show heat"),
+    "explorer.show_components": ("显示部件", "Show components"),
+    "explorer.heat_raw": ("热力：{n:,} 件案件，逐点显示", "Heat: {n:,} cases, each point"),
+    "explorer.heat_binned": (
+        "热力：{n:,} 件案件，按 {cell:.0f} m 网格汇总",
+        "Heat: {n:,} cases, in {cell:.0f} m cells",
+    ),
+    "explorer.components_zoom": (
+        "放大到 {zoom} 级以上可查看单个部件（当前按网格计数）",
+        "Zoom to level {zoom} or closer to see single components (counts per grid now)",
+    ),
+    "explorer.components_shown": (
+        "视野内部件 {total:,} 个，显示 {shown:,} 个",
+        "{total:,} components in view, {shown:,} shown",
+    ),
+    "explorer.click_hint": ("点击地图上的网格查看详情。", "Click a grid on the map for its details."),
+    "explorer.panel": ("网格详情", "Grid details"),
+    "explorer.staff": ("网格人员（一长三员，信息已脱敏）", "Grid staff (personal data masked)"),
+    "explorer.no_staff": ("无人员记录", "No staff recorded"),
+    "explorer.top_types": ("高发事件类型", "Top event types"),
+    "explorer.no_cases": ("筛选条件下无案件", "No cases for these filters"),
+    "explorer.payload": ("地图数据 {kb:,.0f} KB", "Map data {kb:,.0f} KB"),
+    "status.reported": ("已上报", "Reported"),
+    "status.registered": ("已立案", "Registered"),
+    "status.dispatched": ("已派遣", "Dispatched"),
+    "status.handled": ("已处理", "Handled"),
+    "status.closed": ("已结案", "Closed"),
+    "status.evaluated": ("已评价", "Evaluated"),
+    "status.rejected": ("不予立案", "Rejected"),
+    "home.title": ("一张网 总览", "OneGrid overview"),
+    "home.caption": ("{district} · 数据截至 {end}", "{district} · data up to {end}"),
+    "home.cases": ("案件（所选日期）", "Cases (selected dates)"),
+    "home.open": ("未结", "Open"),
+    "home.overdue": ("超期", "Overdue"),
+    "home.closure_rate": ("结案率", "Closure rate"),
+    "home.components": ("部件", "Components"),
+    "home.grids": ("网格（一/二/三级）", "Grids (levels 1/2/3)"),
+    "home.table": ("各网格概况", "Grids at a glance"),
+    "home.no_cases": ("所选日期内没有案件。", "No cases in the selected dates."),
+}
+
+
+def language() -> str:
+    lang = st.session_state.get("lang", DEFAULT_LANGUAGE)
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def t(key: str, **values: object) -> str:
+    """The text of ``key`` in the session's language; an unknown key shows itself (visible in tests)."""
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if language() == "en" else pair[0]
+    return text.format(**values) if values else text

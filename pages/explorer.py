@@ -1,0 +1,204 @@
+"""Map explorer: grid coverage maps, case heat and components; click a grid for its panel."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from layers import analysis
+from maps import events
+from maps.views import coverage_map, viewport_components
+from pages._common import (
+    assets_check,
+    basemap_picker,
+    cached_case_aggregates,
+    cached_component_counts,
+    cached_display_grids,
+    cached_filter_options,
+    cached_grid_points,
+    cached_grids,
+    cached_staff,
+    cached_top_types,
+    components_in_view,
+    context,
+    grids_in_town,
+    guarded,
+    map_labels,
+    show_map,
+    static_base,
+)
+from pages._i18n import t
+
+MAP_KEY = "explorer_map"
+PLAY_SECONDS = 1.5
+
+
+def _remember_map_state() -> None:
+    """Runs before the rerun a map interaction causes, so this run already draws for the new view."""
+    result = st.session_state.get(MAP_KEY) or {}
+    view = events.view_of(result)
+    if view is not None:
+        st.session_state["x_view"] = view
+    click = events.new_click(result, last=st.session_state.get("x_last_click"))
+    if click is not None:
+        st.session_state["x_last_click"] = click
+        st.session_state["x_click"] = click
+
+
+# A month the play-through chose last run; a widget's value can only be set before it is drawn.
+if "x_month_next" in st.session_state:
+    st.session_state["x_month"] = st.session_state.pop("x_month_next")
+
+with guarded():
+    ctx = context()
+    st.title(t("explorer.title"))
+    majors, chans = cached_filter_options(ctx.store_key, ctx.rev("catalog", "cases"))
+    major_names = dict(zip(majors["code"], majors["name"], strict=True))
+    chan_names = dict(zip(chans["code"], chans["name" if ctx.lang == "zh" else "name_en"], strict=True))
+
+    c1, c2, c3, c4 = st.columns(4)
+    metric = c1.selectbox(
+        t("metric.label"),
+        ["none", *analysis.METRICS],
+        format_func=lambda m: t(f"metric.{m}"),
+        key="x_metric",
+        index=1,
+    )
+    ev = c2.multiselect(
+        t("explorer.event_class"), list(majors["code"]), format_func=major_names.get, key="x_event"
+    )
+    ch = c3.multiselect(
+        t("explorer.channel"), list(chans["code"]), format_func=chan_names.get, key="x_channel"
+    )
+    stt = c4.multiselect(
+        t("explorer.status"), list(analysis.STATUSES), format_func=lambda s: t(f"status.{s}"), key="x_status"
+    )
+    c5, c6, c7, c8 = st.columns([4, 1, 1, 1])
+    month_options = ["", *analysis.months(ctx.start, ctx.end)]
+    if st.session_state.get("x_month") not in month_options:
+        st.session_state["x_month"] = ""
+    month = c5.select_slider(
+        t("explorer.month"), month_options, format_func=lambda v: v or t("explorer.all_months"), key="x_month"
+    )
+    playing = st.session_state.get("x_playing", False)
+    if c6.button(t("explorer.stop") if playing else t("explorer.play"), key="x_play"):
+        playing = not playing
+        st.session_state["x_playing"] = playing
+    show_heat = c7.toggle(t("explorer.show_heat"), value=True, key="x_heat")
+    show_comp = c8.toggle(t("explorer.show_components"), value=False, key="x_comp")
+    basemap = basemap_picker()
+
+    start, end = analysis.month_window(month, within=(ctx.start, ctx.end)) if month else (ctx.start, ctx.end)
+    flt = analysis.CaseFilter(
+        start=start, end=end, event_majors=tuple(ev), channels=tuple(ch), statuses=tuple(stt), town=ctx.town
+    )
+    stats, heat, n_cases = cached_case_aggregates(ctx.store_key, ctx.rev("cases"), flt, ctx.level, show_heat)
+    grids = grids_in_town(cached_grids(ctx.store_key, ctx.rev("grids"), ctx.level), ctx.town)
+    shown = grids_in_town(cached_display_grids(ctx.store_key, ctx.rev("grids"), ctx.level), ctx.town)
+    comps = cached_component_counts(ctx.store_key, ctx.rev("components"), ctx.level)
+    table = analysis.coverage(grids, case_stats=stats, components=comps)
+    circles = None
+    if show_comp:
+        pts = cached_grid_points(ctx.store_key, ctx.rev("grids"), ctx.level)
+        pts = pts[pts["code"].isin(table["code"])]
+        circles = pts.assign(count=comps.reindex(pts["code"]).fillna(0).to_numpy())
+    labels = map_labels()
+    m, _ = coverage_map(
+        grids=shown,
+        table=table,
+        metric=None if metric == "none" else metric,
+        labels=labels,
+        basemap=basemap,
+        heat=heat if show_heat else None,
+        component_circles=circles,
+        base=static_base(),
+    )
+
+    view = st.session_state.get("x_view")
+    layer, comp_note = None, None
+    if show_comp and events.wants_points(view):
+        frame, total = components_in_view(ctx, view)
+        layer = viewport_components(
+            frame, labels={**labels, "class": t("col.class"), "state": t("col.state")}, base=static_base()
+        )
+        comp_note = t("explorer.components_shown", total=total, shown=len(frame))
+    elif show_comp:
+        comp_note = t("explorer.components_zoom", zoom=events.POINTS_ZOOM)
+
+    left, right = st.columns([3, 1])
+    with left:
+        show_map(
+            m,
+            key=MAP_KEY,
+            returned_objects=events.CLICKS_AND_VIEW if show_comp else events.CLICKS,
+            feature_group=layer,
+            view=view,
+            on_change=_remember_map_state,
+        )
+        notes = []
+        if heat is not None:
+            notes.append(
+                t("explorer.heat_binned", n=n_cases, cell=heat.cell_m)
+                if heat.binned
+                else t("explorer.heat_raw", n=n_cases)
+            )
+        if comp_note:
+            notes.append(comp_note)
+        st.caption(" · ".join(notes) if notes else "")
+        if not n_cases:
+            st.info(t("explorer.no_cases"))
+
+    with right:
+        st.subheader(t("explorer.panel"))
+        click = st.session_state.get("x_click")
+        code = analysis.grid_at(grids, lon=click[1], lat=click[0]) if click else None
+        if code is None:
+            st.caption(t("explorer.click_hint"))
+        else:
+            row = table[table["code"] == code].iloc[0]
+            st.text(f"{row['name']}\n{code}")  # plain text: grid names are data, not markup
+            a, b = st.columns(2)
+            a.metric(t("col.cases"), f"{int(row['cases']):,}")
+            b.metric(t("col.components"), f"{int(row['components']):,}")
+            a.metric(t("col.open"), f"{int(row['open']):,}")
+            b.metric(t("col.overdue"), f"{int(row['overdue']):,}")
+            st.metric(
+                t("col.closure_rate"),
+                f"{row['closure_rate']:.0%}" if row["closure_rate"] == row["closure_rate"] else "–",
+            )
+            st.markdown(f"**{t('explorer.top_types')}**")
+            top = cached_top_types(ctx.store_key, ctx.rev("cases", "catalog"), flt, code, ctx.level)
+            st.dataframe(
+                top[["name", "count"]].rename(columns={"name": t("col.event_type"), "count": t("col.count")}),
+                hide_index=True,
+            )
+            staff, n_staff = cached_staff(ctx.store_key, ctx.rev("staff"), code, ctx.level, ctx.masked)
+            st.markdown(f"**{t('explorer.staff')}** ({n_staff:,})")
+            if staff.empty:
+                st.caption(t("explorer.no_staff"))
+            else:
+                cols = ["grid_code", "role", "name", "phone", "id_number"]
+                st.dataframe(
+                    staff[cols].rename(
+                        columns={c: t(f"col.{c}") for c in cols if c != "name"} | {"name": t("col.name")}
+                    ),
+                    hide_index=True,
+                )
+    assets_check()
+
+    if playing:
+        months = month_options[1:]
+        nxt = (
+            months[(months.index(month) + 1)]
+            if month in months and months.index(month) + 1 < len(months)
+            else None
+        )
+        if month == "" and months:
+            nxt = months[0]
+        if nxt is None:
+            st.session_state["x_playing"] = False
+        else:
+            time.sleep(PLAY_SECONDS)
+            st.session_state["x_month_next"] = nxt
+            st.rerun()

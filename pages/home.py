@@ -1,0 +1,79 @@
+"""Overview for every role: key figures for the sidebar's dates and a town-level coverage map."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from layers import analysis
+from maps.events import CLICKS
+from maps.views import coverage_map
+from pages._common import (
+    assets_check,
+    basemap_picker,
+    cached_case_aggregates,
+    cached_component_counts,
+    cached_display_grids,
+    cached_grids,
+    context,
+    grids_in_town,
+    guarded,
+    map_labels,
+    show_map,
+    static_base,
+)
+from pages._i18n import t
+
+with guarded():
+    ctx = context()
+    st.title(t("home.title"))
+    st.caption(
+        t(
+            "home.caption",
+            district="吴中区" if ctx.lang == "zh" else "Wuzhong District",
+            end=ctx.span[1] if ctx.span else "–",
+        )
+    )
+    level = 1 if not ctx.town else 2
+    flt = analysis.CaseFilter(start=ctx.start, end=ctx.end, town=ctx.town)
+    stats, _, n_cases = cached_case_aggregates(ctx.store_key, ctx.rev("cases"), flt, level, False)
+    comps = cached_component_counts(ctx.store_key, ctx.rev("components"), level)
+    grids = grids_in_town(cached_grids(ctx.store_key, ctx.rev("grids"), level), ctx.town)
+    table = analysis.coverage(grids, case_stats=stats, components=comps)
+
+    cols = st.columns(5)
+    closed, due = (
+        int(stats["closed"].sum()) if len(stats) else 0,
+        int(stats["due"].sum()) if len(stats) else 0,
+    )
+    cols[0].metric(t("home.cases"), f"{n_cases:,}")
+    cols[1].metric(t("home.open"), f"{int(table['open'].sum()):,}")
+    cols[2].metric(t("home.overdue"), f"{int(table['overdue'].sum()):,}")
+    cols[3].metric(t("home.closure_rate"), f"{closed / due:.0%}" if due else "–")
+    cols[4].metric(t("home.components"), f"{int(table['components'].sum()):,}")
+    if not n_cases:
+        st.info(t("home.no_cases"))
+
+    left, right = st.columns([3, 2])
+    with left:
+        shown = grids_in_town(cached_display_grids(ctx.store_key, ctx.rev("grids"), level), ctx.town)
+        m, _ = coverage_map(
+            grids=shown,
+            table=table,
+            metric="cases_per_km2",
+            labels=map_labels(),
+            basemap=basemap_picker(where=st),
+            base=static_base(),
+        )
+        show_map(m, key="home_map", returned_objects=CLICKS, height=480)
+    with right:
+        st.subheader(t("home.table"))
+        view = table[["name", "code", "cases", "open", "overdue", "closure_rate", "components"]].rename(
+            columns={c: t(f"col.{c}") for c in table.columns}
+        )
+        st.dataframe(
+            view,
+            hide_index=True,
+            height=440,
+            column_config={t("col.closure_rate"): st.column_config.NumberColumn(format="percent")},
+        )
+    assets_check()
