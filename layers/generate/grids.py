@@ -193,16 +193,21 @@ def _seeds(samples: np.ndarray, weight: np.ndarray, k: int, rng: np.random.Gener
         sy = np.bincount(lab, weights=weight * samples[:, 1], minlength=k)
         has = w > 0
         seeds[has] = np.column_stack([sx[has] / w[has], sy[has] / w[has]])
-    _, lab = cKDTree(seeds).query(samples)
+    dist, lab = cKDTree(seeds).query(samples)
+    # The member nearest each centroid, found for all clusters at once.
+    order = np.lexsort((dist, lab))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = lab[order][1:] != lab[order][:-1]
     snapped = seeds.copy()
-    free = np.ones(len(samples), dtype=bool)
-    for i in range(k):
-        members = np.flatnonzero((lab == i) & free)
-        if members.size == 0:
-            members = np.flatnonzero(free)
-        j = members[np.argmin(((samples[members] - seeds[i]) ** 2).sum(axis=1))]
+    snapped[lab[order][first]] = samples[order][first]
+    # A cluster left without members (rare) takes the free sample nearest its centroid.
+    taken = np.zeros(len(samples), dtype=bool)
+    taken[order[first]] = True
+    for i in np.setdiff1d(np.arange(k), lab):
+        free = np.flatnonzero(~taken)
+        j = free[np.argmin(((samples[free] - seeds[i]) ** 2).sum(axis=1))]
         snapped[i] = samples[j]
-        free[j] = False
+        taken[j] = True
     return snapped
 
 
@@ -499,9 +504,11 @@ def make_grids(
         rows.append((code2[j], 2, parent2[j], names2[j], geoms2[j]))
 
     member2 = np.full(len(samples), -1)
-    tree = shapely.STRtree(geoms2)
-    si, gi = tree.query(shapely.points(samples), predicate="intersects")
-    member2[si] = gi
+    for j in range(len(level2)):  # each community only tests its own town's sample
+        within = np.flatnonzero(member == segs.index(parent2[j][6:9]))
+        shapely.prepare(geoms2[j])
+        hit = shapely.contains_xy(geoms2[j], samples[within, 0], samples[within, 1])
+        member2[within[hit]] = j
     mass2 = np.bincount(member2[member2 >= 0], weights=dens[member2 >= 0], minlength=len(geoms2))
     area2 = shapely.area(geoms2)
     n3 = _allocate((mass2 / mass2.sum()) ** 0.85 * (area2 / area2.sum()) ** 0.15 + 1e-12, n3_total, minimum=2)

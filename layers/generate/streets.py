@@ -93,6 +93,11 @@ def _clip(
         # A straight segment clipped by a polygon gives straight pieces: two points each.
         start = shapely.get_coordinates(shapely.get_point(parts, 0))
         end = shapely.get_coordinates(shapely.get_point(parts, -1))
+        # Cut points are computed on the outline and may round to just outside it: pull each
+        # end a centimetre inwards so the whole piece is on land.
+        vec = end - start
+        norm = np.maximum(np.hypot(vec[:, 0], vec[:, 1]), 1e-9)[:, None]
+        start, end = start + vec / norm * 0.01, end - vec / norm * 0.01
         out.append((start[:, 0], start[:, 1], end[:, 0], end[:, 1], hard[which]))
     cx0, cy0, cx1, cy1, idx = (np.concatenate(a) for a in zip(*out, strict=True))
     keep = np.hypot(cx1 - cx0, cy1 - cy0) >= _MIN_PIECE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,9 +19,21 @@ DATA = Path(__file__).resolve().parents[3] / "data"
 SEED = 20260101
 
 
+@functools.cache
+def district_land() -> shapely.Geometry:
+    """The real land, computed once per test session (the component tests share it)."""
+    return load_land(DATA / "wuzhong_district_320506.geojson", DATA / "taihu_lake.geojson")
+
+
+@functools.cache
+def district_grids(seed: int = SEED) -> gpd.GeoDataFrame:
+    """Grids of the real land, generated once per seed and session; tests must not modify them."""
+    return make_grids(district_land(), towns=read_towns(DATA / "wuzhong_towns.csv"), seed=seed)
+
+
 @pytest.fixture(scope="module")
 def land() -> shapely.Geometry:
-    return load_land(DATA / "wuzhong_district_320506.geojson", DATA / "taihu_lake.geojson")
+    return district_land()
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +42,8 @@ def towns() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def grids(land: shapely.Geometry, towns: pd.DataFrame) -> gpd.GeoDataFrame:
-    return make_grids(land, towns=towns, seed=SEED)
+def grids() -> gpd.GeoDataFrame:
+    return district_grids(SEED)
 
 
 # -- land ---------------------------------------------------------------------------------------
