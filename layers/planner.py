@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ __all__ = [
     "check_candidate",
     "compare_grids",
     "district_land",
+    "read_candidate",
     "reshape_candidate",
 ]
 
@@ -202,6 +204,40 @@ def normalise_candidate(candidate: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if not (out["level"] == 3).any():
         raise CandidateError("the candidate has no level-3 grids, so nothing could be located in it")
     return out
+
+
+def read_candidate(path: str | os.PathLike[str], *, code_field: str = "code", parent_field: str | None = None,
+                   level_field: str | None = None, name_field: str | None = None,
+                   layer: str | None = None) -> gpd.GeoDataFrame:
+    """A candidate grid file (GeoJSON, GeoPackage, Shapefile, GeoParquet) as a planner frame.
+
+    Levels and parents come from the code unless their fields are named; names from
+    ``name_field``, else from a ``name`` field when the file has one, else empty.
+
+    Raises
+    ------
+    layers.grid_files.GridFileError
+        The file cannot be read (format, features, fields, CRS); see :func:`read_grid_file`.
+    """
+    from layers.grid_files import GridFileError, read_grid_file
+
+    kwargs = {"code_field": code_field, "parent_field": parent_field, "level_field": level_field,
+              "layer": layer}
+    if name_field is not None:
+        gf = read_grid_file(path, name_field=name_field, **kwargs)
+    else:
+        # A name field is usual but optional: try it, and read without when the file has none.
+        try:
+            gf = read_grid_file(path, name_field="name", **kwargs)
+        except GridFileError as exc:
+            if "no name field" not in str(exc):
+                raise
+            gf = read_grid_file(path, **kwargs)
+    names = gf.names if gf.names is not None else np.full(len(gf), "", dtype=object)
+    return gpd.GeoDataFrame(
+        {"code": gf.codes, "level": gf.levels, "parent_code": gf.parents, "name": names},
+        geometry=gpd.GeoSeries(gf.geoms, crs=WORK_CRS), crs=WORK_CRS,
+    )
 
 
 def compare_grids(store: Store, candidate: gpd.GeoDataFrame, *,
