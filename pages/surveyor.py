@@ -10,15 +10,16 @@ from typing import Any, TypeVar
 import folium
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 import settings
 from layers import survey
 from layers.components import STATES
 from layers.errors import StaleBatchError, StaleEditError
 from layers.store import Store, open_store
-from maps.base import base_map, basemap_from_setting, finish
+from maps.base import base_map, finish
 from maps.overlays import STATE_COLORS, grid_outlines, tooltip_html
+from pages._common import assets_check, basemap_picker, show_error, show_map, static_base, store_path
+from pages._i18n import language
 from spatial.errors import OneGridError
 
 T = TypeVar("T")
@@ -28,28 +29,18 @@ T = TypeVar("T")
 K_CODE = "survey.code"
 K_SEEN = "survey.seen"
 K_CLICK = "survey.click"
+K_RAW_CLICK = "survey.raw_click"
 K_PREVIEW = "survey.preview"
 K_DONE = "survey.done"
 
 
 def _lang() -> str:
-    return "en" if st.session_state.get("lang") == "en" else "zh"
+    return language()
 
 
 def _t(zh: str, en: str) -> str:
+    # This page's own words; the frame's language switch decides which one shows.
     return en if _lang() == "en" else zh
-
-
-_ERROR_PREFIX = {
-    "StaleBatchError": ("批次冲突", "Batch conflict"),
-    "StaleEditError": ("版本冲突", "Edit conflict"),
-    "OutsideDistrictError": ("位置不在本区内", "Outside the district"),
-    "CoordinateError": ("坐标有误", "Bad coordinates"),
-    "CRSError": ("坐标系有误", "Bad coordinate system"),
-    "CodeError": ("编码有误", "Bad code"),
-    "InputFileError": ("文件无法导入", "File refused"),
-    "ChangeRefusedError": ("无法修改", "Change refused"),
-}
 
 
 def _crs_labels() -> dict[str, str]:
@@ -58,17 +49,12 @@ def _crs_labels() -> dict[str, str]:
     return {k: v[i] for k, v in survey.SURVEY_CRS.items()}
 
 
-def _show_error(exc: OneGridError) -> None:
-    zh, en = _ERROR_PREFIX.get(type(exc).__name__, ("操作未完成", "Not done"))
-    st.error(f"{_t(zh, en)}: {exc}", icon="⚠️")
-
-
 def _attempt(fn: Callable[[], T]) -> T | None:
     """Run one user action; a OneGridError becomes a message and nothing else happens."""
     try:
         return fn()
     except OneGridError as exc:
-        _show_error(exc)
+        show_error(exc)
         if isinstance(exc, StaleEditError) and not isinstance(exc, StaleBatchError) and exc.current:
             cur = exc.current
             st.info(
@@ -139,12 +125,12 @@ def _finder(store: Store) -> None:
 
 
 def _map(store: Store, rec: dict[str, Any]) -> tuple[float, float] | None:
-    """The component on its grid; returns a new click as (lon, lat)."""
+    """The component on its grid; returns the map's last click as (lon, lat), if any."""
     lon, lat = survey.to_lonlat([rec["x"]], [rec["y"]])
     grid = survey.grid_shape(store, rec["grid_code"])
     pad = 0.003
     bounds = (float(lon[0]) - pad, float(lat[0]) - pad, float(lon[0]) + pad, float(lat[0]) + pad)
-    m = base_map(bounds=bounds, basemap=basemap_from_setting(settings.TILES))
+    m = base_map(bounds=bounds, basemap=basemap_picker())
     if not grid.empty:
         shown = grid.to_crs(settings.DISPLAY_CRS)
         tips = [
@@ -170,18 +156,14 @@ def _map(store: Store, rec: dict[str, Any]) -> tuple[float, float] | None:
             dash_array="4",
             tooltip=html.escape(_t("新位置", "New position")),
         ).add_to(m)
-    finish(m)
-    result = st_folium(
-        m,
-        key=f"survey.map.{rec['code']}",
-        height=420,
-        use_container_width=True,
-        returned_objects=["last_clicked"],
-    )
-    last = (result or {}).get("last_clicked") if isinstance(result, dict) else None
-    if isinstance(last, dict) and last.get("lat") is not None and last.get("lng") is not None:
-        return float(last["lng"]), float(last["lat"])
-    return None
+    finish(m, base=static_base())
+    result = show_map(m, key=f"survey.map.{rec['code']}", returned_objects=("last_clicked",), height=420)
+    last = result.get("last_clicked")
+    try:
+        lon_c, lat_c = float(last["lng"]), float(last["lat"])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):
+        return None
+    return (lon_c, lat_c) if -180 <= lon_c <= 180 and -90 <= lat_c <= 90 else None
 
 
 def _workspace(store: Store, code: str, actor: str) -> None:
@@ -211,9 +193,11 @@ def _workspace(store: Store, code: str, actor: str) -> None:
         f"x = {rec['x']:.3f} m, y = {rec['y']:.3f} m (EPSG:4549) · lon {lon[0]:.6f}, lat {lat[0]:.6f} (WGS84)"
     )
 
-    click = _map(store, rec)
-    if click is not None and click != st.session_state.get(K_CLICK):
-        st.session_state[K_CLICK] = click
+    raw = _map(store, rec)
+    # The widget repeats its last click on every rerun; only a click not seen before is new.
+    if raw is not None and raw != st.session_state.get(K_RAW_CLICK):
+        st.session_state[K_RAW_CLICK] = raw
+        st.session_state[K_CLICK] = raw
         st.rerun()
 
     crs_keys = list(survey.SURVEY_CRS)
@@ -401,7 +385,8 @@ def _batch(store: Store, actor: str) -> None:
 
 
 def main() -> None:
-    st.title(_t("部件测绘", "Surveyor"))
+    st.title(_t("部件普查", "Component survey"))
+    assets_check()
     done = st.session_state.pop(K_DONE, None)
     if done:
         st.success(done)
@@ -410,9 +395,9 @@ def main() -> None:
     ).strip()
     try:
         # One connection per run: writes of concurrent sessions never share a transaction.
-        store = open_store(settings.store_path(), readonly=False)
+        store = open_store(store_path(), readonly=False)
     except OneGridError as exc:
-        _show_error(exc)
+        show_error(exc)
         return
     try:
         tab_one, tab_batch = st.tabs([_t("单个部件", "One component"), _t("批量上传", "Batch upload")])

@@ -49,14 +49,14 @@ def test_page_runs_without_a_component(store_path: Path) -> None:
     at = _app()
     at.run()
     assert not at.exception
-    assert at.title[0].value == "部件测绘"
+    assert at.title[0].value == "部件普查"
 
 
 def test_page_in_english(store_path: Path) -> None:
     at = _app()
     at.session_state["lang"] = "en"
     _load(at, C1)
-    assert at.title[0].value == "Surveyor"
+    assert at.title[0].value == "Component survey"
     assert any(s.label == "Coordinate system" for s in at.selectbox)
 
 
@@ -88,7 +88,7 @@ def test_stale_edit_in_the_ui_is_refused_with_the_current_version(store_path: Pa
     at.number_input(key=f"survey.y.{C2}").set_value(CY + 10.0)
     _button(at, "移动到此坐标").click().run()
     assert not at.exception
-    assert any("版本冲突" in e.value and "now version 2" in e.value for e in at.error)
+    assert any("无法完成" in e.value and "now version 2" in e.value for e in at.error)
     assert any("版本 2" in i.value for i in at.info)
     with open_store(store_path) as store:
         rec = survey.get_component(store, C2)
@@ -100,7 +100,7 @@ def test_outside_district_shown_not_raised(store_path: Path) -> None:
     at.number_input(key=f"survey.x.{C1}").set_value(121.9)
     _button(at, "移动到此坐标").click().run()
     assert not at.exception
-    assert any("位置不在本区内" in e.value for e in at.error)
+    assert any("outside every grid" in e.value for e in at.error)
 
 
 def test_state_change_and_undo(store_path: Path) -> None:
