@@ -24,7 +24,11 @@ from spatial.locate import GridLocator, resolve_ties
 
 
 def synthetic_district(
-    *, n_grids: int = 887, radius: float = 17_000.0, segment: float = 2.0, seed: int = 0,
+    *,
+    n_grids: int = 887,
+    radius: float = 17_000.0,
+    segment: float = 2.0,
+    seed: int = 0,
     origin: tuple[float, float] = (520_000.0, 3_460_000.0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Grid polygons and 15-digit codes of a synthetic district in metres.
@@ -44,18 +48,20 @@ def synthetic_district(
     island = shapely.Point(cx + 0.38 * radius, cy - 0.18 * radius).buffer(0.07 * radius, quad_segs=32)
     # Ponds small enough to sit inside one grid make holes; an islet in a pond makes a grid whose
     # part lies inside its own hole; a river cuts grids into several parts.
-    pond_xy = rng.uniform(-0.6 * radius, 0.6 * radius, size=(12, 2)) + (cx, cy)
+    pond_xy = rng.uniform(-0.6 * radius, 0.6 * radius, size=(12, 2)) + np.array([cx, cy])
     ponds = shapely.buffer(shapely.points(pond_xy), rng.uniform(120, 300, 12), quad_segs=16)
     islets = shapely.buffer(shapely.points(pond_xy[:4]), 60.0, quad_segs=8)
     river = shapely.LineString(
-        np.c_[np.linspace(cx - radius, cx + radius, 400),
-              cy + 0.5 * radius + 900 * np.sin(np.linspace(0, 9, 400))]
+        np.c_[
+            np.linspace(cx - radius, cx + radius, 400),
+            cy + 0.5 * radius + 900 * np.sin(np.linspace(0, 9, 400)),
+        ]
     ).buffer(60.0)
     water = shapely.union_all([lake1, lake2, river, *ponds])
     land = outer.difference(water).union(island).union(shapely.union_all(islets))
     seeds = np.empty((0, 2))
     while seeds.shape[0] < n_grids:
-        cand = rng.uniform(-radius * 1.1, radius * 1.1, size=(4 * n_grids, 2)) + (cx, cy)
+        cand = rng.uniform(-radius * 1.1, radius * 1.1, size=(4 * n_grids, 2)) + np.array([cx, cy])
         cand = cand[shapely.contains_xy(land, cand[:, 0], cand[:, 1])]
         seeds = np.vstack([seeds, cand])[:n_grids]
     cells = shapely.get_parts(
@@ -64,10 +70,14 @@ def synthetic_district(
     cells = shapely.segmentize(cells, max_segment_length=segment)
     coords = shapely.get_coordinates(cells)
     amp, lam = 25.0, 400.0
-    bent = coords + amp * np.c_[
-        np.sin(coords[:, 1] / lam + 0.3) + 0.5 * np.sin(coords[:, 0] / (0.37 * lam)),
-        np.sin(coords[:, 0] / lam + 1.1) + 0.5 * np.sin(coords[:, 1] / (0.41 * lam)),
-    ]
+    bent = (
+        coords
+        + amp
+        * np.c_[
+            np.sin(coords[:, 1] / lam + 0.3) + 0.5 * np.sin(coords[:, 0] / (0.37 * lam)),
+            np.sin(coords[:, 0] / lam + 1.1) + 0.5 * np.sin(coords[:, 1] / (0.41 * lam)),
+        ]
+    )
     cells = shapely.set_coordinates(cells, bent)
     cells = shapely.make_valid(cells)
     grids = shapely.intersection(cells, land)
@@ -76,8 +86,9 @@ def synthetic_district(
     grids = grids[keep]
     # Codes: county 320506, town, community and sequence; west→east order is irrelevant here.
     n = grids.shape[0]
-    codes = np.array([f"320506{i // 64 + 1:03d}{(i // 4) % 16 + 1:03d}{i % 4 + 1:03d}" for i in
-                      rng.permutation(n)])
+    codes = np.array(
+        [f"320506{i // 64 + 1:03d}{(i // 4) % 16 + 1:03d}{i % 4 + 1:03d}" for i in rng.permutation(n)]
+    )
     return grids, codes
 
 
@@ -208,7 +219,7 @@ def run_locate_benchmark(
         times[i] = pc() - t0
     res["single_point_median_us"] = float(np.median(times) * 1e6)
     res["single_point_p99_us"] = float(np.percentile(times, 99) * 1e6)
-    single = np.array([one_fn(a, b) for a, b in zip(xs[:2000], ys[:2000])], dtype=object)
+    single = np.array([one_fn(a, b) for a, b in zip(xs[:2000], ys[:2000], strict=True)], dtype=object)
     res["single_point_disagreements"] = int((single != loc._codes_obj[oracle[pick[:2000]]]).sum())
     return res
 

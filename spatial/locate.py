@@ -33,7 +33,7 @@ import shapely
 
 from spatial.errors import CodeError, GeometryError
 
-__all__ = ["GridLocator", "covering_winner", "resolve_ties", "TIE_RULE"]
+__all__ = ["TIE_RULE", "GridLocator", "covering_winner", "resolve_ties"]
 
 TIE_RULE = (
     "A point on a shared edge or vertex, or in the overlap of several grids, belongs to the grid "
@@ -98,18 +98,14 @@ def _check_codes(codes: Any) -> np.ndarray:
     uniq, counts = np.unique(out, return_counts=True)
     dup = uniq[counts > 1]
     if dup.size:
-        raise CodeError(
-            f"duplicate grid code(s) {_name_codes(dup.tolist())}: every grid needs its own code."
-        )
+        raise CodeError(f"duplicate grid code(s) {_name_codes(dup.tolist())}: every grid needs its own code.")
     return out
 
 
 def _check_geoms(geoms: Any, codes: np.ndarray) -> np.ndarray:
     arr = np.asarray(geoms, dtype=object).ravel()
     if arr.shape[0] != codes.shape[0]:
-        raise GeometryError(
-            f"{arr.shape[0]} geometries but {codes.shape[0]} codes: give one code per grid."
-        )
+        raise GeometryError(f"{arr.shape[0]} geometries but {codes.shape[0]} codes: give one code per grid.")
     problems: list[tuple[str, str]] = []
     names = codes.tolist()
     is_geom = np.array([isinstance(g, shapely.Geometry) for g in arr.tolist()], dtype=bool)
@@ -145,8 +141,15 @@ def _check_geoms(geoms: Any, codes: np.ndarray) -> np.ndarray:
 
 
 def _scan_spans(
-    x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, poly: np.ndarray,
-    *, oy: float, h: float, nrows: int,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    poly: np.ndarray,
+    *,
+    oy: float,
+    h: float,
+    nrows: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Inside spans ``[xs, xe)`` of every polygon along the rows ``y = oy + (r + 0.5) h``."""
     ymin = np.minimum(y0, y1)
@@ -286,8 +289,8 @@ class GridLocator:
         # A margin of one empty coarse cell on every side: queries clamp their cell indices into
         # the table instead of masking points off it, and a clamped point lands in the margin.
         ox, oy = minx - c, miny - c
-        ncx = int(math.floor((maxx - ox) / c)) + 2
-        ncy = int(math.floor((maxy - oy) / c)) + 2
+        ncx = math.floor((maxx - ox) / c) + 2
+        ncy = math.floor((maxy - oy) / c) + 2
         nfx, nfy = ncx * S, ncy * S
         inv_w = 1.0 / w
 
@@ -373,8 +376,7 @@ class GridLocator:
         spoly = p[sid[sid2]]
         # Border fine cells keep, as "base", only polygons none of whose edges touch the cell:
         # such a polygon covers the whole cell, so it decides the cell unless a lower code wins.
-        fb_slot = (np.searchsorted(coarse_border, coarse_of_fb) * SS
-                   + (fb_y % S) * S + (fb_x % S))
+        fb_slot = np.searchsorted(coarse_border, coarse_of_fb) * SS + (fb_y % S) * S + (fb_x % S)
         slot_is_border = np.zeros(nb * SS, dtype=bool)
         slot_is_border[fb_slot] = True
         inb = slot_is_border[slot]
@@ -447,7 +449,7 @@ class GridLocator:
         xa, ya = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
         shape = xa.shape
         xf, yf = xa.ravel(), ya.ravel()
-        ox, oy, inv_w, S, ncx, ncy, nfx, nfy, _ = self._grid
+        ox, oy, inv_w, S, ncx, _, nfx, nfy, _ = self._grid
         sh = self._shift
         # fmax/fmin ignore NaN, so NaN lands in the empty margin like any point off the table.
         fx = np.fmin(np.fmax(np.floor((xf - ox) * inv_w), 0.0), nfx - 1).astype(np.int32)
@@ -470,7 +472,7 @@ class GridLocator:
 
     def locate_one(self, x: float, y: float) -> str | None:
         """Scalar :meth:`locate`; the common case costs a few float operations and two lookups."""
-        ox, oy, inv_w, S, ncx, ncy, nfx, nfy, _ = self._grid
+        ox, oy, inv_w, S, ncx, _, nfx, nfy, _ = self._grid
         try:
             fx = math.floor((x - ox) * inv_w)
             fy = math.floor((y - oy) * inv_w)
@@ -527,8 +529,12 @@ class GridLocator:
         # or a vertex the point may sit on). Outside the box a non-straddling edge cannot hold it.
         near = (np.abs(det) <= bound) & (
             straddle
-            | ((qx >= np.minimum(ex0, ex1)) & (qx <= np.maximum(ex0, ex1))
-               & (qy >= np.minimum(ey0, ey1)) & (qy <= np.maximum(ey0, ey1)))
+            | (
+                (qx >= np.minimum(ex0, ex1))
+                & (qx <= np.maximum(ex0, ex1))
+                & (qy >= np.minimum(ey0, ey1))
+                & (qy <= np.maximum(ey0, ey1))
+            )
         )
         npair = pid.shape[0]
         parity = np.bincount(q, weights=cross, minlength=npair).astype(np.int64) & 1
@@ -548,4 +554,3 @@ class GridLocator:
 
     def __repr__(self) -> str:
         return f"GridLocator({len(self)} grids, bounds={self.bounds})"
-

@@ -51,8 +51,9 @@ def load_city(folder: Path, city: str) -> tuple[np.ndarray, np.ndarray, Transfor
     return projected, codes, tr
 
 
-def hard_points(geoms: np.ndarray, *, rng: np.random.Generator, n_random: int = 2000,
-                max_vertices: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+def hard_points(
+    geoms: np.ndarray, *, rng: np.random.Generator, n_random: int = 2000, max_vertices: int = 4000
+) -> tuple[np.ndarray, np.ndarray]:
     """Points that stress a locator: vertices, edge midpoints, points 1e-9 either side of edges,
     and random points over the extent."""
     rings = shapely.get_rings(shapely.get_parts(geoms))

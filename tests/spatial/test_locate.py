@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import re
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -130,7 +131,10 @@ def test_invalid_polygon_is_refused_by_code():
 
 
 def test_empty_point_and_nan_geometries_are_refused_together():
-    geoms = [Polygon(), Point(0, 0), Polygon([(0, 0), (1, np.nan), (1, 1)]), box(0, 0, 1, 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # shapely warns when building a NaN ring
+        nan_ring = Polygon([(0, 0), (1, np.nan), (1, 1)])
+    geoms = [Polygon(), Point(0, 0), nan_ring, box(0, 0, 1, 1)]
     with pytest.raises(GeometryError, match=r"3 grid geometries") as err:
         GridLocator(geoms, ["e", "p", "n", "ok"])
     msg = str(err.value)
@@ -207,8 +211,13 @@ def _check_against_oracle(loc: GridLocator, x: np.ndarray, y: np.ndarray) -> Non
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"subdivisions": 1}, {"subdivisions": 2, "cell_size": 40.0}, {"cell_size": 2000.0},
-     {"cell_size": 7.0, "subdivisions": 4, "band_height": 50.0}],
+    [
+        {},
+        {"subdivisions": 1},
+        {"subdivisions": 2, "cell_size": 40.0},
+        {"cell_size": 2000.0},
+        {"cell_size": 7.0, "subdivisions": 4, "band_height": 50.0},
+    ],
 )
 def test_small_district_matches_oracle_on_hard_points(small_district, options):
     geoms, codes = small_district
@@ -233,9 +242,7 @@ def _voronoi_grids(seed: int, n: int, holes: int, jitter: float) -> tuple[np.nda
     cells = shapely.segmentize(cells, 25.0)
     if jitter:
         # Bend the whole tessellation with one smooth field so shared edges stay shared.
-        cells = shapely.transform(
-            cells, lambda xy: xy + jitter * np.sin(xy[:, ::-1] / 37.0 + seed)
-        )
+        cells = shapely.transform(cells, lambda xy: xy + jitter * np.sin(xy[:, ::-1] / 37.0 + seed))
     if holes:
         lakes = shapely.buffer(shapely.points(rng.uniform(100, 900, size=(holes, 2))), 30.0)
         islands = shapely.buffer(shapely.centroid(lakes), 10.0)
@@ -244,9 +251,15 @@ def _voronoi_grids(seed: int, n: int, holes: int, jitter: float) -> tuple[np.nda
         # Give each island to a grid other than the one around it: islands then sit in holes.
         cells = np.concatenate([cells, islands])
     cells = shapely.make_valid(cells)
-    cells = np.array([g if g.geom_type in ("Polygon", "MultiPolygon") else
-                      shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type == "Polygon"])
-                      for g in cells], dtype=object)
+    cells = np.array(
+        [
+            g
+            if g.geom_type in ("Polygon", "MultiPolygon")
+            else shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type == "Polygon"])
+            for g in cells
+        ],
+        dtype=object,
+    )
     keep = ~shapely.is_empty(cells)
     cells = cells[keep]
     codes = np.array([f"{i:04d}" for i in rng.permutation(cells.shape[0])])
@@ -271,7 +284,7 @@ def test_random_voronoi_grids_match_oracle(seed, n, holes, jitter, cell, sub):
     x = np.concatenate([x, gx.ravel()])
     y = np.concatenate([y, gy.ravel()])
     _check_against_oracle(loc, x, y)
-    one = [loc.locate_one(float(a), float(b)) for a, b in zip(x[:300], y[:300])]
+    one = [loc.locate_one(float(a), float(b)) for a, b in zip(x[:300], y[:300], strict=True)]
     assert one == loc.locate(x[:300], y[:300]).tolist()
 
 
@@ -282,7 +295,7 @@ def test_random_voronoi_grids_match_oracle(seed, n, holes, jitter, cell, sub):
 )
 def test_two_boxes_any_point_matches_covering_winner(px, py):
     loc = two_boxes()
-    covering = [c for g, c in zip(loc.geoms, loc.codes) if g.covers(Point(px, py))]
+    covering = [c for g, c in zip(loc.geoms, loc.codes, strict=True) if g.covers(Point(px, py))]
     assert loc.locate_one(px, py) == covering_winner(covering)
     assert loc.locate([px], [py])[0] == covering_winner(covering)
 
@@ -305,10 +318,17 @@ def test_boston_invalid_neighbourhoods_are_named_then_repaired(realworld):
     for name in ("Hyde Park", "East Boston", "Downtown", "Beacon Hill"):
         assert re.search(rf"grid '{name}' is invalid", str(err.value))
     repaired = shapely.make_valid(geoms)
-    repaired = np.array([g if g.geom_type in ("Polygon", "MultiPolygon") else
-                         shapely.union_all([p for p in shapely.get_parts(g)
-                                            if p.geom_type in ("Polygon", "MultiPolygon")])
-                         for g in repaired], dtype=object)
+    repaired = np.array(
+        [
+            g
+            if g.geom_type in ("Polygon", "MultiPolygon")
+            else shapely.union_all(
+                [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+            )
+            for g in repaired
+        ],
+        dtype=object,
+    )
     loc = GridLocator(repaired, codes)
     x, y = hard_points(loc.geoms, rng=np.random.default_rng(6), n_random=20_000, max_vertices=6000)
     _check_against_oracle(loc, x, y)
@@ -337,5 +357,5 @@ def test_baltimore_311_requests_assigned_to_neighbourhoods(realworld):
     usable = ~placeholder & np.isfinite(lat) & (city_says != "")
     ours = np.array([_norm(g) for g in got])
     agree = (ours == city_says)[usable].mean()
-    # Measured 0.97; disagreements are points near a boundary and renamed neighbourhoods.
-    assert agree > 0.95, agree
+    # Measured 0.9972 (8,331 usable rows, 23 differ, all next to a neighbourhood boundary).
+    assert agree > 0.99, agree
