@@ -26,7 +26,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from spatial.topology import CodeScheme, check_grids, sequence_numbers  # noqa: E402
+from spatial.topology import CodeScheme, check_grids, sequence_numbers
 
 #: Near Wuzhong in EPSG:4549 (CGCS2000 / 3-degree GK CM 120E).
 CENTRE = (557_000.0, 3_455_000.0)
@@ -64,9 +64,9 @@ def _group_union(cells: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndar
     return shapely.coverage_union_all(grid, axis=1)
 
 
-def synthetic_district(*, seed: int = 7, n3: int = 887, n2: int = 205, n1: int = 14) -> tuple[
-    np.ndarray, np.ndarray, shapely.Geometry
-]:
+def synthetic_district(
+    *, seed: int = 7, n3: int = 887, n2: int = 205, n1: int = 14
+) -> tuple[np.ndarray, np.ndarray, shapely.Geometry]:
     """Grids of three levels (geometries, 15-digit codes) and the land they cover, in EPSG:4549."""
     rng = np.random.default_rng(seed)
     cx, cy = CENTRE
@@ -83,7 +83,9 @@ def synthetic_district(*, seed: int = 7, n3: int = 887, n2: int = 205, n1: int =
         inside = shapely.contains_xy(land0, cand[:, 0], cand[:, 1])
         pts = np.vstack([pts, cand[inside]])[:n3]
     vor = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=shapely.box(xmin, ymin, xmax, ymax).buffer(5000))
+        shapely.voronoi_polygons(
+            shapely.multipoints(pts), extend_to=shapely.box(xmin, ymin, xmax, ymax).buffer(5000)
+        )
     )
     # Voronoi cells come out in no fixed order: match each to its seed.
     tree = shapely.STRtree(vor)
@@ -139,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         geoms[:219] = shapely.segmentize(geoms[:219], 7.0)
     build = time.perf_counter() - t0
     verts = shapely.get_num_coordinates(geoms)
+    towns = verts[:14]
     print(
-        f"district: {geoms.size} grids, land {land.area / 1e6:.0f} km² in {shapely.get_num_geometries(land)} parts, "
-        f"{int(verts.sum()):,} vertices (towns: median {int(np.median(verts[:14])):,}, max {int(verts[:14].max()):,}); "
-        f"built in {build:.1f} s"
+        f"district: {geoms.size} grids, land {land.area / 1e6:.0f} km² in "
+        f"{shapely.get_num_geometries(land)} parts, {int(verts.sum()):,} vertices "
+        f"(towns: median {int(np.median(towns)):,}, max {int(towns.max()):,}); built in {build:.1f} s"
     )
     times = []
     report = None
@@ -152,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         times.append(time.perf_counter() - t0)
     assert report is not None
     mode = "parents redrawn" if args.redraw_parents else "parents share their children's vertices"
-    print(f"check_grids, 3 levels + land ({mode}): median {statistics.median(times):.2f} s, best {min(times):.2f} s "
-          f"over {args.repeat} runs; problems: {report.counts() or 'none'}")
+    print(
+        f"check_grids, 3 levels + land ({mode}): median {statistics.median(times):.2f} s, "
+        f"best {min(times):.2f} s over {args.repeat} runs; problems: {report.counts() or 'none'}"
+    )
     return 0
 
 

@@ -26,30 +26,77 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from spatial.topology import Tolerances
 
     d = Tolerances()
-    parser.add_argument("--in", dest="input", metavar="FILE", required=True,
-                        help="grid file: GeoJSON, GeoPackage, Shapefile or GeoParquet, with a declared CRS")
+    parser.add_argument(
+        "--in",
+        dest="input",
+        metavar="FILE",
+        required=True,
+        help="grid file: GeoJSON, GeoPackage, Shapefile or GeoParquet, with a declared CRS",
+    )
     parser.add_argument("--layer", default=None, help="layer to read from a multi-layer file")
-    parser.add_argument("--code-field", default="code", metavar="F", help="field of the grid code (default: code)")
-    parser.add_argument("--parent-field", default=None, metavar="F",
-                        help="field of the parent's code (default: read from the code)")
-    parser.add_argument("--level-field", default=None, metavar="F",
-                        help="field of the level 1/2/3 (default: read from the code)")
-    parser.add_argument("--name-field", default=None, metavar="F", help="field of the grid name, shown in messages")
-    parser.add_argument("--land", default=None, metavar="FILE",
-                        help="land polygon(s) the top level must cover exactly (any declared CRS)")
-    parser.add_argument("--flat", action="store_true",
-                        help="one level with arbitrary codes: no code format, parent or numbering checks")
-    parser.add_argument("--gap-area", type=_non_negative, default=d.gap_area, metavar="M2",
-                        help=f"smallest gap reported, m² (default {d.gap_area:g})")
-    parser.add_argument("--overlap-area", type=_non_negative, default=d.overlap_area, metavar="M2",
-                        help=f"smallest overlap reported, m² (default {d.overlap_area:g})")
-    parser.add_argument("--sliver-width", type=_non_negative, default=d.sliver_width, metavar="M",
-                        help=f"grids thinner than this (2·area/perimeter, m) are slivers (default {d.sliver_width:g})")
-    parser.add_argument("--limit", type=int, default=20, metavar="N",
-                        help="problems listed in the readable summary (default 20)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the whole report: a GeoJSON FeatureCollection (lon/lat) of the problems "
-                        "with the summary as foreign members")
+    parser.add_argument(
+        "--code-field", default="code", metavar="F", help="field of the grid code (default: code)"
+    )
+    parser.add_argument(
+        "--parent-field",
+        default=None,
+        metavar="F",
+        help="field of the parent's code (default: read from the code)",
+    )
+    parser.add_argument(
+        "--level-field",
+        default=None,
+        metavar="F",
+        help="field of the level 1/2/3 (default: read from the code)",
+    )
+    parser.add_argument(
+        "--name-field", default=None, metavar="F", help="field of the grid name, shown in messages"
+    )
+    parser.add_argument(
+        "--land",
+        default=None,
+        metavar="FILE",
+        help="land polygon(s) the top level must cover exactly (any declared CRS)",
+    )
+    parser.add_argument(
+        "--flat",
+        action="store_true",
+        help="one level with arbitrary codes: no code format, parent or numbering checks",
+    )
+    parser.add_argument(
+        "--gap-area",
+        type=_non_negative,
+        default=d.gap_area,
+        metavar="M2",
+        help=f"smallest gap reported, m² (default {d.gap_area:g})",
+    )
+    parser.add_argument(
+        "--overlap-area",
+        type=_non_negative,
+        default=d.overlap_area,
+        metavar="M2",
+        help=f"smallest overlap reported, m² (default {d.overlap_area:g})",
+    )
+    parser.add_argument(
+        "--sliver-width",
+        type=_non_negative,
+        default=d.sliver_width,
+        metavar="M",
+        help=f"grids thinner than this (2·area/perimeter, m) are slivers (default {d.sliver_width:g})",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="problems listed in the readable summary (default 20)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the whole report: a GeoJSON FeatureCollection (lon/lat) of the problems "
+        "with the summary as foreign members",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
         layer=args.layer,
     )
     land = read_land_file(args.land) if args.land else None
-    tol = replace(Tolerances(), gap_area=args.gap_area, overlap_area=args.overlap_area,
-                  sliver_width=args.sliver_width)
+    tol = replace(
+        Tolerances(), gap_area=args.gap_area, overlap_area=args.overlap_area, sliver_width=args.sliver_width
+    )
     report = check_grids(
         grids.geoms,
         grids.codes,
@@ -98,15 +146,18 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         if names:
-            for feat in doc["features"]:  # type: ignore[union-attr]
+            features: list[dict[str, dict[str, object]]] = doc["features"]  # type: ignore[assignment]
+            for feat in features:
                 codes = str(feat["properties"]["codes"]).split(",")
                 feat["properties"]["names"] = ",".join(names.get(c, "") for c in codes)
         print(json.dumps(doc, ensure_ascii=False, indent=1))
         return 0 if report.ok else 1
 
     levels = ", ".join(str(v) for v in report.levels) or "none"
-    print(f"{grids.path.name}: {report.grids} grids (levels {levels}) from {grids.source_crs}, "
-          f"checked in {report.crs}{' against the land' if land is not None else ''}")
+    print(
+        f"{grids.path.name}: {report.grids} grids (levels {levels}) from {grids.source_crs}, "
+        f"checked in {report.crs}{' against the land' if land is not None else ''}"
+    )
     if report.ok:
         print("no problems")
         return 0
@@ -121,5 +172,7 @@ def run(args: argparse.Namespace) -> int:
     if len(shown) < len(report.problems):
         print(f"  … {len(report.problems) - len(shown)} more; --json lists them all")
     if counts.get("malformed_code", 0) == report.grids and not args.flat:
-        print("hint: no code fits the grid code scheme; --flat checks the geometry with codes as plain labels")
+        print(
+            "hint: no code fits the grid code scheme; --flat checks the geometry with codes as plain labels"
+        )
     return 1

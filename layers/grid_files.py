@@ -133,7 +133,9 @@ def _parquet_frame(path: Path):  # -> geopandas.GeoDataFrame
     except (pa.ArrowInvalid, OSError) as exc:
         raise GridFileError(f"{path.name}: cannot be read as GeoParquet: {exc}") from exc
     if b"geo" not in meta:
-        raise GridFileError(f"{path.name}: a Parquet file without GeoParquet 'geo' metadata (no geometry column)")
+        raise GridFileError(
+            f"{path.name}: a Parquet file without GeoParquet 'geo' metadata (no geometry column)"
+        )
     geo = json.loads(meta[b"geo"])
     column = geo.get("primary_column", "geometry")
     if "crs" in geo.get("columns", {}).get(column, {}) and geo["columns"][column]["crs"] is None:
@@ -166,7 +168,7 @@ def _to_work(df, path: Path):  # -> geopandas.GeoDataFrame
     if not np.all(np.isfinite([xmin, ymin, xmax, ymax])):
         raise GridFileError(f"{path.name}: coordinates are not finite numbers")
     implied = path.suffix.lower() in (".geojson", ".json") or df.attrs.get("lonlat_by_default", False)
-    if df.crs.is_geographic and not (-180 <= xmin and xmax <= 180 and -90 <= ymin and ymax <= 90):
+    if df.crs.is_geographic and not (xmin >= -180 and xmax <= 180 and ymin >= -90 and ymax <= 90):
         what = "RFC 7946 makes GeoJSON lon/lat" if implied else f"its CRS {_crs_label(df.crs)} is lon/lat"
         raise GridFileCRSError(
             f"{path.name}: coordinates reach ({xmin:.0f}, {ymin:.0f})–({xmax:.0f}, {ymax:.0f}), which is not "
@@ -174,7 +176,9 @@ def _to_work(df, path: Path):  # -> geopandas.GeoDataFrame
         )
     out = df.to_crs(WORK_CRS)
     if not np.all(np.isfinite(shapely.total_bounds(np.asarray(out.geometry.values, dtype=object)))):
-        raise GridFileCRSError(f"{path.name}: coordinates do not project from {_crs_label(df.crs)} to {WORK_CRS}")
+        raise GridFileCRSError(
+            f"{path.name}: coordinates do not project from {_crs_label(df.crs)} to {WORK_CRS}"
+        )
     return out
 
 
@@ -257,7 +261,9 @@ def read_grid_file(
         listing = ", ".join(f"{n} {t}" for t, n in counts.items())
         if other.size == present.size:
             raise GridFileError(f"{p.name}: grids must be polygons, the file holds {listing}")
-        raise GridFileError(f"{p.name}: polygons mixed with other geometry types ({listing}); keep only the grids")
+        raise GridFileError(
+            f"{p.name}: polygons mixed with other geometry types ({listing}); keep only the grids"
+        )
     if present.empty:
         raise GridFileError(f"{p.name}: no feature has a geometry")
     source_crs = _crs_label(df.crs) if df.crs is not None else ""
@@ -268,7 +274,9 @@ def read_grid_file(
         raw = _text(df[level_col])
         bad = [r for r in raw if not r.isdigit()]
         if bad:
-            raise GridFileError(f"{p.name}: level field {level_col!r} holds {bad[0]!r}; levels are whole numbers")
+            raise GridFileError(
+                f"{p.name}: level field {level_col!r} holds {bad[0]!r}; levels are whole numbers"
+            )
         levels = np.array([int(r) for r in raw], dtype=np.int64)
     else:
         levels = _levels_from_codes(codes)
@@ -277,7 +285,8 @@ def read_grid_file(
     else:
         parents = _parents_from_codes(codes, levels)
     geoms = np.asarray(df.geometry.values, dtype=object)
-    geoms = np.where(shapely.is_missing(geoms), None, geoms)
+    geoms = geoms.copy()
+    geoms[shapely.is_missing(geoms)] = None
     return GridFile(
         path=p,
         source_crs=source_crs,
@@ -343,7 +352,9 @@ def read_land_file(path: str | os.PathLike[str], *, layer: str | None = None) ->
     geoms = np.asarray(df.geometry.values, dtype=object)
     land = shapely.union_all(shapely.make_valid(geoms[~shapely.is_missing(geoms)]))
     parts = shapely.get_parts(land)
-    polys = parts[np.isin(shapely.get_type_id(parts), [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])]
+    polys = parts[
+        np.isin(shapely.get_type_id(parts), [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
+    ]
     if polys.size == 0:
         raise GridFileError(f"{p.name}: the land polygons have no area")
     return shapely.union_all(polys)

@@ -23,10 +23,11 @@ width, for a square half its side, for a disc its radius. A grid thinner than
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar, overload
 
 import numpy as np
 import shapely
@@ -100,9 +101,7 @@ class CodeScheme:
         """The level a code denotes; :class:`CodeError` when the code does not fit the scheme."""
         if len(code) != self.length or not code.isascii() or not code.isdigit():
             raise CodeError(f"grid code {code!r} is not {self.length} digits")
-        segs = [
-            code[self.prefix_length(i) : self.prefix_length(i + 1)] for i in range(self.levels)
-        ]
+        segs = [code[self.prefix_length(i) : self.prefix_length(i + 1)] for i in range(self.levels)]
         zero = "0" * self.segment_digits
         level = 0
         while level < self.levels and segs[level] != zero:
@@ -148,7 +147,9 @@ def thickness(geoms: np.ndarray | shapely.Geometry) -> np.ndarray:
     return out
 
 
-def expected_order(geoms: Sequence[shapely.Geometry] | np.ndarray, *, row_height: float | None = None) -> np.ndarray:
+def expected_order(
+    geoms: Sequence[shapely.Geometry] | np.ndarray, *, row_height: float | None = None
+) -> np.ndarray:
     """Indices of sibling grids in numbering order (west→east, north→south).
 
     See the module docstring for the rule. ``geoms`` are the children of one parent in the working
@@ -175,6 +176,7 @@ def expected_order(geoms: Sequence[shapely.Geometry] | np.ndarray, *, row_height
     if row_height is None:
         b = shapely.bounds(arr)
         row_height = float(np.nanmedian(b[:, 3] - b[:, 1])) if np.isfinite(b).any() else 0.0
+    assert row_height is not None
     if not (math.isfinite(row_height) and row_height > 0):
         # Degenerate children (points, empties): one row keeps the rule total.
         row = np.zeros(arr.size)
@@ -185,7 +187,9 @@ def expected_order(geoms: Sequence[shapely.Geometry] | np.ndarray, *, row_height
     return np.lexsort((-np.nan_to_num(y, nan=-np.inf), np.nan_to_num(x, nan=np.inf), row))
 
 
-def sequence_numbers(geoms: Sequence[shapely.Geometry] | np.ndarray, *, row_height: float | None = None) -> np.ndarray:
+def sequence_numbers(
+    geoms: Sequence[shapely.Geometry] | np.ndarray, *, row_height: float | None = None
+) -> np.ndarray:
     """1-based child number of each grid of one parent, by :func:`expected_order`."""
     order = expected_order(geoms, row_height=row_height)
     numbers = np.empty(order.size, dtype=np.intp)
@@ -375,6 +379,7 @@ PROBLEM_KINDS: tuple[type[Problem], ...] = (
     OutsideLand,
     UnexpectedMultipart,
 )
+P = TypeVar("P", bound=Problem)
 _KIND_RANK = {cls.kind: i for i, cls in enumerate(PROBLEM_KINDS)}
 
 
@@ -413,7 +418,12 @@ class TopologyReport:
             out[p.kind] = out.get(p.kind, 0) + 1
         return out
 
+    @overload
+    def of_kind(self, kind: type[P]) -> tuple[P, ...]: ...
+    @overload
+    def of_kind(self, kind: str) -> tuple[Problem, ...]: ...
     def of_kind(self, kind: str | type[Problem]) -> tuple[Problem, ...]:
+        """The problems of one kind, given by class (typed) or by name."""
         name = kind if isinstance(kind, str) else kind.kind
         return tuple(p for p in self.problems if p.kind == name)
 
@@ -535,14 +545,12 @@ def check_grids(
 
     problems: list[Problem] = []
     work, usable = _check_geometry(geo, code_arr, problems)
-    rep = shapely.point_on_surface(np.where(usable, work, None))
+    rep = shapely.point_on_surface(_only(work, usable))
     px, py = shapely.get_x(rep), shapely.get_y(rep)
 
     dup = _check_duplicates(code_arr, px, py, problems)
     if hierarchical:
-        lvl, par, known, scheme = _resolve_hierarchy(
-            code_arr, levels, parents, scheme, px, py, problems
-        )
+        lvl, par, known, scheme = _resolve_hierarchy(code_arr, levels, parents, scheme, px, py, problems)
     else:
         lvl = np.ones(n, dtype=np.int64)
         par = np.full(n, None, dtype=object)
@@ -585,6 +593,13 @@ def check_grids(
     )
 
 
+def _only(geoms: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A copy of ``geoms`` with ``None`` where ``mask`` is false."""
+    out = np.full(geoms.size, None, dtype=object)
+    out[mask] = geoms[mask]
+    return out
+
+
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     """The polygons of a geometry (collections and lines dropped) as one (Multi)Polygon."""
     parts = shapely.get_parts(geom)
@@ -614,11 +629,17 @@ def _check_geometry(
         x, y = _point(g)
         problems.append(
             NotPolygon(
-                codes=(codes[i],), level=None, measure=0.0, x=x, y=y, geometry=None if g is None or g.is_empty else g,
-                geom_type=gtype, message=f"grid {codes[i]}: geometry is {gtype}, not a polygon",
+                codes=(codes[i],),
+                level=None,
+                measure=0.0,
+                x=x,
+                y=y,
+                geometry=None if g is None or g.is_empty else g,
+                geom_type=gtype,
+                message=f"grid {codes[i]}: geometry is {gtype}, not a polygon",
             )
         )
-    work = np.where(polygonal, geo, None)
+    work = _only(geo, polygonal)
     invalid = polygonal & ~shapely.is_valid(work)
     if invalid.any():
         bad = np.flatnonzero(invalid)
@@ -630,8 +651,14 @@ def _check_geometry(
             x, y = _point(poly if not poly.is_empty else fixed)
             problems.append(
                 InvalidGeometry(
-                    codes=(codes[i],), level=None, measure=float(poly.area), x=x, y=y, geometry=geo[i],
-                    reason=str(reason), repaired=fixed,
+                    codes=(codes[i],),
+                    level=None,
+                    measure=float(poly.area),
+                    x=x,
+                    y=y,
+                    geometry=geo[i],
+                    reason=str(reason),
+                    repaired=fixed,
                     message=f"grid {codes[i]}: invalid geometry ({reason})",
                 )
             )
@@ -640,7 +667,9 @@ def _check_geometry(
     return work, usable
 
 
-def _check_duplicates(codes: np.ndarray, px: np.ndarray, py: np.ndarray, problems: list[Problem]) -> np.ndarray:
+def _check_duplicates(
+    codes: np.ndarray, px: np.ndarray, py: np.ndarray, problems: list[Problem]
+) -> np.ndarray:
     """Report codes carried by several grids; return a mask of the grids involved."""
     uniq, inverse, count = np.unique(codes.astype(str), return_inverse=True, return_counts=True)
     dup = count[inverse] > 1
@@ -649,8 +678,12 @@ def _check_duplicates(codes: np.ndarray, px: np.ndarray, py: np.ndarray, problem
         label = uniq[k] if uniq[k] else "(empty code)"
         problems.append(
             DuplicateCode(
-                codes=(str(uniq[k]),), level=None, measure=float(count[k]), x=float(px[where[0]]),
-                y=float(py[where[0]]), indexes=tuple(int(i) for i in where),
+                codes=(str(uniq[k]),),
+                level=None,
+                measure=float(count[k]),
+                x=float(px[where[0]]),
+                y=float(py[where[0]]),
+                indexes=tuple(int(i) for i in where),
                 message=f"code {label} is carried by {count[k]} grids",
             )
         )
@@ -677,10 +710,8 @@ def _resolve_hierarchy(
         scheme = CodeScheme()
         if lengths:
             common = max(set(lengths), key=lengths.count)
-            try:
+            with contextlib.suppress(CodeError):
                 scheme = CodeScheme.for_length(common)
-            except CodeError:
-                pass
     lvl = np.full(n, -1, dtype=np.int64)
     known = np.zeros(n, dtype=bool)
     code_level = np.full(n, -1, dtype=np.int64)
@@ -688,8 +719,13 @@ def _resolve_hierarchy(
     def malformed(i: int, reason: str, level: int | None) -> None:
         problems.append(
             MalformedCode(
-                codes=(codes[i],), level=level, measure=0.0, x=float(px[i]), y=float(py[i]),
-                reason=reason, message=f"grid {codes[i]}: {reason}",
+                codes=(codes[i],),
+                level=level,
+                measure=0.0,
+                x=float(px[i]),
+                y=float(py[i]),
+                reason=reason,
+                message=f"grid {codes[i]}: {reason}",
             )
         )
 
@@ -716,32 +752,45 @@ def _resolve_hierarchy(
         known[i] = True
 
     present = set(lvl[known].tolist())
-    by_level: dict[int, set[str]] = {
-        level: set(codes[known & (lvl == level)].tolist()) for level in present
-    }
+    by_level: dict[int, set[str]] = {level: set(codes[known & (lvl == level)].tolist()) for level in present}
     par = np.full(n, None, dtype=object)
-    for i in np.flatnonzero(known):
+    for i in np.flatnonzero(known).tolist():
         level = int(lvl[i])
         code = codes[i]
         if parents is not None:
             raw = parents[i]
-            parent = None if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw).strip() or None
+            parent = (
+                None
+                if raw is None or (isinstance(raw, float) and math.isnan(raw))
+                else str(raw).strip() or None
+            )
             if level > 1 and parent is None:
                 problems.append(
                     MissingParent(
-                        codes=(code,), level=level, measure=0.0, x=float(px[i]), y=float(py[i]), parent="",
+                        codes=(code,),
+                        level=level,
+                        measure=0.0,
+                        x=float(px[i]),
+                        y=float(py[i]),
+                        parent="",
                         message=f"grid {code} of level {level} names no parent",
                     )
                 )
                 continue
             if level > 1 and code_level[i] > 0:
+                assert parent is not None
                 keep = scheme.prefix_length(level - 1)
-                if code[:keep] != parent[:keep]:
+                if not code.startswith(parent[:keep]):
                     problems.append(
                         WrongPrefix(
-                            codes=(code, parent), level=level, measure=0.0, x=float(px[i]), y=float(py[i]),
+                            codes=(code, parent),
+                            level=level,
+                            measure=0.0,
+                            x=float(px[i]),
+                            y=float(py[i]),
                             parent=parent,
-                            message=f"grid {code} does not start with {parent[:keep]}, the prefix of its parent {parent}",
+                            message=f"grid {code} does not start with {parent[:keep]}, "
+                            f"the prefix of its parent {parent}",
                         )
                     )
         elif level > 1 and code_level[i] > 0:
@@ -757,7 +806,12 @@ def _resolve_hierarchy(
         if parent not in by_level[level - 1]:
             problems.append(
                 MissingParent(
-                    codes=(code, parent), level=level, measure=0.0, x=float(px[i]), y=float(py[i]), parent=parent,
+                    codes=(code, parent),
+                    level=level,
+                    measure=0.0,
+                    x=float(px[i]),
+                    y=float(py[i]),
+                    parent=parent,
                     message=f"grid {code}: its parent {parent} is not among the level-{level - 1} grids",
                 )
             )
@@ -796,8 +850,13 @@ def _gap_problems(
     for k in range(pieces.size):
         problems.append(
             Gap(
-                codes=around[k], level=level, measure=float(area[k]), x=float(rp[k].x), y=float(rp[k].y),
-                geometry=pieces[k], width=float(width[k]),
+                codes=around[k],
+                level=level,
+                measure=float(area[k]),
+                x=float(rp[k].x),
+                y=float(rp[k].y),
+                geometry=pieces[k],
+                width=float(width[k]),
                 message=f"level {level}: gap of {area[k]:.1f} m² (width {width[k]:.1f} m) {where} "
                 f"next to {', '.join(around[k]) or 'no grid'}",
             )
@@ -843,20 +902,32 @@ def _check_level(
                 ci, cj = sorted((c[i], c[j]))
                 problems.append(
                     Overlap(
-                        codes=(ci, cj), level=level, measure=float(area[k]), x=float(rp[k].x), y=float(rp[k].y),
-                        geometry=_polygonal(inter[k]), width=float(width[k]),
+                        codes=(ci, cj),
+                        level=level,
+                        measure=float(area[k]),
+                        x=float(rp[k].x),
+                        y=float(rp[k].y),
+                        geometry=_polygonal(inter[k]),
+                        width=float(width[k]),
                         message=f"level {level}: grids {ci} and {cj} overlap by {area[k]:.1f} m²",
                     )
                 )
 
     # Slivers.
     th = thickness(g)
-    for k in np.flatnonzero(th < tol.sliver_width):
+    for k in np.flatnonzero(th < tol.sliver_width).tolist():
         x, y = _point(g[k])
         problems.append(
             Sliver(
-                codes=(c[k],), level=level, measure=float(th[k]), x=x, y=y, geometry=None, area=float(g[k].area),
-                message=f"grid {c[k]} is a sliver: thickness 2A/P {th[k]:.2f} m, below {tol.sliver_width:g} m",
+                codes=(c[k],),
+                level=level,
+                measure=float(th[k]),
+                x=x,
+                y=y,
+                geometry=None,
+                area=float(g[k].area),
+                message=f"grid {c[k]} is a sliver: thickness 2A/P {th[k]:.2f} m, "
+                f"below {tol.sliver_width:g} m",
             )
         )
 
@@ -866,7 +937,18 @@ def _check_level(
             gaps, _, spill, _ = _differences(np.array([land], dtype=object), np.array([union], dtype=object))
             gaps = gaps[shapely.area(gaps) > tol.gap_area]
             _gap_problems(gaps, _neighbours(tree, gaps, c), level, "inside the land", problems)
-            _spill_problems(spill, np.zeros(spill.size, dtype=np.int64), g, c, tree, None, level, tol, problems, OutsideLand)
+            _spill_problems(
+                spill,
+                np.zeros(spill.size, dtype=np.int64),
+                g,
+                c,
+                tree,
+                None,
+                level,
+                tol,
+                problems,
+                OutsideLand,
+            )
         else:
             shells = shapely.polygons(shapely.get_exterior_ring(shapely.get_parts(union)))
             gaps, _ = _pieces(shapely.difference(shapely.union_all(shells), union), tol.gap_area)
@@ -881,14 +963,17 @@ def _check_level(
     has_parent = np.array([p is not None for p in child_par], dtype=bool)
     row = np.full(idx.size, -1, dtype=np.int64)
     if has_parent.any() and pidx.size:
-        pos = np.searchsorted(pcodes[order], child_par[has_parent].astype(str))
-        row[has_parent] = order[np.clip(pos, 0, order.size - 1)]
+        wanted = child_par[has_parent].astype(str)
+        pos = np.clip(np.searchsorted(pcodes[order], wanted), 0, order.size - 1)
+        # A parent without usable geometry is not among the rows: its children have no row.
+        found = pcodes[order][pos] == wanted
+        row[np.flatnonzero(has_parent)[found]] = order[pos[found]]
     child_union = _grouped_union(g, row, pidx.size, flagged)
     gaps, gi, spill, si = _differences(work[pidx], child_union)
     big = shapely.area(gaps) > tol.gap_area
     gaps, gi = gaps[big], gi[big]
     around = [
-        (pcodes[r],) + tuple(x for x in nb if x != pcodes[r])
+        (pcodes[r], *(x for x in nb if x != pcodes[r]))
         for r, nb in zip(gi.tolist(), _neighbours(tree, gaps, c), strict=True)
     ]
     _gap_problems(gaps, around, level, "inside its parent", problems)
@@ -921,9 +1006,7 @@ def _grouped_union(g: np.ndarray, row: np.ndarray, rows: int, flagged: np.ndarra
     return out
 
 
-def _differences(
-    ref: np.ndarray, got: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _differences(ref: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pieces of ``ref - got`` and of ``got - ref``, row by row, each with its row index.
 
     Rows whose two sides have the same vertices (a parent built from its children) are equal
@@ -931,7 +1014,8 @@ def _differences(
     whether a point inside them lies in ``ref``.
     """
     empty = np.array([], dtype=object), np.array([], dtype=np.int64)
-    got = np.where(shapely.is_missing(got), shapely.Polygon(), got)
+    got = got.copy()
+    got[shapely.is_missing(got)] = shapely.Polygon()
     same = shapely.equals_exact(shapely.normalize(ref), shapely.normalize(got), tolerance=1e-9)
     rows = np.flatnonzero(~same)
     if not rows.size:
@@ -990,14 +1074,25 @@ def _spill_problems(
             parent = str(rows[1][rows[0][k]])
             problems.append(
                 OutsideParent(
-                    codes=(c[k], parent), level=level, measure=total, x=x, y=y, geometry=geom, parent=parent,
+                    codes=(c[k], parent),
+                    level=level,
+                    measure=total,
+                    x=x,
+                    y=y,
+                    geometry=geom,
+                    parent=parent,
                     message=f"grid {c[k]}: {total:.1f} m² lie outside its parent {parent}",
                 )
             )
         else:
             problems.append(
                 OutsideLand(
-                    codes=(c[k],), level=level, measure=total, x=x, y=y, geometry=geom,
+                    codes=(c[k],),
+                    level=level,
+                    measure=total,
+                    x=x,
+                    y=y,
+                    geometry=geom,
                     message=f"grid {c[k]}: {total:.1f} m² lie outside the land",
                 )
             )
@@ -1029,7 +1124,7 @@ def _check_multipart(
     problems: list[Problem],
 ) -> None:
     """Report parts cut off from their grid's body on a piece of land that body already stands on."""
-    multi = np.flatnonzero(usable & (shapely.get_num_geometries(np.where(usable, work, None)) > 1))
+    multi = np.flatnonzero(usable & (shapely.get_num_geometries(_only(work, usable)) > 1))
     if not multi.size:
         return
     parts, owner = shapely.get_parts(work[multi], return_index=True)
@@ -1064,7 +1159,12 @@ def _check_multipart(
         x, y = _point(geom)
         problems.append(
             UnexpectedMultipart(
-                codes=(codes[i],), level=int(lvl[i]), measure=stray_area, x=x, y=y, geometry=geom,
+                codes=(codes[i],),
+                level=int(lvl[i]),
+                measure=stray_area,
+                x=x,
+                y=y,
+                geometry=geom,
                 parts=int(parts[mine].size),
                 message=f"grid {codes[i]}: {len(stray)} part(s), {stray_area:.1f} m², cut off from its main "
                 "body on the same piece of land",
@@ -1109,9 +1209,16 @@ def _check_numbering(
         x, y = _point(shapely.union_all(work[bad]))
         problems.append(
             Numbering(
-                codes=tuple(codes[bad].tolist()), level=level, measure=float(wrong.size), x=x, y=y,
-                parent=parent, expected=tuple(int(e) for e in expected[wrong]),
+                codes=tuple(codes[bad].tolist()),
+                level=level,
+                measure=float(wrong.size),
+                x=x,
+                y=y,
+                parent=parent,
+                expected=tuple(int(e) for e in expected[wrong]),
                 message=f"children of {parent} not numbered west→east, north→south: "
-                + ", ".join(f"{codes[i]} should be no. {e}" for i, e in zip(bad, expected[wrong], strict=True)),
+                + ", ".join(
+                    f"{codes[i]} should be no. {e}" for i, e in zip(bad, expected[wrong], strict=True)
+                ),
             )
         )

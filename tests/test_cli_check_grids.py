@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 import cli
-from tests.layers.test_grid_files import FORMATS, U, X0, Y0, grid_frame, write
+from tests.layers.test_grid_files import FORMATS, X0, Y0, U, grid_frame, write
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -22,7 +22,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:4549"])
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_clean_file_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str, crs: str) -> None:
+def test_clean_file_exits_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str, crs: str
+) -> None:
     path = write(grid_frame(crs=crs), tmp_path, fmt)
     code, out, err = run(capsys, "--in", str(path))
     assert (code, err) == (0, "")
@@ -35,8 +37,21 @@ def test_declared_fields_and_land(tmp_path: Path, capsys: pytest.CaptureFixture[
     path = write(df, tmp_path, "gpkg")
     land = tmp_path / "land.geojson"
     df[df["lv"] == 1][["geometry"]].to_crs("EPSG:4326").to_file(land)
-    code, out, _ = run(capsys, "--in", str(path), "--code-field", "gc", "--parent-field", "pc",
-                       "--level-field", "lv", "--name-field", "nm", "--land", str(land))
+    code, out, _ = run(
+        capsys,
+        "--in",
+        str(path),
+        "--code-field",
+        "gc",
+        "--parent-field",
+        "pc",
+        "--level-field",
+        "lv",
+        "--name-field",
+        "nm",
+        "--land",
+        str(land),
+    )
     assert code == 0, out
     assert "against the land" in out
 
@@ -46,11 +61,15 @@ def defective(tmp_path: Path, fmt: str = "gpkg") -> tuple[Path, str, str]:
     df = grid_frame()
     a = df.index[df["geometry"].covers(shapely.Point(X0 + 0.5 * U, Y0 + 0.5 * U)) & (df["level"] == 3)][0]
     b = df.index[df["geometry"].covers(shapely.Point(X0 + 1.5 * U, Y0 + 0.5 * U)) & (df["level"] == 3)][0]
-    df.loc[a, "geometry"] = shapely.Polygon([(X0, Y0), (X0 + U, Y0), (X0 + 1.2 * U, Y0 + 0.9 * U), (X0, Y0 + U)])
+    df.loc[a, "geometry"] = shapely.Polygon(
+        [(X0, Y0), (X0 + U, Y0), (X0 + 1.2 * U, Y0 + 0.9 * U), (X0, Y0 + U)]
+    )
     return write(df, tmp_path, fmt), str(df.loc[a, "code"]), str(df.loc[b, "code"])
 
 
-def test_problems_exit_one_with_a_readable_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_problems_exit_one_with_a_readable_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path, a, b = defective(tmp_path)
     code, out, _ = run(capsys, "--in", str(path), "--name-field", "name")
     assert code == 1
@@ -122,8 +141,11 @@ def _unreadable(tmp_path: Path) -> Path:
     [
         (_unreadable, [], "broken.gpkg: cannot be read as GeoPackage"),
         (_no_prj, [], r"grids.shp: no CRS \(a Shapefile needs its .prj"),
-        (lambda p: write(grid_frame(), p, "gpkg"), ["--code-field", "gridcode"],
-         "no code field 'gridcode'; the fields are: code, parent, level, name"),
+        (
+            lambda p: write(grid_frame(), p, "gpkg"),
+            ["--code-field", "gridcode"],
+            "no code field 'gridcode'; the fields are: code, parent, level, name",
+        ),
         (_mixed, [], r"polygons mixed with other geometry types \(41 Polygon, 1 Point\)"),
         (_empty, [], "empty.geojson: no features"),
     ],

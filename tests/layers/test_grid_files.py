@@ -32,18 +32,41 @@ def grid_frame(*, crs: str = "EPSG:4549") -> gpd.GeoDataFrame:
     rows: list[dict[str, object]] = []
     for t, seg in enumerate((3, 101)):
         town = SCHEME.child(None, seg, root="320506")
-        rows.append({"code": town, "parent": None, "level": 1, "name": f"town {t}",
-                     "geometry": box(X0 + 4 * t * U, Y0, X0 + (4 * t + 4) * U, Y0 + 4 * U)})
-        comms = [box(X0 + (4 * t + 2 * cx) * U, Y0 + 2 * cy * U, X0 + (4 * t + 2 * cx + 2) * U, Y0 + (2 * cy + 2) * U)
-                 for cy in range(2) for cx in range(2)]
+        rows.append(
+            {
+                "code": town,
+                "parent": None,
+                "level": 1,
+                "name": f"town {t}",
+                "geometry": box(X0 + 4 * t * U, Y0, X0 + (4 * t + 4) * U, Y0 + 4 * U),
+            }
+        )
+        comms = [
+            box(
+                X0 + (4 * t + 2 * cx) * U,
+                Y0 + 2 * cy * U,
+                X0 + (4 * t + 2 * cx + 2) * U,
+                Y0 + (2 * cy + 2) * U,
+            )
+            for cy in range(2)
+            for cx in range(2)
+        ]
         for cg, n in zip(comms, sequence_numbers(comms), strict=True):
             comm = SCHEME.child(town, int(n))
-            rows.append({"code": comm, "parent": town, "level": 2, "name": f"community {comm[9:12]}", "geometry": cg})
+            rows.append(
+                {"code": comm, "parent": town, "level": 2, "name": f"community {comm[9:12]}", "geometry": cg}
+            )
             x, y = cg.bounds[:2]
-            areas = [box(x + ax * U, y + ay * U, x + (ax + 1) * U, y + (ay + 1) * U) for ay in range(2) for ax in range(2)]
+            areas = [
+                box(x + ax * U, y + ay * U, x + (ax + 1) * U, y + (ay + 1) * U)
+                for ay in range(2)
+                for ax in range(2)
+            ]
             for ag, m in zip(areas, sequence_numbers(areas), strict=True):
                 code = SCHEME.child(comm, int(m))
-                rows.append({"code": code, "parent": comm, "level": 3, "name": f"area {code[-3:]}", "geometry": ag})
+                rows.append(
+                    {"code": code, "parent": comm, "level": 3, "name": f"area {code[-3:]}", "geometry": ag}
+                )
     df = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4549")
     return df.to_crs(crs) if crs != "EPSG:4549" else df
 
@@ -121,7 +144,9 @@ def test_geojson_with_projected_coordinates_and_no_crs_is_refused(tmp_path: Path
     fc = json.loads(grid_frame().to_json(drop_id=True))
     fc.pop("crs", None)
     path.write_text(json.dumps(fc), encoding="utf-8")
-    with pytest.raises(GridFileCRSError, match="not lon/lat, but RFC 7946 makes GeoJSON lon/lat; the CRS must be declared"):
+    with pytest.raises(
+        GridFileCRSError, match="not lon/lat, but RFC 7946 makes GeoJSON lon/lat; the CRS must be declared"
+    ):
         read_grid_file(path)
 
 
@@ -136,7 +161,7 @@ def test_no_crs_is_refused(tmp_path: Path, fmt: str) -> None:
     path = write(grid_frame().set_crs(None, allow_override=True), tmp_path, fmt)
     if fmt == "shp":
         assert not path.with_suffix(".prj").exists()
-    with pytest.raises(GridFileCRSError, match="no CRS|declares no CRS") as info:
+    with pytest.raises(GridFileCRSError, match=r"no CRS|declares no CRS") as info:
         read_grid_file(path)
     assert isinstance(info.value, CRSError) and isinstance(info.value, OneGridError)
 
@@ -150,7 +175,9 @@ def test_shapefile_without_prj_is_refused(tmp_path: Path) -> None:
 
 def test_missing_code_field_lists_the_fields(tmp_path: Path) -> None:
     path = write(grid_frame(), tmp_path, "gpkg")
-    with pytest.raises(GridFileError, match="no code field 'grid_code'; the fields are: code, parent, level, name"):
+    with pytest.raises(
+        GridFileError, match="no code field 'grid_code'; the fields are: code, parent, level, name"
+    ):
         read_grid_file(path, code_field="grid_code")
     with pytest.raises(GridFileError, match="no level field 'lvl'"):
         read_grid_file(path, level_field="lvl")
@@ -161,7 +188,9 @@ def test_mixed_geometry_types_are_refused(tmp_path: Path) -> None:
     df.loc[3, "geometry"] = shapely.Point(X0, Y0)
     df.loc[4, "geometry"] = shapely.LineString([(X0, Y0), (X0 + 1, Y0 + 1)])
     path = write(df, tmp_path, "geojson")
-    with pytest.raises(GridFileError, match=r"polygons mixed with other geometry types \(40 Polygon, 1 Point, 1 LineString\)"):
+    with pytest.raises(
+        GridFileError, match=r"polygons mixed with other geometry types \(40 Polygon, 1 Point, 1 LineString\)"
+    ):
         read_grid_file(path)
 
 
@@ -196,7 +225,7 @@ def test_unreadable_files_are_refused(tmp_path: Path) -> None:
         read_grid_file(pq)
     csv = tmp_path / "grids.csv"
     csv.write_text("code,x,y\n1,2,3\n", encoding="utf-8")
-    with pytest.raises(GridFileError, match="unknown file type .csv"):
+    with pytest.raises(GridFileError, match=r"unknown file type \.csv"):
         read_grid_file(csv)
     with pytest.raises(GridFileError, match="not a file"):
         read_grid_file(tmp_path)
