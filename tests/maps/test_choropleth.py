@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from maps.choropleth import NO_DATA, Legend, classify
+
+
+def test_classes_cover_values_and_missing() -> None:
+    v = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, np.nan], dtype=float)
+    c = classify(v, k=5, scheme="quantiles")
+    assert len(c.bins) == 5 and len(c.colors) == 5 and len(c.labels) == 5
+    assert c.yb[-1] == -1 and c.color_of()[-1] == NO_DATA
+    assert (c.yb[:-1] >= 0).all() and c.yb[0] == 0 and c.yb[9] == 4
+    assert c.bins[-1] == 10
+
+
+@pytest.mark.parametrize("scheme", ["quantiles", "natural_breaks", "equal_interval"])
+def test_fewer_distinct_values_than_classes(scheme: str) -> None:
+    c = classify(np.array([0.0, 0.0, 1.0, 1.0]), k=5, scheme=scheme)
+    assert len(c.bins) == 2 and set(c.yb.tolist()) == {0, 1}
+
+
+def test_constant_and_empty() -> None:
+    assert classify(np.array([3.0, 3.0]), k=5).labels == ("3.0",)
+    assert classify(np.array([np.nan]), k=5).bins == ()
+
+
+def test_bad_options() -> None:
+    with pytest.raises(ValueError, match="unknown classification scheme"):
+        classify(np.array([1.0]), scheme="jenks?")
+    with pytest.raises(ValueError, match="k must be"):
+        classify(np.array([1.0]), k=12)
+
+
+def test_legend_escapes_text() -> None:
+    c = classify(np.array([1.0, 2.0, 3.0]), k=3)
+    leg = Legend(title="<script>alert(1)</script>", classes=c, no_data="n/a")
+    assert "<script>" not in leg.html_json and "&lt;script&gt;" in leg.html_json
+    assert "</" not in leg.html_json
