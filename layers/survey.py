@@ -77,19 +77,6 @@ SURVEY_CRS: dict[str, tuple[str, str]] = {
     "EPSG:4490": ("CGCS2000 经纬度", "CGCS2000 lon/lat"),
     "EPSG:4549": ("CGCS2000 平面坐标 x/y (米)", "CGCS2000 x/y (metres, EPSG:4549)"),
 }
-_CRS_ALIASES = {
-    "EPSG:4326": "EPSG:4326",
-    "WGS84": "EPSG:4326",
-    "WGS 84": "EPSG:4326",
-    "4326": "EPSG:4326",
-    "GCJ02": "GCJ02",
-    "GCJ-02": "GCJ02",
-    "EPSG:4490": "EPSG:4490",
-    "4490": "EPSG:4490",
-    "EPSG:4549": "EPSG:4549",
-    "4549": "EPSG:4549",
-    "CGCS2000": "EPSG:4549",
-}
 _PROJECTED = {"EPSG:4549"}
 
 #: Kind recorded in ``import_batches`` for surveyed positions.
@@ -106,6 +93,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "not_a_number": ("坐标不是数字", "coordinate is not a number"),
     "nan": ("坐标为 NaN 或无穷大", "coordinate is NaN or infinite"),
     "swapped": ("经纬度疑似颠倒", "latitude and longitude look swapped"),
+    "wrong_crs": (
+        "坐标看似经纬度而非平面坐标，请选择经纬度坐标系",
+        "looks like lon/lat degrees, not metres: choose a lon/lat coordinate system",
+    ),
     "out_of_range": ("坐标超出有效范围", "coordinate out of range"),
     "outside_district": ("位置不在本区任何网格内", "position outside every grid of the district"),
 }
@@ -230,15 +221,8 @@ def _now() -> str:
 
 
 def normalise_crs(crs: str) -> str:
-    """The canonical name of a survey CRS; :class:`CRSError` for anything else."""
-    key = str(crs).strip().upper() if crs is not None else ""
-    canonical = _CRS_ALIASES.get(key)
-    if canonical is None:
-        raise CRSError(
-            f"unknown coordinate system {crs!r}; use one of {', '.join(SURVEY_CRS)} "
-            "(GCJ-02 is what Amap and WeChat give)"
-        )
-    return canonical
+    """The canonical name of a CRS (``spatial.crs`` aliases accepted); :class:`CRSError` otherwise."""
+    return spatial_crs.normalize_crs(crs)
 
 
 def _check_actor(actor: str) -> str:
@@ -285,28 +269,21 @@ def district_locator(store: Store) -> GridLocator:
     return loc
 
 
-def _coordinate_reasons(x: np.ndarray, y: np.ndarray, *, crs: str) -> np.ndarray:
-    """Per point, the code of the first problem of its raw coordinates ('' when none).
+def _coordinate_problems(x: np.ndarray, y: np.ndarray, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per point, a reason code ('' when usable) and the words of :func:`spatial.crs.check_coordinates`.
 
-    Axes are x = easting/longitude, y = northing/latitude. The swap test is the one a surveyor
-    trips on: lat/lon typed in the wrong order puts a longitude (> 90 in China) into latitude;
-    in EPSG:4549 a northing (millions of metres) into easting.
+    The check is the engine's (NaN, range, swapped axes, degrees given as metres); this only sorts
+    its verdicts into the reason codes a surveyor sees.
     """
-    out = np.full(x.shape[0], "", dtype=object)
-    finite = np.isfinite(x) & np.isfinite(y)
-    out[~finite] = "nan"
-    with np.errstate(invalid="ignore"):
-        if crs in _PROJECTED:
-            # A 3-degree zone spans a few hundred km either side of the 500 km false easting, while
-            # northings in China run to millions of metres: an x in the millions is a northing.
-            swapped = finite & (x > 1_000_000) & (x <= 10_000_000) & (y >= 0) & (y <= 1_000_000)
-            out_of_range = finite & ~swapped & ((x < 0) | (x > 1_000_000) | (y < 0) | (y > 10_000_000))
-        else:
-            swapped = finite & (np.abs(y) > 90) & (np.abs(x) <= 90)
-            out_of_range = finite & ~swapped & ((np.abs(x) > 180) | (np.abs(y) > 90))
-    out[swapped] = "swapped"
-    out[out_of_range] = "out_of_range"
-    return out
+    check = spatial_crs.check_coordinates(x, y, crs=crs)
+    why = pd.Series(check.reason, dtype=object).fillna("").astype(str)
+    code = np.full(len(why), "", dtype=object)
+    bad = (why != "").to_numpy()
+    code[bad] = "out_of_range"
+    code[(why.str.startswith("looks like degrees")).to_numpy()] = "wrong_crs"
+    code[(why.str.contains("swapped")).to_numpy()] = "swapped"
+    code[(why.str.startswith("missing") | why.str.startswith("not finite")).to_numpy()] = "nan"
+    return code, why.to_numpy(dtype=object)
 
 
 def _describe_point(x: float, y: float, *, crs: str) -> str:
@@ -321,33 +298,22 @@ def _to_work_located(x: float, y: float, *, crs: str, locator: GridLocator) -> t
         ya = np.array([float(y)], dtype=float)
     except (TypeError, ValueError) as exc:
         raise CoordinateError(f"coordinates ({x!r}, {y!r}) are not numbers") from exc
-    problem = _coordinate_reasons(xa, ya, crs=canonical)[0]
-    where = _describe_point(xa[0], ya[0], crs=canonical) if problem != "nan" else f"({x}, {y})"
-    if problem == "nan":
-        raise CoordinateError(f"coordinates {where} are NaN or infinite")
-    if problem == "swapped":
-        raise CoordinateError(
-            f"coordinates {where} look swapped: "
-            + (
-                "give longitude first, then latitude"
-                if canonical not in _PROJECTED
-                else "give the easting x first, then the northing y"
-            )
+    codes, why = _coordinate_problems(xa, ya, crs=canonical)
+    where = _describe_point(xa[0], ya[0], crs=canonical) if codes[0] != "nan" else f"({x}, {y})"
+    if codes[0] == "wrong_crs":
+        raise CRSError(
+            f"coordinates {where} look like lon/lat degrees, not {canonical} metres; "
+            "choose a lon/lat coordinate system"
         )
-    if problem == "out_of_range":
-        raise CoordinateError(f"coordinates {where} are out of range for {canonical}")
+    if codes[0]:
+        raise CoordinateError(f"coordinates {where} cannot be used as {canonical}: {why[0]}")
     wx, wy = spatial_crs.to_work(xa, ya, crs=canonical)
     wx0, wy0 = float(np.asarray(wx)[0]), float(np.asarray(wy)[0])
     if not (np.isfinite(wx0) and np.isfinite(wy0)):
         raise CoordinateError(f"coordinates {where} cannot be converted from {canonical}")
     grid = locator.locate_one(wx0, wy0)
     if grid is None:
-        hint = ""
-        if canonical in _PROJECTED and abs(xa[0]) <= 180 and abs(ya[0]) <= 90:
-            hint = "; these look like lon/lat, so choose a lon/lat coordinate system"
-        raise OutsideDistrictError(
-            f"position {where} in {canonical} is outside every grid of the district{hint}"
-        )
+        raise OutsideDistrictError(f"position {where} in {canonical} is outside every grid of the district")
     return wx0, wy0, grid
 
 
@@ -557,7 +523,7 @@ def grid_shape(store: Store, grid_code: str | None) -> gpd.GeoDataFrame:
 def to_lonlat(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 lon/lat (the display CRS) of working-CRS positions."""
     lon, lat = spatial_crs.to_display(
-        np.asarray(x, dtype=float), np.asarray(y, dtype=float), crs=settings.DISPLAY_CRS
+        np.asarray(x, dtype=float), np.asarray(y, dtype=float), crs=settings.WORK_CRS
     )
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
@@ -1031,14 +997,12 @@ def preview_batch(
     )
     numeric = live & ~x_empty & ~y_empty & ~x_text & ~y_text
     problem = np.full(n, "", dtype=object)
+    words = np.full(n, "", dtype=object)
     if numeric.any():
-        problem[numeric] = _coordinate_reasons(x_num[numeric], y_num[numeric], crs=canonical)
-    for rc in ("nan", "swapped", "out_of_range"):
-        r.add(
-            problem == rc,
-            rc,
-            np.char.add(np.char.add(x_in.to_numpy(dtype=str), ", "), y_in.to_numpy(dtype=str)).astype(object),
-        )
+        problem[numeric], words[numeric] = _coordinate_problems(x_num[numeric], y_num[numeric], crs=canonical)
+    shown = words + " (" + x_in.to_numpy(dtype=object) + ", " + y_in.to_numpy(dtype=object) + ")"
+    for rc in ("nan", "swapped", "wrong_crs", "out_of_range"):
+        r.add(problem == rc, rc, shown)
     placeable = numeric & (problem == "")
 
     wx = np.full(n, np.nan)
@@ -1050,13 +1014,7 @@ def preview_batch(
         wy[placeable] = np.asarray(py, dtype=float)
         loc = locator or district_locator(store)
         new_grid[placeable] = loc.locate(wx[placeable], wy[placeable])
-    outside = placeable & pd.isna(new_grid)
-    if outside.any():
-        detail = np.full(n, "", dtype=object)
-        if canonical in _PROJECTED:
-            lonlat = (np.abs(x_num) <= 180) & (np.abs(y_num) <= 90)
-            detail[outside & lonlat] = "looks like lon/lat; choose a lon/lat coordinate system"
-        r.add(outside, "outside_district", detail)
+    r.add(placeable & pd.isna(new_grid), "outside_district")
 
     old = existing.reindex(code_arr)
     old_x = old["x"].to_numpy(dtype=float, na_value=np.nan)

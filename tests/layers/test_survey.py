@@ -244,15 +244,15 @@ def test_stale_move_refused_and_nothing_changed(store: Store) -> None:
     [
         (121.9, 31.25, "EPSG:4326", OutsideDistrictError, "outside every grid"),
         (CX + 5000.0, CY, "EPSG:4549", OutsideDistrictError, "outside every grid"),
-        (120.60, 31.25, "EPSG:4549", OutsideDistrictError, "look like lon/lat"),
-        (31.25, 120.60, "EPSG:4326", CoordinateError, "look swapped"),
-        (31.25, 120.60, "GCJ02", CoordinateError, "look swapped"),
-        (CY, CX, "EPSG:4549", CoordinateError, "look swapped"),
+        (120.60, 31.25, "EPSG:4549", CRSError, "look like lon/lat degrees"),
+        (31.25, 120.60, "EPSG:4326", CoordinateError, "swapped lat/lon"),
+        (31.25, 120.60, "GCJ02", CoordinateError, "swapped lat/lon"),
+        (CY, CX, "EPSG:4549", CoordinateError, "swapped easting/northing"),
         (float("nan"), 31.25, "EPSG:4326", CoordinateError, "NaN"),
-        (120.6, float("inf"), "EPSG:4326", CoordinateError, "NaN or infinite"),
+        (120.6, float("inf"), "EPSG:4326", CoordinateError, "not finite"),
         (200.0, 31.25, "EPSG:4326", CoordinateError, "out of range"),
         ("abc", 31.25, "EPSG:4326", CoordinateError, "not numbers"),
-        (120.6, 31.25, "EPSG:3857", CRSError, "unknown coordinate system"),
+        (120.6, 31.25, "EPSG:3857", CRSError, "unknown CRS"),
     ],
 )
 def test_move_refusals_change_nothing(
@@ -592,15 +592,15 @@ def test_unreadable_files_refused(store: Store) -> None:
         )
     with pytest.raises(InputFileError, match=r"upload a \.csv or \.xlsx"):
         survey.preview_batch(store, b"{}", filename="e.json", crs="EPSG:4326")
-    with pytest.raises(CRSError, match="unknown coordinate system"):
+    with pytest.raises(CRSError, match="unknown CRS"):
         survey.preview_batch(store, b"code,x,y\n", filename="e.csv", crs="EPSG:3857")
 
 
 def test_projected_batch_flags_lonlat_and_swaps(store: Store) -> None:
     text = _csv([f"{C1},120.6,31.25", f"{C2},{CY},{CX}", f"{C3},{CX + 1.0},{CY + 1.0}"], header="code,x,y")
     p = survey.preview_batch(store, text, filename="p.csv", crs="EPSG:4549")
-    assert p.rows["reason_code"].tolist() == ["outside_district", "swapped", ""]
-    assert "looks like lon/lat" in p.rows["reason"].iloc[0]
+    assert p.rows["reason_code"].tolist() == ["wrong_crs", "swapped", ""]
+    assert "choose a lon/lat coordinate system" in p.rows["reason"].iloc[0]
 
 
 def test_preview_of_thousands_of_rows_is_fast(tmp_path: Path) -> None:

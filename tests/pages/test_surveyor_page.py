@@ -114,3 +114,39 @@ def test_state_change_and_undo(store_path: Path) -> None:
     with open_store(store_path) as store:
         assert survey.get_component(store, C1)["state"] == "完好"
         assert survey.history(store, C1)["action"].tolist() == ["state", "undo"]
+
+
+def test_batch_upload_preview_and_confirm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.layers.test_survey import _bad_batch
+
+    path = make_store(tmp_path / "batch.sqlite", extra=20)
+    monkeypatch.setenv("ONEGRID_STORE", str(path))
+    monkeypatch.setattr(settings, "TILES", "none")
+    at = _app()
+    at.run()
+    at.file_uploader(key="survey.upload").upload("外业.csv", _bad_batch(), "text/csv")
+    at.run()
+    _button(at, "预览").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["行数"], metrics["接受"], metrics["拒绝"]) == ("14", "3", "11")
+    rejected = at.dataframe[-1].value
+    assert "未知的部件编码" in rejected["原因"].tolist()
+    assert "<script>alert(1)</script>" in rejected["code"].tolist()  # shown as text, not markup
+    _button(at, "确认导入").click().run()
+    assert not at.exception, at.exception
+    assert any("已导入" in s.value for s in at.success)
+    with open_store(path) as store:
+        assert survey.get_component(store, C1)["version"] == 2
+        assert store.conn.execute("SELECT COUNT(*) FROM import_rejects").fetchone()[0] == 11
+
+
+def test_oversized_upload_is_refused(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "MAX_UPLOAD_MB", 1)
+    at = _app()
+    at.run()
+    at.file_uploader(key="survey.upload").upload("big.csv", b"x" * (10 * 1024 * 1024), "text/csv")
+    at.run()
+    _button(at, "预览").click().run()
+    assert not at.exception
+    assert any("the limit is 1.0 MB" in e.value for e in at.error)
