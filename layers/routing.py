@@ -20,6 +20,7 @@ type's enforcement body (执法部门), else the town.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,8 @@ __all__ = [
     "REDISPATCH_TOWN",
     "TOWN_FALLBACK",
     "UNKNOWN_EVENT_TYPE",
-    "build_component_index",
+    "ComponentTable",
+    "prepare_components",
     "redispatch",
     "route",
     "town_of_grid",
@@ -113,13 +115,34 @@ def town_of_grid(grid_codes: np.ndarray | Sequence[str | None], *, departments: 
     return out
 
 
-def build_component_index(components: pd.DataFrame) -> ClassIndex:
-    """The per-class nearest-neighbour index of the components (build once, pass to :func:`route`)."""
-    _require(components, ("class_code", "x", "y"), "components")
-    return build_class_index(
-        components["x"].to_numpy(np.float64),
-        components["y"].to_numpy(np.float64),
-        _obj(components["class_code"]),
+@dataclass(frozen=True)
+class ComponentTable:
+    """The components as routing needs them, prepared once: look-up by code, bodies, and the
+    per-class nearest-neighbour index. Plain data; build with :func:`prepare_components`."""
+
+    codes: np.ndarray
+    code_index: pd.Index
+    class_codes: np.ndarray
+    maintainer: np.ndarray
+    owner: np.ndarray
+    index: ClassIndex
+
+
+def prepare_components(components: pd.DataFrame) -> ComponentTable:
+    """Prepare ``components`` (``code, class_code, x, y, maintainer_code, owner_code``) for
+    :func:`route`; worth it when routing many batches against the same components."""
+    _require(components, _COMPONENT_COLS, "components")
+    codes = _obj(components["code"])
+    classes = _obj(components["class_code"])
+    return ComponentTable(
+        codes=codes,
+        code_index=pd.Index(codes.astype(str)),
+        class_codes=classes,
+        maintainer=_obj(components["maintainer_code"]),
+        owner=_obj(components["owner_code"]),
+        index=build_class_index(
+            components["x"].to_numpy(np.float64), components["y"].to_numpy(np.float64), classes
+        ),
     )
 
 
@@ -146,10 +169,9 @@ def route(
     event_type_codes: np.ndarray | Sequence[str | None],
     component_codes: np.ndarray | Sequence[str | None] | None = None,
     event_types: pd.DataFrame,
-    components: pd.DataFrame,
+    components: pd.DataFrame | ComponentTable,
     departments: pd.DataFrame,
     radius: float = 30.0,
-    component_index: ClassIndex | None = None,
 ) -> pd.DataFrame:
     """Route reports to the bodies responsible for them.
 
@@ -167,15 +189,13 @@ def route(
         Responsibility list (``code``, ``manage_code``, ``component_class``; ``sub_name`` is used
         in reason texts when present).
     components
-        ``code, class_code, x, y, maintainer_code, owner_code``.
+        ``code, class_code, x, y, maintainer_code, owner_code``, or the same prepared once with
+        :func:`prepare_components` (much faster when routing many batches).
     departments
         ``code, town_code`` (``short_name`` is used in reason texts when present).
     radius
         Largest distance (metres) at which the nearest component of the event's class is taken
         to be the one reported.
-    component_index
-        A prebuilt :func:`build_component_index` of ``components`` (same row order), to avoid
-        rebuilding it on every call.
 
     Returns
     -------
@@ -184,8 +204,8 @@ def route(
         ``reason_code``, ``reason``, ``component_code`` (the component it was routed by, if any).
     """
     _require(event_types, _EVENT_COLS, "event_types")
-    _require(components, _COMPONENT_COLS, "components")
     _require(departments, _DEPT_COLS, "departments")
+    table = components if isinstance(components, ComponentTable) else prepare_components(components)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = x.shape[0]
@@ -207,24 +227,21 @@ def route(
             et_sub[known] = _obj(event_types["sub_name"])[et_pos[known]]
 
     # 1. The component: the one named, else the nearest of the event's class within the radius.
-    comp_codes = _obj(components["code"])
-    comp_pos = _lookup(named, pd.Index(comp_codes.astype(str)))
+    comp_codes = table.codes
+    comp_pos = _lookup(named, table.code_index)
     comp_pos[~known] = -1
     was_named = comp_pos >= 0
     dist = np.full(n, np.nan)
     search = known & ~was_named & _has(et_class)
-    if search.any() and len(components):
-        index = component_index if component_index is not None else build_component_index(components)
-        if index.size != len(components):
-            raise ValueError("component_index was built from another components table")
-        found, d = index.nearest(x[search], y[search], et_class[search], radius=radius)
+    if search.any() and comp_codes.size:
+        found, d = table.index.nearest(x[search], y[search], et_class[search], radius=radius)
         comp_pos[search] = found
         dist[search] = d
     has_comp = comp_pos >= 0
     maint = np.full(n, None, dtype=object)
     owner = np.full(n, None, dtype=object)
-    maint[has_comp] = _obj(components["maintainer_code"])[comp_pos[has_comp]]
-    owner[has_comp] = _obj(components["owner_code"])[comp_pos[has_comp]]
+    maint[has_comp] = table.maintainer[comp_pos[has_comp]]
+    owner[has_comp] = table.owner[comp_pos[has_comp]]
 
     by_maint = has_comp & _has(maint)
     by_owner = has_comp & ~by_maint & _has(owner)

@@ -130,19 +130,20 @@ def test_radius_is_inclusive_and_configurable(event_types, components, departmen
     assert out["dept_code"].tolist() == ["MNT", "MNT"]
 
 
-def test_prebuilt_component_index_gives_the_same_answer(event_types, components, departments):
-    rows = [(3.0, 4.0, G003, "E1", None), (95.0, 1.0, G004, "E4", None)]
-    index = routing.build_component_index(components)
+def test_prepared_components_give_the_same_answer(event_types, components, departments):
+    rows = [(3.0, 4.0, G003, "E1", None), (95.0, 1.0, G004, "E4", None), (0.0, 0.0, G003, "E2", "C2")]
     a = _route(event_types, components, departments, rows)
-    b = _route(event_types, components, departments, rows, component_index=index)
+    b = _route(event_types, routing.prepare_components(components), departments, rows)
     pd.testing.assert_frame_equal(a, b)
-    with pytest.raises(ValueError, match="another components table"):
-        _route(event_types, components.iloc[:2], departments, rows, component_index=index)
 
 
 def test_missing_columns_are_named(event_types, components, departments):
     with pytest.raises(CodeError, match="manage_code"):
         _route(event_types.drop(columns="manage_code"), components, departments, [(0, 0, G003, "E1", None)])
+    with pytest.raises(CodeError, match="maintainer_code"):
+        _route(
+            event_types, components.drop(columns="maintainer_code"), departments, [(0, 0, G003, "E1", None)]
+        )
 
 
 def test_town_of_grid(departments):
