@@ -77,10 +77,10 @@ class _Stages:
 
 
 def read_towns(path: str | os.PathLike[str] = settings.TOWNS_FILE) -> pd.DataFrame:
-    """The town-level units (code9, name) of the district from the statistical code table."""
+    """The town-level units (9-digit code, name) of the district from the statistical code table."""
     towns = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
     towns = towns[towns["deep"] == "3"]
-    return pd.DataFrame({"code9": towns["id"].to_numpy(), "name": towns["ext_name"].to_numpy()})
+    return pd.DataFrame({"code": towns["id"].to_numpy(), "name": towns["ext_name"].to_numpy()})
 
 
 def generate_store(
