@@ -8,9 +8,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import settings
-
-pytest.importorskip("spatial.crs", reason="spatial.crs (CRS conversion) has not landed yet")
-
 from layers import survey
 from layers.store import open_store
 from tests.layers.test_survey import C1, C2, CX, CY, GRID_B, make_store
