@@ -21,11 +21,11 @@ from collections.abc import Callable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from shapely.geometry.base import BaseGeometry
 
 from layers.generate.grids import urban_density
 from layers.generate.streets import KINDS, Streets
+from spatial.locate import GridLocator
 
 BodiesFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -227,24 +227,14 @@ class _Placer:
 def _grid_locator(
     grids: gpd.GeoDataFrame,
 ) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], np.ndarray]:
-    """A function (x, y) → index of the covering level-3 grid (-1 for none), and the codes."""
+    """(x, y) → position of the covering level-3 grid (-1 for none), with the codes.
+
+    The engine's locator is used so that generation, checks and later assignment share the one
+    "covers, lowest code wins" rule.
+    """
     l3 = grids[grids["level"] == 3].sort_values("code")
     codes = l3["code"].to_numpy(dtype=object)
-    geoms = l3.geometry.to_numpy()
-    try:
-        from spatial.locate import GridLocator
-    except ImportError:  # the engine's locator is optional here; STRtree gives the same answer
-        tree = shapely.STRtree(geoms)
-
-        def locate(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-            pi, gi = tree.query(shapely.points(x, y), predicate="intersects")
-            out = np.full(x.size, np.iinfo(np.int64).max, dtype=np.int64)
-            np.minimum.at(out, pi, gi)  # lowest code wins: codes are sorted
-            out[out == np.iinfo(np.int64).max] = -1
-            return out
-
-        return locate, codes
-    locator = GridLocator(geoms, codes)
+    locator = GridLocator(l3.geometry.to_numpy(), codes)
     return locator.locate_index, codes
 
 

@@ -480,20 +480,20 @@ def make_grids(
     # Count by population-like mass, tempered by area so that rural towns still get enough villages.
     n2 = _allocate((mass / mass.sum()) ** 0.6 * (area / area.sum()) ** 0.4, n2_total, minimum=6)
 
-    level2: list[tuple[str, BaseGeometry, float]] = []  # (parent code, geometry, mean density)
+    level2: list[tuple[str, BaseGeometry]] = []  # (parent code, geometry)
     for i, s in enumerate(segs):
         region = level1[s]
         pick = member == i
         pts, w = _region_samples(region, samples[pick], dens[pick], n2[i], rng)
         for g in _cut(region, _seeds(pts, w, n2[i], rng)):
-            level2.append((code1[s], g, 0.0))
-    geoms2 = np.array([g for _, g, _ in level2], dtype=object)
+            level2.append((code1[s], g))
+    geoms2 = np.array([g for _, g in level2], dtype=object)
     rp = shapely.get_coordinates(shapely.point_on_surface(geoms2))
     urban = urban_density(rp[:, 0], rp[:, 1]) > 0.3
     names2 = _community_names(urban, rng)
 
     # Number level 2 within each town by the shared rule, then cut each into level-3 grids.
-    parent2 = np.array([p for p, _, _ in level2])
+    parent2 = np.array([p for p, _ in level2])
     code2 = np.empty(len(level2), dtype=object)
     for p in np.unique(parent2):
         idx = np.flatnonzero(parent2 == p)
