@@ -147,3 +147,30 @@ def test_oversized_upload_is_refused(store_path: Path, monkeypatch: pytest.Monke
     _button(at, "预览").click().run()
     assert not at.exception
     assert any("the limit is 1.0 MB" in e.value for e in at.error)
+
+
+def test_in_the_app_frame_the_map_is_local_and_names_are_escaped(app_env: Path) -> None:
+    import json
+
+    from maps.offline import remote_urls
+
+    root = Path(PAGE).parents[1]
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=90)
+    at.session_state["role"] = "surveyor"
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    at.text_input(key="survey.query").set_value("3205060201000000").run()
+    assert not at.exception, at.exception
+    maps = [
+        json.loads(el.proto.json_args)
+        for el in at.get("component_instance")
+        if el.proto.component_name == "streamlit_folium.st_folium"
+    ]
+    assert len(maps) == 1
+    args = maps[0]
+    for url in [*args["js_links"], *args["css_links"]]:
+        assert url.startswith("/app/static/vendor/"), url
+    text = args["script"] + args["header"] + args["html"]
+    assert remote_urls(text) == []
+    assert "<i>x</i>" not in text and "&lt;i&gt;x&lt;/i&gt;" in text.replace("\\u0026", "&")
