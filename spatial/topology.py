@@ -572,12 +572,13 @@ def check_grids(
             parents=par,
             lvl=lvl,
             known=known & usable,
-            is_top=level == present[0],
+            # A level whose parent level is absent is checked against the land, like level 1.
+            is_top=level - 1 not in present,
             land=land,
             tol=tolerances,
             problems=problems,
         )
-        if union is not None:
+        if union is not None and top_union is None:
             top_union = union
     if present:
         pieces = land_parts if land_parts is not None else shapely.get_parts(top_union)

@@ -186,7 +186,7 @@ def test_clean_hierarchy_has_no_problem() -> None:
 
 def test_single_levels_and_pairs_of_levels_are_checked_alone() -> None:
     h = build()
-    for wanted in ({1}, {2}, {3}, {2, 3}, {1, 2}):
+    for wanted in ({1}, {2}, {3}, {2, 3}, {1, 2}, {1, 3}):
         idx = [i for i, lv in enumerate(h.levels) if lv in wanted]
         report = check_grids([h.geoms[i] for i in idx], [h.codes[i] for i in idx], land=land_of(h))
         assert report.ok, (wanted, report.to_records())
@@ -539,3 +539,13 @@ def test_children_of_a_parent_without_geometry_are_not_given_to_another() -> Non
     assert report.counts() == {"not_polygon": 1, "gap": 1}, report.to_records()
     gap = report.of_kind(Gap)[0]
     assert gap.level == 2 and gap.measure == pytest.approx(4 * U * U)
+
+
+def test_level_without_its_parent_level_is_checked_against_the_land() -> None:
+    h = build()
+    a = h.at(3, 0.5, 0.5)
+    keep = [i for i, lv in enumerate(h.levels) if lv in (1, 3) and i != a]
+    report = check_grids([h.geoms[i] for i in keep], [h.codes[i] for i in keep], land=land_of(h))
+    # Numbering needs the parents, so only the hole in the land is reported.
+    assert report.counts() == {"gap": 1}, report.to_records()
+    assert report.of_kind(Gap)[0].level == 3
