@@ -23,7 +23,11 @@ CLASSES = [f"{major:02d}{sub:02d}" for major in range(1, 7) for sub in range(1, 
 
 
 def synthetic_components(
-    n: int = 680_000, *, width: float = 60_000.0, height: float = 50_000.0, seed: int = 0,
+    n: int = 680_000,
+    *,
+    width: float = 60_000.0,
+    height: float = 50_000.0,
+    seed: int = 0,
     origin: tuple[float, float] = (490_000.0, 3_430_000.0),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Codes, class codes and positions of ``n`` components over ``width`` × ``height`` metres
@@ -32,10 +36,12 @@ def synthetic_components(
     nc = 2 * n // 3
     centres = rng.uniform((0, 0), (width, height), size=(150, 2))
     pick = rng.integers(0, 150, nc)
-    pts = np.vstack([
-        centres[pick] + rng.normal(size=(nc, 2)) * rng.uniform(300, 3000, 150)[pick, None],
-        rng.uniform((0, 0), (width, height), size=(n - nc, 2)),
-    ])
+    pts = np.vstack(
+        [
+            centres[pick] + rng.normal(size=(nc, 2)) * rng.uniform(300, 3000, 150)[pick, None],
+            rng.uniform((0, 0), (width, height), size=(n - nc, 2)),
+        ]
+    )
     pts = np.clip(pts, 0, (width, height)) + np.array(origin)
     cls = np.array(CLASSES)[rng.integers(0, len(CLASSES), n)]
     serial = rng.permutation(n)
@@ -72,7 +78,9 @@ class _RtreeIndex:
 
     def nearest(self, px: float, py: float, *, radius: float, class_code: str, k: int) -> list[str]:
         tree = self.by_class[class_code]
-        ids = np.fromiter(tree.intersection((px - radius, py - radius, px + radius, py + radius)), dtype=np.int64)
+        ids = np.fromiter(
+            tree.intersection((px - radius, py - radius, px + radius, py + radius)), dtype=np.int64
+        )
         d = np.hypot(self.x[ids] - px, self.y[ids] - py)
         ok = d <= radius
         ids, d = ids[ok], d[ok]
@@ -92,8 +100,15 @@ class _RtreeIndex:
 
 
 def run_component_index_benchmark(
-    codes: np.ndarray, cls: np.ndarray, x: np.ndarray, y: np.ndarray, *,
-    queries: int = 2000, radius: float = 200.0, with_rtree: bool = True, seed: int = 3,
+    codes: np.ndarray,
+    cls: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    queries: int = 2000,
+    radius: float = 200.0,
+    with_rtree: bool = True,
+    seed: int = 3,
 ) -> dict[str, Any]:
     """Build, query and update timings of :class:`ComponentIndex`, and of rtree when asked."""
     rng = np.random.default_rng(seed)
@@ -109,8 +124,10 @@ def run_component_index_benchmark(
 
     res["grid_build_s"], ix = _timeit(lambda: ComponentIndex(codes, cls, x, y))
     t0 = time.perf_counter()
-    ours = [ix.nearest(a, b, radius=radius, class_code=c, k=5).codes.tolist()
-            for a, b, c in zip(qx.tolist(), qy.tolist(), qc.tolist(), strict=True)]
+    ours = [
+        ix.nearest(a, b, radius=radius, class_code=c, k=5).codes.tolist()
+        for a, b, c in zip(qx.tolist(), qy.tolist(), qc.tolist(), strict=True)
+    ]
     res["grid_nearest_k5_us"] = (time.perf_counter() - t0) / queries * 1e6
     t0 = time.perf_counter()
     counts = [ix.in_bbox(*bx, limit=5000).total for bx in boxes]
@@ -148,8 +165,10 @@ def run_component_index_benchmark(
     if with_rtree:
         res["rtree_build_s"], rt = _timeit(lambda: _RtreeIndex(codes, cls, x, y))
         t0 = time.perf_counter()
-        theirs = [rt.nearest(a, b, radius=radius, class_code=c, k=5)
-                  for a, b, c in zip(qx.tolist(), qy.tolist(), qc.tolist(), strict=True)]
+        theirs = [
+            rt.nearest(a, b, radius=radius, class_code=c, k=5)
+            for a, b, c in zip(qx.tolist(), qy.tolist(), qc.tolist(), strict=True)
+        ]
         res["rtree_nearest_k5_us"] = (time.perf_counter() - t0) / queries * 1e6
         res["nearest_disagreements"] = int(sum(a != b for a, b in zip(ours, theirs, strict=True)))
         t0 = time.perf_counter()
@@ -157,7 +176,9 @@ def run_component_index_benchmark(
         res["rtree_viewport_count_2x1.5km_us"] = (time.perf_counter() - t0) / len(boxes) * 1e6
         res["viewport_disagreements"] = int(sum(a != b for a, b in zip(counts, rcounts, strict=True)))
         rtimes = np.empty(2000)
-        for i, (c, a, b) in enumerate(zip(mcodes[:2000], mx[:2000].tolist(), my[:2000].tolist(), strict=True)):
+        for i, (c, a, b) in enumerate(
+            zip(mcodes[:2000], mx[:2000].tolist(), my[:2000].tolist(), strict=True)
+        ):
             t0 = time.perf_counter()
             rt.move(c, a, b)
             rtimes[i] = time.perf_counter() - t0

@@ -220,7 +220,9 @@ class ComponentIndex:
     def _row(self, code: str) -> int:
         row = self._find(code)
         if row < 0:
-            raise CodeError(f"unknown component code {code!r}: it is not in the index (deleted or never added).")
+            raise CodeError(
+                f"unknown component code {code!r}: it is not in the index (deleted or never added)."
+            )
         return row
 
     def _to_overlay(self, row: int) -> None:
@@ -316,7 +318,9 @@ class ComponentIndex:
     ) -> NearestResult:
         """The ``k`` nearest components within ``radius`` metres (of the given class or classes)."""
         if not (math.isfinite(x) and math.isfinite(y)):
-            raise CoordinateError(f"cannot search around ({x!r}, {y!r}): the position is missing or infinite.")
+            raise CoordinateError(
+                f"cannot search around ({x!r}, {y!r}): the position is missing or infinite."
+            )
         if not radius >= 0:
             raise ValueError(f"radius must be a non-negative number of metres, got {radius!r}")
         cls = self._class_ids(class_code)
@@ -395,7 +399,9 @@ class ComponentIndex:
     def move(self, code: str, x: float, y: float) -> None:
         """Move a component to a new position."""
         if not (math.isfinite(x) and math.isfinite(y)):
-            raise CoordinateError(f"cannot move {code!r} to ({x!r}, {y!r}): the position is missing or infinite.")
+            raise CoordinateError(
+                f"cannot move {code!r} to ({x!r}, {y!r}): the position is missing or infinite."
+            )
         row = self._row(code)
         self._x[row], self._y[row] = x, y
         self._to_overlay(row)
@@ -405,7 +411,9 @@ class ComponentIndex:
         if not isinstance(code, str) or not code:
             raise CodeError(f"a component code must be a non-empty string, got {code!r}.")
         if not (math.isfinite(x) and math.isfinite(y)):
-            raise CoordinateError(f"cannot insert {code!r} at ({x!r}, {y!r}): the position is missing or infinite.")
+            raise CoordinateError(
+                f"cannot insert {code!r} at ({x!r}, {y!r}): the position is missing or infinite."
+            )
         if self._find(code) >= 0:
             raise CodeError(f"component code {code!r} is already in the index: move it instead of inserting.")
         if self._n == self._codes.shape[0]:
