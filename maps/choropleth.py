@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import mapclassify
 import numpy as np
 from branca.element import MacroElement
 from jinja2 import Template
@@ -57,19 +56,41 @@ def classify(
         return Classes(bins=(float(distinct[0]),), colors=(palette[3],), labels=(fmt(distinct[0]),), yb=yb)
     k = min(k, len(distinct))
     if scheme == "quantiles":
-        c = mapclassify.Quantiles(v[ok], k=k)
-    elif scheme == "natural_breaks":
-        c = mapclassify.FisherJenks(v[ok], k=k)
+        upper = quantile_bins(v[ok], k=k)
+    elif scheme == "equal_interval":
+        upper = equal_interval_bins(v[ok], k=k)
     else:
-        c = mapclassify.EqualInterval(v[ok], k=k)
-    bins = tuple(float(b) for b in c.bins)
-    yb[ok] = np.asarray(c.yb, dtype=np.int64)
+        import mapclassify  # a few seconds to import (numba, scikit-learn): only when asked for
+
+        upper = np.asarray(mapclassify.FisherJenks(v[ok], k=k).bins, dtype=float)
+    bins = tuple(float(b) for b in upper)
+    yb[ok] = np.searchsorted(upper, v[ok], side="left")
     # Spread the used colours over the palette so few classes still run light to dark.
     idx = np.linspace(0, len(palette) - 1, len(bins)).round().astype(int)
     colors = tuple(palette[i] for i in idx)
     lows = (float(v[ok].min()), *bins[:-1])
     labels = tuple(f"{fmt(lo)} – {fmt(hi)}" for lo, hi in zip(lows, bins, strict=True))
     return Classes(bins=bins, colors=colors, labels=labels, yb=yb)
+
+
+def quantile_bins(values: np.ndarray, *, k: int) -> np.ndarray:
+    """Upper bounds of ``k`` quantile classes, as ``mapclassify.Quantiles`` computes them.
+
+    Quantiles and equal intervals are a few lines of numpy; importing mapclassify costs seconds
+    (it compiles numba kernels at import), which every first page view would pay.
+    """
+    width = 100.0 / k
+    pct = np.minimum(np.arange(width, 100.0 + width, width), 100.0)[:k]
+    return np.unique(np.percentile(values, pct))
+
+
+def equal_interval_bins(values: np.ndarray, *, k: int) -> np.ndarray:
+    """Upper bounds of ``k`` equal-width classes, as ``mapclassify.EqualInterval`` computes them."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    width = (hi - lo) / k
+    cuts = lo + width * np.arange(1, k + 1)
+    cuts[-1] = hi
+    return cuts
 
 
 class Legend(MacroElement):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,22 @@ def test_legend_escapes_text() -> None:
     leg = Legend(title="<script>alert(1)</script>", classes=c, no_data="n/a")
     assert "<script>" not in leg.html_json and "&lt;script&gt;" in leg.html_json
     assert "</" not in leg.html_json
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+def test_numpy_classes_match_mapclassify(k: int) -> None:
+    import mapclassify
+
+    from maps.choropleth import equal_interval_bins, quantile_bins
+
+    rng = np.random.default_rng(k)
+    for values in (rng.lognormal(size=887), rng.integers(0, 4, size=205).astype(float), rng.random(14)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "not enough unique values": the case under test
+            q = mapclassify.Quantiles(values, k=k)
+        np.testing.assert_allclose(quantile_bins(values, k=k), q.bins)
+        e = mapclassify.EqualInterval(values, k=k)
+        np.testing.assert_allclose(equal_interval_bins(values, k=k), e.bins)
+        c = classify(values, k=k, scheme="quantiles")
+        if len(np.unique(values)) >= k:
+            np.testing.assert_array_equal(c.yb, q.yb)

@@ -1,0 +1,147 @@
+"""The app frame and its pages through Streamlit's AppTest, per role, on the tiny district."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from maps.offline import remote_urls
+from pages._common import ROLE_PAGES, generation_lock
+from tests.maps.tinystore import build_tiny_store
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+def _app(**state: object) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at
+
+
+def _maps(at: AppTest) -> list[dict]:
+    return [
+        json.loads(el.proto.json_args)
+        for el in at.get("component_instance")
+        if el.proto.component_name == "streamlit_folium.st_folium"
+    ]
+
+
+def _assert_local_map(at: AppTest) -> dict:
+    maps = _maps(at)
+    assert maps, "the page drew no map"
+    for args in maps:
+        for url in [*args["js_links"], *args["css_links"]]:
+            assert url.startswith("/app/static/vendor/"), url
+            assert (ROOT / "static" / "vendor" / url.removeprefix("/app/static/vendor/")).is_file(), url
+        text = args["script"] + args["header"] + args["html"] + (args.get("feature_group") or "")
+        assert remote_urls(text) == [], "a map refers to a remote address with no basemap"
+        assert "<script>alert" not in text
+    return maps[0]
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_PAGES))
+def test_every_role_opens_its_pages(app_env: Path, role: str) -> None:
+    at = _app(role=role).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    _assert_local_map(at)  # the overview's map
+    if "explorer" in ROLE_PAGES[role]:
+        at.switch_page(str(ROOT / "pages" / "explorer.py")).run()
+        assert not at.exception, at.exception
+        _assert_local_map(at)
+
+
+def test_english_switch(app_env: Path) -> None:
+    at = _app(lang="en").run()
+    assert not at.exception
+    assert at.title[0].value == "OneGrid overview"
+    assert "Cases (selected dates)" in [m.label for m in at.metric]
+
+
+def _explorer(**state: object) -> AppTest:
+    at = _app(**state).run()
+    at.switch_page(str(ROOT / "pages" / "explorer.py")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_explorer_filters_change_the_heat(app_env: Path) -> None:
+    at = _explorer()
+    before = _assert_local_map(at)["script"]
+    assert "heat" in before.lower()
+    at.multiselect(key="x_status").set_value(["closed"]).run()
+    assert not at.exception
+    after = _assert_local_map(at)["script"]
+    assert after != before
+    at.select_slider(key="x_month").set_value(at.select_slider(key="x_month").options[-1]).run()
+    assert not at.exception
+    at.selectbox(key="x_metric").set_value("closure_rate").run()
+    at.toggle(key="x_heat").set_value(False).run()
+    assert not at.exception
+    assert "HeatLayer" not in _assert_local_map(at)["script"]
+
+
+def test_explorer_grid_panel_masks_staff(app_env: Path) -> None:
+    from layers import analysis
+
+    lon, lat = analysis.to_lonlat([557_500.0], [3_459_500.0])  # inside grid 320506001001001
+    at = _explorer(f_level=3, x_click=(float(lat[0]), float(lon[0])))
+    texts = [t.value for t in at.text]
+    assert any("320506001001001" in t for t in texts), texts
+    frames = [df.value for df in at.dataframe]
+    staff = next(f for f in frames if "320506001001001" in f.to_string())
+    assert "张三丰" not in staff.to_string() and "13912345678" not in staff.to_string()
+
+
+def test_explorer_components_at_street_zoom(app_env: Path) -> None:
+    from maps.events import View
+
+    at = _explorer(x_comp=True, x_view=View(west=120.59, south=31.22, east=120.62, north=31.26, zoom=16))
+    args = _assert_local_map(at)
+    assert args["feature_group"] and "circlemarker" in args["feature_group"].lower()
+    assert set(args["returned_objects"]) == {"last_object_clicked", "bounds", "zoom"}
+    assert any("显示" in c.value for c in at.caption)
+
+
+def test_a_broken_store_becomes_one_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "bad.sqlite"
+    bad.write_text("not a database", encoding="utf-8")
+    monkeypatch.setenv("ONEGRID_STORE", str(bad))
+    at = _app().run()
+    assert not at.exception
+    assert at.error and "not a SQLite file" in at.error[0].value
+
+
+def test_first_run_generates_then_opens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import layers.generate.build as build
+
+    target = tmp_path / "new" / "onegrid.sqlite"
+    calls: list[tuple[str, float]] = []
+
+    def fake_generate(path: Path, **kw: object) -> None:
+        progress = kw["progress"]
+        progress("grids", 0.5)  # type: ignore[operator]
+        calls.append(("grids", 0.5))
+        build_tiny_store(Path(path), n_components=200, cases_per_day=5)
+
+    monkeypatch.setattr(build, "generate_store", fake_generate)
+    monkeypatch.setenv("ONEGRID_STORE", str(target))
+    at = _app().run()
+    assert not at.exception, at.exception
+    assert calls and target.exists()
+    assert at.title[0].value == "一张网 总览"  # reran and opened the new store
+
+
+def test_generation_lock_excludes_a_second_session(tmp_path: Path) -> None:
+    target = tmp_path / "s.sqlite"
+    with generation_lock(target) as first:
+        assert first
+        with generation_lock(target) as second:
+            assert not second
+    with generation_lock(target) as again:
+        assert again
