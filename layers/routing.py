@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from spatial.errors import CodeError
 from spatial.nearest import ClassIndex, build_class_index
@@ -121,25 +123,58 @@ class ComponentTable:
     per-class nearest-neighbour index. Plain data; build with :func:`prepare_components`."""
 
     codes: np.ndarray
-    code_index: pd.Index
-    class_codes: np.ndarray
-    maintainer: np.ndarray
-    owner: np.ndarray
+    sorted_codes: np.ndarray  # fixed-width text, sorted, for binary search
+    sorted_pos: np.ndarray  # position in `codes` of each sorted code
+    maintainer_idx: np.ndarray  # index into bodies, -1 for none
+    owner_idx: np.ndarray
+    bodies: np.ndarray
     index: ClassIndex
+
+    def positions(self, keys: np.ndarray) -> np.ndarray:
+        """Positions of component codes (-1 for missing or unknown ones)."""
+        pos = np.full(keys.shape[0], -1, dtype=np.int64)
+        present = np.flatnonzero(_has(keys))
+        if present.size == 0 or self.sorted_codes.size == 0:
+            return pos
+        k = keys[present].astype(str)
+        at = np.minimum(np.searchsorted(self.sorted_codes, k), self.sorted_codes.size - 1)
+        hit = self.sorted_codes[at] == k
+        pos[present[hit]] = self.sorted_pos[at[hit]]
+        return pos
+
+    def maintainer(self, pos: np.ndarray) -> np.ndarray:
+        return _pick(self.bodies, self.maintainer_idx[pos])
+
+    def owner(self, pos: np.ndarray) -> np.ndarray:
+        return _pick(self.bodies, self.owner_idx[pos])
+
+
+def _pick(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    out = np.full(idx.shape[0], None, dtype=object)
+    out[idx >= 0] = values[idx[idx >= 0]]
+    return out
 
 
 def prepare_components(components: pd.DataFrame) -> ComponentTable:
     """Prepare ``components`` (``code, class_code, x, y, maintainer_code, owner_code``) for
     :func:`route`; worth it when routing many batches against the same components."""
     _require(components, _COMPONENT_COLS, "components")
+    n = len(components)
     codes = _obj(components["code"])
-    classes = _obj(components["class_code"])
+    # Few distinct bodies: keep them as small integer codes, not 680,000 Python strings each.
+    both = pd.concat([components["maintainer_code"], components["owner_code"]], ignore_index=True)
+    body_idx, bodies = pd.factorize(both.astype(object))
+    # Text classes, "" for none: the index reads a fixed-width array without per-item checks.
+    classes = components["class_code"].astype(object).fillna("").astype(str).to_numpy(dtype=str)
+    text = codes.astype(str)
+    order = np.argsort(text, kind="stable")
     return ComponentTable(
         codes=codes,
-        code_index=pd.Index(codes.astype(str)),
-        class_codes=classes,
-        maintainer=_obj(components["maintainer_code"]),
-        owner=_obj(components["owner_code"]),
+        sorted_codes=text[order],
+        sorted_pos=order.astype(np.int64),
+        maintainer_idx=np.asarray(body_idx[:n], dtype=np.int64),
+        owner_idx=np.asarray(body_idx[n:], dtype=np.int64),
+        bodies=np.asarray(bodies, dtype=object),
         index=build_class_index(
             components["x"].to_numpy(np.float64), components["y"].to_numpy(np.float64), classes
         ),
@@ -151,14 +186,21 @@ def _names(codes: np.ndarray, short: dict[str, str]) -> np.ndarray:
     return s.map(short).fillna(s).to_numpy(dtype=object)
 
 
+def _text_frame(**columns: np.ndarray) -> pd.DataFrame:
+    """A frame of text columns (pandas' default string dtype), built through Arrow in one go."""
+    table = pa.table({k: pa.array(v, type=pa.string(), from_pandas=True) for k, v in columns.items()})
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+
+
 def _join_text(*parts: np.ndarray | str) -> np.ndarray:
-    out: pd.Series | None = None
-    n = max((p.shape[0] for p in parts if isinstance(p, np.ndarray)), default=0)
-    for p in parts:
-        s = pd.Series(p, dtype=object) if isinstance(p, np.ndarray) else pd.Series([p] * n, dtype=object)
-        s = s.fillna("").astype(str)
-        out = s if out is None else out + s
-    return np.asarray(out if out is not None else [], dtype=object)
+    """Element-wise concatenation of text arrays and constants (missing parts count as "")."""
+    arrays = [
+        pa.array(p, type=pa.string(), from_pandas=True) if isinstance(p, np.ndarray) else p for p in parts
+    ]
+    if not any(isinstance(a, pa.Array) for a in arrays):
+        return np.asarray([], dtype=object)
+    joined = pc.binary_join_element_wise(*arrays, "", null_handling="replace", null_replacement="")
+    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def route(
@@ -228,7 +270,7 @@ def route(
 
     # 1. The component: the one named, else the nearest of the event's class within the radius.
     comp_codes = table.codes
-    comp_pos = _lookup(named, table.code_index)
+    comp_pos = table.positions(named)
     comp_pos[~known] = -1
     was_named = comp_pos >= 0
     dist = np.full(n, np.nan)
@@ -240,8 +282,8 @@ def route(
     has_comp = comp_pos >= 0
     maint = np.full(n, None, dtype=object)
     owner = np.full(n, None, dtype=object)
-    maint[has_comp] = table.maintainer[comp_pos[has_comp]]
-    owner[has_comp] = table.owner[comp_pos[has_comp]]
+    maint[has_comp] = table.maintainer(comp_pos[has_comp])
+    owner[has_comp] = table.owner(comp_pos[has_comp])
 
     by_maint = has_comp & _has(maint)
     by_owner = has_comp & ~by_maint & _has(owner)
@@ -298,14 +340,7 @@ def route(
     if unknown.any():
         reason[unknown] = _join_text("unknown event type: ", et_codes[unknown])
 
-    return pd.DataFrame(
-        {
-            "dept_code": dept,
-            "reason_code": reason_code,
-            "reason": reason,
-            "component_code": routed_comp,
-        }
-    )
+    return _text_frame(dept_code=dept, reason_code=reason_code, reason=reason, component_code=routed_comp)
 
 
 def redispatch(
@@ -351,4 +386,4 @@ def redispatch(
         reason[to_enf] = _join_text("转派执法部门：", _names(enforce[to_enf], short))
     if to_town.any():
         reason[to_town] = _join_text("转派属地：", _names(town[to_town], short))
-    return pd.DataFrame({"dept_code": dept, "reason_code": code, "reason": reason})
+    return _text_frame(dept_code=dept, reason_code=code, reason=reason)

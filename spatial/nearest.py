@@ -109,16 +109,20 @@ class ClassIndex:
 
 
 def _missing(values: np.ndarray) -> np.ndarray:
-    """None and NaN are the only "no class" markers an object column carries."""
+    """Where there is no class: None or NaN in an object array, "" in a text array."""
     if values.size == 0:
         return np.zeros(0, dtype=bool)
+    if values.dtype.kind in "US":
+        return values == values.dtype.type()
     return np.asarray((values == None) | (values != values), dtype=bool)  # noqa: E711
 
 
 def build_class_index(px: np.ndarray, py: np.ndarray, pclass: np.ndarray) -> ClassIndex:
     """Index reference points by class (one ``STRtree`` per class)."""
     px, py = _as_xy(px, py, "reference points")
-    pclass = np.asarray(pclass, dtype=object)
+    pclass = np.asarray(pclass)
+    if pclass.dtype.kind not in "US":
+        pclass = pclass.astype(object)
     if pclass.shape != px.shape:
         raise ValueError("reference classes must have one entry per reference point")
     ok = ~_missing(pclass) & np.isfinite(px) & np.isfinite(py)
