@@ -175,7 +175,11 @@ def context() -> Context:
 
 
 def language_and_role_switch() -> None:
-    """Sidebar: language and (until sign-in exists) role."""
+    """Sidebar: language and (until sign-in exists) role; ``?role=…&lang=…`` preselect them."""
+    for key, allowed in (("role", ROLES), ("lang", tuple(LANGUAGES))):
+        wanted = st.query_params.get(key)
+        if key not in st.session_state and wanted in allowed:
+            st.session_state[key] = wanted
     st.sidebar.radio(
         t("lang.label"), list(LANGUAGES), format_func=LANGUAGES.__getitem__, key="lang", horizontal=True
     )
