@@ -83,7 +83,7 @@ def test_codes_and_months() -> None:
 
 
 def test_case_filter_validation() -> None:
-    with pytest.raises(ValueError, match="ends .* before it starts"):
+    with pytest.raises(ValueError, match=r"ends .* before it starts"):
         analysis.CaseFilter(start=dt.date(2026, 2, 2), end=dt.date(2026, 2, 1))
     with pytest.raises(ValueError, match="unknown case statuses"):
         analysis.CaseFilter(start=dt.date(2026, 2, 1), end=dt.date(2026, 2, 1), statuses=("lost",))

@@ -40,7 +40,7 @@ def test_unknown_remote_asset_fails_loudly() -> None:
         local_url("https://cdn.example.org/some-plugin.js")
     m = folium.Map(tiles=None)
     m.default_js = [*m.default_js, ("mystery", "https://cdn.example.org/mystery.js")]  # not the class list
-    with pytest.raises(OfflineAssetError, match="mystery.js"):
+    with pytest.raises(OfflineAssetError, match=r"mystery\.js"):
         localize(m)
 
 
