@@ -343,3 +343,36 @@ def test_reshape_candidate_keeps_clean_coverage() -> None:
     # Area moves from the first grid of each pair to the second; the total is kept.
     total = shapely.area(frame.geometry.to_numpy()).sum()
     assert shapely.area(out.geometry.to_numpy()).sum() == pytest.approx(total)
+
+
+# -- the generated district ----------------------------------------------------------------------
+
+
+def test_reshape_and_adopt_on_generated_district(small_store_copy: Path) -> None:
+    with open_store(small_store_copy) as store:
+        grids = load_grids(store)
+        cand, pairs = reshape_candidate(grids, n=20, seed=5)
+        assert len(pairs) == 20
+        assert check_candidate(store, cand).ok
+        cmp = compare_grids(store, cand)
+        assert sorted(cmp.reshaped["code"]) == sorted(c for p in pairs for c in p)
+        assert cmp.added.empty and cmp.removed.empty
+        n = store.conn.execute("SELECT count(*) FROM components").fetchone()[0]
+        closed = store.conn.execute(
+            "SELECT id, grid_code, grid_generation, version FROM cases"
+            " WHERE status IN ('closed', 'evaluated', 'rejected') ORDER BY id").fetchall()
+        res = adopt_grids(store, cand, valid_from=dt.date(2026, 12, 1), actor="规划员")
+        assert res.components_reassigned == len(cmp.component_moves) > 0
+        l3 = load_grids(store, level=3)
+        loc = GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy())
+        comps = store.read_arrow("SELECT code, x, y, grid_code FROM components").to_pandas()
+        assert len(comps) == n and comps["code"].is_unique
+        assert (loc.locate(comps["x"].to_numpy(), comps["y"].to_numpy())
+                == comps["grid_code"].astype(object).to_numpy()).all()
+        assert store.conn.execute(
+            "SELECT id, grid_code, grid_generation, version FROM cases"
+            " WHERE status IN ('closed', 'evaluated', 'rejected') ORDER BY id").fetchall() == closed
+        open_gens = store.conn.execute(
+            "SELECT DISTINCT grid_generation FROM cases"
+            " WHERE status NOT IN ('closed', 'evaluated', 'rejected')").fetchall()
+        assert open_gens in ([(2,)], [])
