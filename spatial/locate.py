@@ -420,12 +420,15 @@ class GridLocator:
         self._shift = S.bit_length() - 1
         self._coarse = coarse.astype(np.int32)
         self._sub = sub.astype(np.int32)
-        self._cand_start = cand_start
+        # The narrowest integer types that hold the values: the object pickles and caches smaller.
+        small = np.int32 if max(bkey.shape[0], self._xy_len(es)) < 2**31 else np.int64
+        self._cand_start = cand_start.astype(small)
         self._cand_poly = cand_poly
         self._base = base.astype(np.int32)
-        self._band_keys = bkey[kfirst]
-        self._band_start = np.append(np.flatnonzero(kfirst), bkey.shape[0]).astype(np.int64)
-        self._band_edge = band_edge
+        keys = bkey[kfirst]
+        self._band_keys = keys.astype(np.int32) if keys.size and keys[-1] < 2**31 else keys
+        self._band_start = np.append(np.flatnonzero(kfirst), bkey.shape[0]).astype(small)
+        self._band_edge = band_edge.astype(small)
         self._npoly = npoly
         self._codes_obj = np.append(self.codes.astype(object), None)
         self.stats = {
@@ -438,6 +441,10 @@ class GridLocator:
             "band_height": hb,
             "band_edges": int(bkey.shape[0]),
         }
+
+    @staticmethod
+    def _xy_len(es: np.ndarray) -> int:
+        return int(es[-1]) + 2 if es.size else 0
 
     # ------------------------------------------------------------------ queries
     def locate(self, x: Any, y: Any) -> np.ndarray:
@@ -504,11 +511,13 @@ class GridLocator:
         inv_hb = self._grid[8]
         band = np.floor((py[pid] - oy) * inv_hb).astype(np.int64)
         key = band * npoly + gp
-        pos = np.searchsorted(self._band_keys, key)
+        kt = self._band_keys.dtype
+        # Search in the table's own dtype (no copy of the table); out-of-range keys cannot match.
+        pos = np.searchsorted(self._band_keys, np.minimum(key, np.iinfo(kt).max).astype(kt))
         pos_c = np.minimum(pos, self._band_keys.shape[0] - 1)
         found = self._band_keys[pos_c] == key
-        lo = np.where(found, self._band_start[pos_c], 0)
-        hi = np.where(found, self._band_start[pos_c + 1], 0)
+        lo = np.where(found, self._band_start[pos_c], 0).astype(np.int64)
+        hi = np.where(found, self._band_start[pos_c + 1], 0).astype(np.int64)
         # A polygon without an edge in the point's band does not cross the point's row: outside.
         q, k = _expand_ranges(lo, hi)
         e = self._band_edge[k]
