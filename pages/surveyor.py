@@ -92,13 +92,16 @@ def _finder(store: Store) -> None:
     text = c2.text_input(_t("查找内容", "Search for"), key="survey.query").strip()
     if not text:
         return
-    if mode == "code":
-        args = {"code": text} if len(text) == 16 else {"prefix": text}
-    elif mode == "grid":
-        args = {"grid_code": text}
-    else:
-        args = {"class_code": text}
-    found = _attempt(lambda: survey.find_components(store, **args))
+    exact = mode == "code" and len(text) == 16
+    found = _attempt(
+        lambda: survey.find_components(
+            store,
+            code=text if exact else None,
+            prefix=text if mode == "code" and not exact else None,
+            grid_code=text if mode == "grid" else None,
+            class_code=text if mode == "class" else None,
+        )
+    )
     if found is None:
         return
     if found.frame.empty:
@@ -257,7 +260,7 @@ def _workspace(store: Store, code: str, actor: str) -> None:
         _t("状态", "State"),
         list(STATES),
         index=list(STATES).index(rec["state"]) if rec["state"] in STATES else 0,
-        key="survey.state",
+        key=f"survey.state.{code}",
     )
     if c2.button(_t("更改状态", "Set state"), key="survey.set_state"):
         ch = _attempt(

@@ -102,7 +102,7 @@ def test_outside_district_shown_not_raised(store_path: Path) -> None:
 
 def test_state_change_and_undo(store_path: Path) -> None:
     at = _load(_app(), C1)
-    at.selectbox(key="survey.state").set_value("丢失")
+    at.selectbox(key=f"survey.state.{C1}").set_value("丢失")
     _button(at, "更改状态").click().run()
     assert not at.exception
     assert any("状态已改为 丢失" in s.value for s in at.success)
