@@ -111,7 +111,8 @@ def _check_geoms(geoms: Any, codes: np.ndarray) -> np.ndarray:
     is_geom = np.array([isinstance(g, shapely.Geometry) for g in arr.tolist()], dtype=bool)
     for i in np.flatnonzero(~is_geom):
         problems.append((names[i], "is not a geometry"))
-    geo = np.where(is_geom, arr, None)
+    geo = arr.copy()
+    geo[~is_geom] = None
     type_id = shapely.get_type_id(geo)
     wrong = is_geom & ~np.isin(type_id, (3, 6))
     for i in np.flatnonzero(wrong):
@@ -121,13 +122,15 @@ def _check_geoms(geoms: Any, codes: np.ndarray) -> np.ndarray:
     for i in np.flatnonzero(empty):
         problems.append((names[i], "is empty"))
     ok &= ~empty
-    coords, which = shapely.get_coordinates(np.where(ok, geo, None), return_index=True)
+    geo[~ok] = None
+    coords, which = shapely.get_coordinates(geo, return_index=True)
     nonfinite = np.zeros(arr.shape[0], dtype=bool)
     nonfinite[which[~np.isfinite(coords).all(axis=1)]] = True
     for i in np.flatnonzero(nonfinite):
         problems.append((names[i], "has NaN or infinite coordinates"))
     ok &= ~nonfinite
-    valid = shapely.is_valid(np.where(ok, geo, None))
+    geo[~ok] = None
+    valid = shapely.is_valid(geo)
     for i in np.flatnonzero(ok & ~valid):
         problems.append((names[i], f"is invalid ({shapely.is_valid_reason(arr[i])})"))
     if problems:
@@ -430,7 +433,9 @@ class GridLocator:
         self._band_start = np.append(np.flatnonzero(kfirst), bkey.shape[0]).astype(small)
         self._band_edge = band_edge.astype(small)
         self._npoly = npoly
-        self._codes_obj = np.append(self.codes.astype(object), None)
+        # One extra slot holding None, so that index -1 (no grid) maps to None in one gather.
+        self._codes_obj = np.empty(npoly + 1, dtype=object)
+        self._codes_obj[:npoly] = self.codes.tolist()
         self.stats = {
             "edges": int(es.shape[0]),
             "coarse_cells": int(ncx * ncy),
