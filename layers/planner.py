@@ -221,18 +221,20 @@ def read_candidate(path: str | os.PathLike[str], *, code_field: str = "code", pa
     """
     from layers.grid_files import GridFileError, read_grid_file
 
-    kwargs = {"code_field": code_field, "parent_field": parent_field, "level_field": level_field,
-              "layer": layer}
+    def read(name: str | None):  # -> GridFile
+        return read_grid_file(path, code_field=code_field, parent_field=parent_field,
+                              level_field=level_field, name_field=name, layer=layer)
+
     if name_field is not None:
-        gf = read_grid_file(path, name_field=name_field, **kwargs)
+        gf = read(name_field)
     else:
         # A name field is usual but optional: try it, and read without when the file has none.
         try:
-            gf = read_grid_file(path, name_field="name", **kwargs)
+            gf = read("name")
         except GridFileError as exc:
             if "no name field" not in str(exc):
                 raise
-            gf = read_grid_file(path, **kwargs)
+            gf = read(None)
     names = gf.names if gf.names is not None else np.full(len(gf), "", dtype=object)
     return gpd.GeoDataFrame(
         {"code": gf.codes, "level": gf.levels, "parent_code": gf.parents, "name": names},
@@ -260,6 +262,7 @@ def compare_grids(store: Store, candidate: gpd.GeoDataFrame, *,
     t0 = time.perf_counter()
     generation = store.current_generation()
     current = load_grids(store, generation=generation)
+    cand = _keep_names(cand, current)
     added, removed, reshaped, relabelled, per_level = _diff_grids(current, cand, tolerance_m2=tolerance_m2)
     times["grids"] = time.perf_counter() - t0
 
@@ -279,6 +282,18 @@ def compare_grids(store: Store, candidate: gpd.GeoDataFrame, *,
         case_moves=case_moves[["id", "status", "from_grid", "to_grid"]].reset_index(drop=True),
         components_total=len(comps), open_cases_total=len(cases), seconds=times,
     )
+
+
+def _keep_names(cand: gpd.GeoDataFrame, current: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A grid the candidate leaves unnamed keeps its current name: a file without a name field
+    must not wipe the names of the district."""
+    blank = cand["name"].astype(str).str.strip() == ""
+    if not blank.any():
+        return cand
+    names = dict(zip(current["code"], current["name"], strict=True))
+    out = cand.copy()
+    out.loc[blank, "name"] = out.loc[blank, "code"].map(names).fillna("")
+    return out
 
 
 def _diff_grids(current: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, *, tolerance_m2: float) -> tuple[
@@ -524,6 +539,7 @@ def adopt_grids(store: Store, candidate: gpd.GeoDataFrame, *, valid_from: dt.dat
     t0 = time.perf_counter()
     locator = _locator(cand)
     current = load_grids(store, generation=generation)
+    cand = _keep_names(cand, current)
     added, removed, reshaped, relabelled, per_level = _diff_grids(current, cand,
                                                                   tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2)
     times["prepare"] = time.perf_counter() - t0

@@ -89,7 +89,8 @@ def _analyse(key: tuple[str, int, int], rev: tuple[int, ...], digest: str, main:
 
 def _problem_features(report: TopologyReport) -> dict[str, Any]:
     gj = report.to_geojson()
-    for f in gj["features"]:  # type: ignore[union-attr]
+    features: list[dict[str, Any]] = gj["features"]  # type: ignore[assignment]
+    for f in features:
         p = f["properties"]
         # Codes come from an uploaded file: everything shown as HTML is escaped.
         p["tip"] = tooltip_html([(_t("问题", "Problem"), p["kind"]), (_t("网格", "Grids"), p["codes"]),

@@ -100,3 +100,13 @@ def test_missing_candidate_and_bad_date_exit_2(store: Path, tmp_path: Path,
     with pytest.raises(SystemExit) as exc:
         main(["adopt-grids", "--store", str(store), "--candidate", str(cand), "--valid-from", "tomorrow"])
     assert exc.value.code == 2
+
+
+def test_candidate_without_names_or_in_another_crs(store: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bare.gpkg"
+    grid_frame(MOVED).drop(columns=["name", "level", "parent_code"]).to_crs("EPSG:4490").to_file(path)
+    assert main(["compare-grids", "--store", str(store), "--candidate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "reshaped (2)" in out and "components: 2 of 6" in out
+    assert "relabelled" not in out  # unnamed grids keep their names
