@@ -975,8 +975,8 @@ def preview_batch(
     known = pd.Series(code_arr).isin(existing.index).to_numpy(dtype=bool)
     r.add(counted & ~known, "unknown_code", np.where(counted, code_arr, ""))
 
-    xs = pd.to_numeric(x_in.str.replace(",", "", regex=False).where(x_in != "", None), errors="coerce")
-    ys = pd.to_numeric(y_in.str.replace(",", "", regex=False).where(y_in != "", None), errors="coerce")
+    xs = pd.to_numeric(x_in.where(x_in != "", None), errors="coerce")
+    ys = pd.to_numeric(y_in.where(y_in != "", None), errors="coerce")
     x_num = xs.to_numpy(dtype=float, na_value=np.nan)
     y_num = ys.to_numpy(dtype=float, na_value=np.nan)
     x_empty = (x_in == "").to_numpy(dtype=bool)
