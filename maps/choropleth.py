@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import folium
 import numpy as np
 from branca.element import MacroElement
 from jinja2 import Template
@@ -100,21 +101,33 @@ class Legend(MacroElement):
     streamlit-folium load d3 from a CDN).
     """
 
+    # Added to the map itself (a control cannot live in a layer group), replacing the previous
+    # legend: when the page swaps its data layers without redrawing the map, one legend remains.
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function() {
+            if (window.__onegridLegend) { window.__onegridLegend.remove(); }
             var legend = L.control({position: {{ this.position|tojson }}});
             legend.onAdd = function() {
                 var div = L.DomUtil.create('div', 'onegrid-legend');
                 div.innerHTML = {{ this.html_json }};
                 return div;
             };
-            legend.addTo({{ this._parent.get_name() }});
+            legend.addTo({{ this.map_name() }});
+            window.__onegridLegend = legend;
         })();
         {% endmacro %}
         """
     )
+
+    def map_name(self) -> str:
+        el = self._parent
+        while el is not None and not isinstance(el, folium.Map):
+            el = el._parent
+        if el is None:
+            raise ValueError("a legend must be added to a map or to a layer on a map")
+        return el.get_name()
 
     def __init__(
         self, *, title: str, classes: Classes, no_data: str | None = None, position: str = "bottomright"

@@ -12,6 +12,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from folium.plugins import HeatMap
 
 from layers.analysis import METRICS, Heat
 from maps.base import Basemap, base_map, finish
@@ -65,6 +66,64 @@ def grid_tips(table: pd.DataFrame, *, labels: Mapping[str, str]) -> list[str]:
     return tips
 
 
+def frame_map(*, grids: gpd.GeoDataFrame, basemap: Basemap, base: str = DEFAULT_BASE) -> folium.Map:
+    """The map that stays while the data layers change: basemap and view of ``grids``.
+
+    It also loads the heat plugin, so a heat layer can arrive later without redrawing the map.
+    """
+    m = base_map(bounds=lonlat_bounds(grids), basemap=basemap)
+    m.default_js = [*m.default_js, *HeatMap.default_js]
+    return finish(m, base=base)
+
+
+def coverage_layers(
+    *,
+    grids: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    metric: str | None,
+    labels: Mapping[str, str],
+    heat: Heat | None = None,
+    component_circles: pd.DataFrame | None = None,
+    scheme: str = "quantiles",
+    k: int = 5,
+    base: str = DEFAULT_BASE,
+) -> tuple[list[folium.FeatureGroup], Classes | None]:
+    """The data layers: grids (outlined, or filled by ``metric``) with a legend, heat, component counts.
+
+    ``grids`` are display grids (WGS84) and ``table`` their :func:`layers.analysis.coverage`
+    rows in the same order. ``labels`` holds the page's words for every column and layer.
+    """
+    if metric is not None and metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; known: {list(METRICS)}")
+    if list(grids["code"]) != list(table["code"]):
+        raise ValueError("the coverage table is not in the order of the grids")
+    tips = grid_tips(table, labels=labels)
+    classes = None
+    grid_group = folium.FeatureGroup(name=labels["grids"])
+    if metric is None:
+        grid_outlines(grids, tips=tips, name=labels["grids"]).add_to(grid_group)
+    else:
+        classes = classify(
+            table[metric].to_numpy(dtype=float),
+            k=k,
+            scheme=scheme,
+            higher_is_worse=METRICS[metric],
+            fmt=_fmt_value(metric),
+        )
+        choropleth(grids, classes=classes, tips=tips, name=labels[metric]).add_to(grid_group)
+        grid_group.add_child(Legend(title=labels[metric], classes=classes, no_data=labels["no_data"]))
+    groups = [grid_group]
+    if heat is not None and len(heat.lon):
+        heat_group = folium.FeatureGroup(name=labels["heat"])
+        heat_layer(heat, name=labels["heat"]).add_to(heat_group)
+        groups.append(heat_group)
+    if component_circles is not None:
+        groups.append(
+            component_counts(component_circles, name=labels["components"], label=labels["components"])
+        )
+    return [localize(g, base=base) for g in groups], classes
+
+
 def coverage_map(
     *,
     grids: gpd.GeoDataFrame,
@@ -78,34 +137,21 @@ def coverage_map(
     k: int = 5,
     base: str = DEFAULT_BASE,
 ) -> tuple[folium.Map, Classes | None]:
-    """Grids (outlined, or filled by ``metric``), case heat and component counts on one map.
-
-    ``grids`` are display grids (WGS84) and ``table`` their :func:`layers.analysis.coverage`
-    rows in the same order. ``labels`` holds the page's words for every column and layer.
-    """
-    if metric is not None and metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; known: {list(METRICS)}")
-    if list(grids["code"]) != list(table["code"]):
-        raise ValueError("the coverage table is not in the order of the grids")
+    """:func:`frame_map` with the :func:`coverage_layers` on it, as one map."""
+    groups, classes = coverage_layers(
+        grids=grids,
+        table=table,
+        metric=metric,
+        labels=labels,
+        heat=heat,
+        component_circles=component_circles,
+        scheme=scheme,
+        k=k,
+        base=base,
+    )
     m = base_map(bounds=lonlat_bounds(grids), basemap=basemap)
-    tips = grid_tips(table, labels=labels)
-    classes = None
-    if metric is None:
-        grid_outlines(grids, tips=tips, name=labels["grids"]).add_to(m)
-    else:
-        classes = classify(
-            table[metric].to_numpy(dtype=float),
-            k=k,
-            scheme=scheme,
-            higher_is_worse=METRICS[metric],
-            fmt=_fmt_value(metric),
-        )
-        choropleth(grids, classes=classes, tips=tips, name=labels[metric]).add_to(m)
-        m.add_child(Legend(title=labels[metric], classes=classes, no_data=labels["no_data"]))
-    if heat is not None and len(heat.lon):
-        heat_layer(heat, name=labels["heat"]).add_to(m)
-    if component_circles is not None:
-        component_counts(component_circles, name=labels["components"], label=labels["components"]).add_to(m)
+    for g in groups:
+        g.add_to(m)
     return finish(m, base=base), classes
 
 

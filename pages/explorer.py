@@ -8,7 +8,7 @@ import streamlit as st
 
 from layers import analysis
 from maps import events
-from maps.views import coverage_map, viewport_components
+from maps.views import coverage_layers, frame_map, viewport_components
 from pages._common import (
     assets_check,
     basemap_picker,
@@ -104,24 +104,25 @@ with guarded():
         pts = pts[pts["code"].isin(table["code"])]
         circles = pts.assign(count=comps.reindex(pts["code"]).fillna(0).to_numpy())
     labels = map_labels()
-    m, _ = coverage_map(
+    # The map itself only changes with the town and basemap; data layers are swapped into it
+    # without reloading it (a filter change redraws the heat, not the whole map).
+    m = frame_map(grids=shown, basemap=basemap, base=static_base())
+    data_layers, _ = coverage_layers(
         grids=shown,
         table=table,
         metric=None if metric == "none" else metric,
         labels=labels,
-        basemap=basemap,
         heat=heat if show_heat else None,
         component_circles=circles,
         base=static_base(),
     )
 
     view = st.session_state.get("x_view")
-    layer, comp_note = None, None
+    comp_note = None
     if show_comp and events.wants_points(view):
         frame, total = components_in_view(ctx, view)
-        layer = viewport_components(
-            frame, labels={**labels, "class": t("col.class"), "state": t("col.state")}, base=static_base()
-        )
+        comp_labels = {**labels, "class": t("col.class"), "state": t("col.state")}
+        data_layers.append(viewport_components(frame, labels=comp_labels, base=static_base()))
         comp_note = t("explorer.components_shown", total=total, shown=len(frame))
     elif show_comp:
         comp_note = t("explorer.components_zoom", zoom=events.POINTS_ZOOM)
@@ -132,7 +133,7 @@ with guarded():
             m,
             key=MAP_KEY,
             returned_objects=events.CLICKS_AND_VIEW if show_comp else events.CLICKS,
-            feature_group=layer,
+            feature_group=data_layers,
             view=view,
             on_change=_remember_map_state,
         )

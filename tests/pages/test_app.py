@@ -72,18 +72,20 @@ def _explorer(**state: object) -> AppTest:
 
 def test_explorer_filters_change_the_heat(app_env: Path) -> None:
     at = _explorer()
-    before = _assert_local_map(at)["script"]
-    assert "heat" in before.lower()
+    first = _assert_local_map(at)
+    before = first["feature_group"]
+    assert "heatLayer" in before
     at.multiselect(key="x_status").set_value(["closed"]).run()
     assert not at.exception
-    after = _assert_local_map(at)["script"]
-    assert after != before
+    after = _assert_local_map(at)
+    assert after["feature_group"] != before
+    assert after["key"] == first["key"]  # same map, only its data layers swapped: no reload
     at.select_slider(key="x_month").set_value(at.select_slider(key="x_month").options[-1]).run()
     assert not at.exception
     at.selectbox(key="x_metric").set_value("closure_rate").run()
     at.toggle(key="x_heat").set_value(False).run()
     assert not at.exception
-    assert "HeatLayer" not in _assert_local_map(at)["script"]
+    assert "heatLayer" not in _assert_local_map(at)["feature_group"]
 
 
 def test_explorer_grid_panel_masks_staff(app_env: Path) -> None:
