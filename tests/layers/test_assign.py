@@ -1,0 +1,132 @@
+"""Bulk assignment of point files: every row comes out, placed and routed or with its reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+import cli
+from layers.assign import assign_file
+from layers.district import District, open_district
+from layers.errors import InputFileError
+from spatial.crs import to_display, wgs84_to_gcj02
+
+
+@pytest.fixture(scope="module")
+def district(small_store_path: Path) -> District:
+    return open_district(small_store_path)
+
+
+@pytest.fixture(scope="module")
+def sample(district: District) -> pd.DataFrame:
+    """Real positions inside the district: 50 components, with their grids and an event type."""
+    comps = district.components.sample(50, random_state=3).reset_index(drop=True)
+    lon, lat = to_display(comps["x"].to_numpy(), comps["y"].to_numpy())
+    et = district.store.read_arrow("SELECT code FROM event_types ORDER BY code LIMIT 1").to_pylist()[0]["code"]
+    return pd.DataFrame({"id": [f"R{i}" for i in range(50)], "lon": lon, "lat": lat,
+                         "grid": comps["grid_code"], "event": et, "x": comps["x"], "y": comps["y"]})
+
+
+def _csv(path: Path, frame: pd.DataFrame, extra_lines: list[str] = ()) -> Path:
+    text = frame.to_csv(index=False, float_format="%.9f")
+    path.write_text(text + "".join(line + "\n" for line in extra_lines), encoding="utf-8")
+    return path
+
+
+def test_every_row_placed_exactly_or_rejected_with_reason(district: District, sample: pd.DataFrame,
+                                                          tmp_path: Path) -> None:
+    good = sample[["id", "lon", "lat", "event"]].copy()
+    good["note"] = "<script>alert(1)</script>"
+    bad = pd.DataFrame({
+        "id": ["swapped", "nan", "text", "outside", "zero", "unknown_event"],
+        "lon": [str(sample.lat[0]), "", "abc", "121.47", "0", str(sample.lon[1])],
+        "lat": [str(sample.lon[0]), "", "31.2", "31.23", "0", str(sample.lat[1])],
+        "event": [sample.event[0]] * 5 + ["NO-SUCH-TYPE"],
+        "note": [""] * 6,
+    })
+    src = _csv(tmp_path / "in.csv", pd.concat([good, bad], ignore_index=True),
+               extra_lines=["malformed,1,2,3,4,5,6"])
+    out = tmp_path / "out.csv"
+    report = assign_file(district, src=src, dst=out, crs="EPSG:4326", event_col="event")
+    res = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert len(res) == len(good) + len(bad) + 1 == report.rows
+    assert res["row"].astype(int).tolist() == list(range(1, len(res) + 1))
+    placed = res.iloc[: len(good)]
+    assert (placed["reject_reason"] == "").all()
+    assert placed["grid_l3"].tolist() == sample["grid"].tolist()
+    assert (placed["grid_l2"] == placed["grid_l3"].str.slice(0, 12) + "000").all()
+    assert (placed["grid_l1"] == placed["grid_l3"].str.slice(0, 9) + "000000").all()
+    assert (placed["dept_code"] != "").all() and (placed["route_reason"] != "").all()
+    assert (placed["note"] == "<script>alert(1)</script>").all(), "free text is kept as sent"
+    reasons = dict(zip(res["id"], res["reject_reason"], strict=True))
+    assert "swapped" in reasons["swapped"]
+    assert "missing" in reasons["nan"]
+    assert reasons["text"].startswith("not a number")
+    assert "outside" in reasons["outside"]
+    assert "zero" in reasons["zero"]
+    assert reasons["unknown_event"].startswith("unknown event type")
+    malformed = res[res["raw"] != ""]
+    assert malformed["raw"].tolist() == ["malformed,1,2,3,4,5,6"]
+    assert malformed["reject_reason"].iloc[0].startswith("malformed CSV row")
+    assert report.placed == len(good) and report.rejected == len(bad) + 1
+    for rejected in res.iloc[len(good):].itertuples():
+        # A point with an unknown event type is still located; it only cannot be routed.
+        assert (rejected.grid_l3 != "") == (rejected.id == "unknown_event")
+        assert rejected.dept_code == ""
+
+
+def test_gcj02_input_lands_in_the_same_grids(district: District, sample: pd.DataFrame, tmp_path: Path) -> None:
+    glon, glat = wgs84_to_gcj02(sample["lon"].to_numpy(), sample["lat"].to_numpy())
+    assert np.hypot(glon - sample["lon"], glat - sample["lat"]).min() > 1e-3, "GCJ-02 is shifted"
+    src = _csv(tmp_path / "gcj.csv", pd.DataFrame({"id": sample["id"], "lng": glon, "lat": glat}))
+    out = tmp_path / "out.parquet"
+    assign_file(district, src=src, dst=out, crs="GCJ02")
+    res = pd.read_parquet(out)
+    assert res["grid_l3"].tolist() == sample["grid"].tolist()
+
+
+def test_geojson_and_projected_input(district: District, sample: pd.DataFrame, tmp_path: Path) -> None:
+    gdf = gpd.GeoDataFrame({"id": sample["id"]}, geometry=gpd.points_from_xy(sample["x"], sample["y"]),
+                           crs="EPSG:4549")
+    src = tmp_path / "pts.geojson"
+    gdf.to_crs("EPSG:4326").to_file(src, driver="GeoJSON")
+    out = tmp_path / "out.geojson"
+    assign_file(district, src=src, dst=out)
+    res = gpd.read_file(out)
+    assert res["grid_l3"].tolist() == sample["grid"].tolist()
+    src2 = _csv(tmp_path / "xy.csv", sample[["id", "x", "y"]])
+    out2 = tmp_path / "xy_out.csv"
+    assign_file(district, src=src2, dst=out2, crs="EPSG:4549")
+    assert pd.read_csv(out2, dtype=str)["grid_l3"].tolist() == sample["grid"].tolist()
+
+
+def test_bad_files_are_refused_clearly(district: District, tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="no input file"):
+        assign_file(district, src=tmp_path / "none.csv", dst=tmp_path / "o.csv")
+    (tmp_path / "a.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(InputFileError, match="unknown file type"):
+        assign_file(district, src=tmp_path / "a.txt", dst=tmp_path / "o.csv")
+    cols = _csv(tmp_path / "cols.csv", pd.DataFrame({"a": [1], "b": [2]}))
+    with pytest.raises(InputFileError, match=r"no x column found.*\['a', 'b'\]"):
+        assign_file(district, src=cols, dst=tmp_path / "o.csv")
+    with pytest.raises(InputFileError, match="must differ"):
+        assign_file(district, src=cols, dst=cols)
+    assert not (tmp_path / "o.csv").exists(), "a refused run leaves no output"
+
+
+def test_cli_assign(small_store_path: Path, sample: pd.DataFrame, tmp_path: Path,
+                    capsys: pytest.CaptureFixture[str]) -> None:
+    src = _csv(tmp_path / "in.csv", sample[["id", "lon", "lat", "event"]])
+    out = tmp_path / "out.csv"
+    rc = cli.main(["assign", "--store", str(small_store_path), "--in", str(src), "--out", str(out),
+                   "--event-col", "event", "--quiet"])
+    assert rc == 0
+    assert "50 placed, 0 rejected" in capsys.readouterr().out
+    rc = cli.main(["assign", "--store", str(small_store_path), "--in", str(tmp_path / "missing.csv"),
+                   "--out", str(out), "--quiet"])
+    assert rc == 2
+    assert "no input file" in capsys.readouterr().err
