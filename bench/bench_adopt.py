@@ -57,14 +57,14 @@ def synthetic_store(path: Path, *, n_components: int, seed: int) -> None:
     """A stand-in district of full size, for when no generated store is at hand."""
     import shapely
 
-    from layers.generate.build import read_towns
+    from layers.generate.grids import read_towns
     from layers.generate.grids import make_grids
     from layers.generate.land import load_land
     from layers.grids import write_grids
     from layers.store import build_store
 
     land = load_land(settings.BOUNDARY_FILE, settings.LAKE_FILE)
-    grids = make_grids(land, towns=read_towns(), seed=settings.DEFAULT_SEED,
+    grids = make_grids(land, towns=read_towns(settings.TOWNS_FILE), seed=settings.DEFAULT_SEED,
                        district_code=settings.DISTRICT_CODE)
     l3 = grids[grids["level"] == 3]
     locator = GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy())

@@ -68,3 +68,21 @@ def community_of(codes: np.ndarray | pd.Series) -> np.ndarray:
     """Level-2 code of level-3 grid codes (the first 12 digits, zero-padded to 15)."""
     s = pd.Series(np.asarray(codes, dtype=object)).astype(str)
     return (s.str.slice(0, 12) + "000").to_numpy(dtype=object)
+
+
+def write_land(conn: sqlite3.Connection, land: shapely.Geometry, *, source: str) -> None:
+    conn.execute(
+        "INSERT INTO land(id, area_m2, source, geom) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE "
+        "SET area_m2 = excluded.area_m2, source = excluded.source, geom = excluded.geom",
+        (float(land.area), source, shapely.to_wkb(land)),
+    )
+
+
+def load_land(store: Store) -> shapely.Geometry:
+    """The district's land in EPSG:4549 (what the grids of every generation must cover)."""
+    row = store.conn.execute("SELECT geom FROM land WHERE id = 1").fetchone()
+    if row is None:
+        from layers.errors import StoreError
+
+        raise StoreError(f"{store.path}: the store holds no land polygon")
+    return shapely.from_wkb(row[0])

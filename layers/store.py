@@ -46,6 +46,14 @@ CREATE TABLE generations (
     created_at TEXT NOT NULL
 );
 
+-- The district's land (boundary minus water) that the grids must cover exactly.
+CREATE TABLE land (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    area_m2 REAL NOT NULL,
+    source  TEXT NOT NULL,
+    geom    BLOB NOT NULL              -- WKB, EPSG:4549
+);
+
 CREATE TABLE grids (
     code        TEXT NOT NULL,          -- 15 digits: county(6) town(3) community(3) grid(3)
     generation  INTEGER NOT NULL REFERENCES generations(id),

@@ -13,7 +13,8 @@ def summary(store: Store) -> dict[str, Any]:
     meta = store.meta()
     levels = dict(conn.execute(
         "SELECT level, COUNT(*) FROM grids WHERE generation = ? GROUP BY level", (gen,)).fetchall())
-    land_m2 = conn.execute(
+    row = conn.execute("SELECT area_m2 FROM land WHERE id = 1").fetchone()
+    land_m2 = row[0] if row else conn.execute(
         "SELECT COALESCE(SUM(area_m2), 0) FROM grids WHERE generation = ? AND level = 1", (gen,)).fetchone()[0]
     def count(table: str) -> int:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])

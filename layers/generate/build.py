@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 import settings
-from layers.grids import town_of, write_grids
+from layers.grids import town_of, write_grids, write_land
 from layers.store import build_store, check_target
 
 #: progress(stage, fraction of the whole run done, 0..1)
@@ -76,13 +76,6 @@ class _Stages:
             self._current = None
 
 
-def read_towns(path: str | os.PathLike[str] = settings.TOWNS_FILE) -> pd.DataFrame:
-    """The town-level units (9-digit code, name) of the district from the statistical code table."""
-    towns = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    towns = towns[towns["deep"] == "3"]
-    return pd.DataFrame({"code": towns["id"].to_numpy(), "name": towns["ext_name"].to_numpy()})
-
-
 def generate_store(
     path: str | os.PathLike[str],
     *,
@@ -108,7 +101,7 @@ def generate_store(
     from layers.generate import catalog, staff
     from layers.generate.cases import iter_cases
     from layers.generate.components import COMPONENT_CLASSES, make_components
-    from layers.generate.grids import make_grids
+    from layers.generate.grids import make_grids, read_towns
     from layers.generate.land import load_land
     from layers.generate.streets import make_streets
     from spatial.locate import GridLocator
@@ -124,7 +117,7 @@ def generate_store(
 
     stages.start("land")
     land = load_land(boundary, lake)
-    towns = read_towns()
+    towns = read_towns(settings.TOWNS_FILE)
 
     stages.start("grids")
     grids = make_grids(land, towns=towns, seed=seed, district_code=settings.DISTRICT_CODE)
@@ -163,6 +156,7 @@ def generate_store(
                 "INSERT INTO generations(id, valid_from, valid_to, note, created_at) VALUES (1, ?, NULL, ?, ?)",
                 (valid_from, "generated district", _now()),
             )
+            write_land(conn, land, source=f"{Path(boundary).name} minus {Path(lake).name}")
             write_grids(conn, grids, generation=1)
             store.set_meta(
                 conn,
