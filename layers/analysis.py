@@ -198,7 +198,11 @@ def bin_points(x: np.ndarray, y: np.ndarray, *, cell: float = HEAT_CELL_M) -> pd
     iy = np.floor(y[ok] / cell).astype(np.int64)
     if not len(ix):
         return pd.DataFrame({"cx": [], "cy": [], "count": np.array([], dtype=np.int64)})
-    keys, counts = np.unique(np.stack([ix, iy], axis=1), axis=0, return_counts=True)
+    # One integer key per cell: np.unique on a flat int64 array is far faster than on rows.
+    x0, y0 = ix.min(), iy.min()
+    height = int(iy.max() - y0) + 1
+    flat, counts = np.unique((ix - x0) * height + (iy - y0), return_counts=True)
+    keys = np.stack([flat // height + x0, flat % height + y0], axis=1)
     return pd.DataFrame(
         {"cx": (keys[:, 0] + 0.5) * cell, "cy": (keys[:, 1] + 0.5) * cell, "count": counts.astype(np.int64)}
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
@@ -31,11 +32,25 @@ def tooltip_html(rows: Sequence[tuple[str, object]]) -> str:
     return f"<table>{cells}</table>"
 
 
-def _features(grids: gpd.GeoDataFrame, *, fills: Sequence[str] | None, tips: Sequence[str]) -> dict:
+@dataclass(frozen=True)
+class GridTips:
+    """Tooltip rows shared by all grids: labels once, escaped values per grid (keeps payloads small)."""
+
+    labels: dict[str, str]  # property key → label
+    values: dict[str, list[str]]  # property key → one escaped text per grid
+
+    def tooltip(self) -> folium.GeoJsonTooltip:
+        keys = list(self.labels)
+        return folium.GeoJsonTooltip(
+            fields=keys, aliases=[html.escape(self.labels[k]) for k in keys], labels=True
+        )
+
+
+def _features(grids: gpd.GeoDataFrame, *, fills: Sequence[str] | None, tips: GridTips) -> dict:
     geoms = shapely.to_geojson(grids.geometry.to_numpy())
     feats = []
     for i, (code, g) in enumerate(zip(grids["code"].astype(str), geoms, strict=True)):
-        props = {"code": code, "tip": tips[i]}
+        props = {k: v[i] for k, v in tips.values.items()}
         if fills is not None:
             props["fill"] = fills[i]
         feats.append({"type": "Feature", "id": code, "properties": props, "geometry": json.loads(g)})
@@ -43,7 +58,7 @@ def _features(grids: gpd.GeoDataFrame, *, fills: Sequence[str] | None, tips: Seq
 
 
 def grid_outlines(
-    grids: gpd.GeoDataFrame, *, tips: Sequence[str], name: str, color: str = "#3367d6", weight: float = 1.2
+    grids: gpd.GeoDataFrame, *, tips: GridTips, name: str, color: str = "#3367d6", weight: float = 1.2
 ) -> folium.GeoJson:
     """Grid boundaries with a tooltip each (``grids`` in WGS84, with ``code``)."""
     return folium.GeoJson(
@@ -51,13 +66,13 @@ def grid_outlines(
         name=name,
         style_function=lambda f: {"color": color, "weight": weight, "fillOpacity": 0.02, "fillColor": color},
         highlight_function=lambda f: {"weight": weight + 2, "fillOpacity": 0.15},
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+        tooltip=tips.tooltip(),
         zoom_on_click=False,
     )
 
 
 def choropleth(
-    grids: gpd.GeoDataFrame, *, classes: Classes, tips: Sequence[str], name: str, opacity: float = 0.65
+    grids: gpd.GeoDataFrame, *, classes: Classes, tips: GridTips, name: str, opacity: float = 0.65
 ) -> folium.GeoJson:
     """Grids filled by class colour (``grids`` in WGS84, in the order of ``classes.yb``)."""
     fills = classes.color_of()
@@ -71,7 +86,7 @@ def choropleth(
             "fillOpacity": opacity,
         },
         highlight_function=lambda f: {"weight": 3, "color": "#222"},
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+        tooltip=tips.tooltip(),
         zoom_on_click=False,
     )
 

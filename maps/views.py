@@ -6,6 +6,7 @@ page's language, and returns an offline-safe folium map.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 
 import folium
@@ -20,12 +21,12 @@ from maps.choropleth import Classes, Legend, classify
 from maps.geometry import lonlat_bounds
 from maps.offline import DEFAULT_BASE, localize
 from maps.overlays import (
+    GridTips,
     choropleth,
     component_counts,
     component_points,
     grid_outlines,
     heat_layer,
-    tooltip_html,
 )
 
 
@@ -37,33 +38,24 @@ def _fmt_value(metric: str) -> Callable[[float], str]:
     return lambda v: f"{v:,.0f}"
 
 
-def grid_tips(table: pd.DataFrame, *, labels: Mapping[str, str]) -> list[str]:
-    """Tooltip HTML per grid: name, code and the coverage figures (all escaped)."""
-    rate = table["closure_rate"].to_numpy(dtype=float)
-    tips = []
-    for i, row in enumerate(
-        table[["name", "code", "cases", "open", "overdue", "components", "cases_per_km2"]].itertuples(
-            index=False
-        )
-    ):
-        tips.append(
-            tooltip_html(
-                [
-                    (labels["name"], row.name),
-                    (labels["code"], row.code),
-                    (labels["cases"], f"{row.cases:,}"),
-                    (
-                        labels["cases_per_km2"],
-                        f"{row.cases_per_km2:,.1f}" if np.isfinite(row.cases_per_km2) else "–",
-                    ),
-                    (labels["open"], f"{row.open:,}"),
-                    (labels["overdue"], f"{row.overdue:,}"),
-                    (labels["closure_rate"], f"{rate[i]:.0%}" if np.isfinite(rate[i]) else "–"),
-                    (labels["components"], f"{row.components:,}"),
-                ]
-            )
-        )
-    return tips
+def grid_tips(table: pd.DataFrame, *, labels: Mapping[str, str]) -> GridTips:
+    """Tooltip rows per grid: name, code and the coverage figures (values escaped here)."""
+
+    def num(values: pd.Series, fmt: str) -> list[str]:
+        v = values.to_numpy(dtype=float)
+        return [format(x, fmt) if np.isfinite(x) else "–" for x in v]
+
+    values = {
+        "name": [html.escape(str(v)) for v in table["name"]],
+        "code": [html.escape(str(v)) for v in table["code"]],
+        "cases": num(table["cases"], ",.0f"),
+        "cases_per_km2": num(table["cases_per_km2"], ",.1f"),
+        "open": num(table["open"], ",.0f"),
+        "overdue": num(table["overdue"], ",.0f"),
+        "closure_rate": num(table["closure_rate"], ".0%"),
+        "components": num(table["components"], ",.0f"),
+    }
+    return GridTips(labels={k: labels[k] for k in values}, values=values)
 
 
 def frame_map(*, grids: gpd.GeoDataFrame, basemap: Basemap, base: str = DEFAULT_BASE) -> folium.Map:
