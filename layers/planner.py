@@ -385,7 +385,12 @@ def _locator(cand: gpd.GeoDataFrame) -> GridLocator:
     bad = ~shapely.is_valid(geoms)
     if bad.any():
         geoms = geoms.copy()
-        geoms[bad] = shapely.make_valid(geoms[bad])
+        # make_valid may return a collection (a polygon plus a stray line): keep the polygons.
+        for i in np.flatnonzero(bad):
+            parts = shapely.get_parts(shapely.make_valid(geoms[i]))
+            polys = [q for p in parts for q in shapely.get_parts(p)
+                     if q.geom_type in ("Polygon", "MultiPolygon")]
+            geoms[i] = shapely.multipolygons(polys) if polys else None
     try:
         return GridLocator(geoms, l3["code"].to_numpy(dtype=object))
     except GeometryError as exc:
@@ -439,7 +444,13 @@ def _case_moves(cases: pd.DataFrame, locator: GridLocator) -> pd.DataFrame:
 
 
 def district_land(store: Store) -> shapely.Geometry:
-    """The land the grids must cover: the union of the current level-1 grids."""
+    """The land the grids must cover: the stored land, else the union of the current level-1 grids."""
+    try:
+        row = store.conn.execute("SELECT geom FROM land WHERE id = 1").fetchone()
+    except sqlite3.OperationalError:  # a store written before the land was kept
+        row = None
+    if row is not None:
+        return shapely.from_wkb(row[0])
     l1 = load_grids(store, level=1)
     if l1.empty:
         raise AdoptionError(f"{store.path}: the current generation has no level-1 grids "
@@ -701,7 +712,7 @@ def reshape_candidate(grids: gpd.GeoDataFrame, *, n: int = 20, seed: int = 0,
     """A copy of ``grids`` where ``n`` pairs of neighbouring level-3 siblings trade a piece of land.
 
     For each pair (a, b) a disc centred on the middle of their shared boundary, small enough to
-    touch no other grid, is cut out of ``a`` and added to ``b``: the coverage stays clean (the
+    stay inside a ∪ b, is cut out of ``a`` and added to ``b``: the coverage stays clean (the
     piece is computed once and moves whole), parents are unchanged, and the children's numbering
     is kept (a pair whose move would renumber its siblings is skipped).
 
@@ -738,17 +749,24 @@ def reshape_candidate(grids: gpd.GeoDataFrame, *, n: int = 20, seed: int = 0,
         if shared.geom_type != "LineString":
             continue
         centre = shared.interpolate(0.5, normalized=True)
-        near = tree.query(centre.buffer(max_radius))
-        others = [k for k in near.tolist() if k not in (i, j)]
-        clearance = min((shapely.distance(centre, g3[k]) for k in others), default=max_radius)
+        # The disc stays strictly inside a ∪ b: it crosses only their shared line, at a clear
+        # angle. A disc grazing another edge (a neighbour, the shore) would leave a near-zero
+        # angle that centimetres of rounding in an exported file turn into a self-intersection.
+        clearance = shapely.distance(centre, shapely.union(a, b).boundary)
         radius = min(0.8 * clearance, max_radius, 0.25 * shared.length)
         if radius < 15.0:
             continue
-        piece = shapely.intersection(a, centre.buffer(radius, quad_segs=16))
-        new_a = shapely.difference(a, piece)
-        new_b = shapely.union(b, piece)
+        disc = centre.buffer(radius, quad_segs=16)
+        new_a = shapely.difference(a, disc)
+        # b takes what a gave up as "a ∪ b minus the new a", not "b ∪ piece": where a has a
+        # vertex on a straight edge of b, the latter overlay leaves a zero-width spike along the
+        # shared line, valid only until a file's rounding moves it. This way both sides of the new
+        # edge are new_a's very vertices.
+        new_b = shapely.difference(shapely.union(a, b), new_a)
+        moved = a.area - new_a.area
         if (new_a.geom_type != "Polygon" or new_b.geom_type != "Polygon" or not new_a.is_valid
-                or not new_b.is_valid or piece.area < 100.0):
+                or not new_b.is_valid or moved < 100.0
+                or abs(new_b.area - b.area - moved) > 1e-6 * a.area):
             continue
         sib = np.flatnonzero(parents[l3] == parents[l3][i])
         before = sequence_numbers(g3[sib])

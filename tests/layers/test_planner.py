@@ -25,6 +25,7 @@ from layers.planner import (
     adopt_grids,
     check_candidate,
     compare_grids,
+    read_candidate,
     reshape_candidate,
 )
 from layers.store import build_store, open_store
@@ -354,6 +355,10 @@ def test_reshape_and_adopt_on_generated_district(small_store_copy: Path) -> None
         cand, pairs = reshape_candidate(grids, n=20, seed=5)
         assert len(pairs) == 20
         assert check_candidate(store, cand).ok
+        # Still clean after a trip through a lon/lat GeoJSON file, as a planner would exchange it.
+        path = small_store_copy.with_name("candidate.geojson")
+        cand.to_crs("EPSG:4326").to_file(path)
+        assert check_candidate(store, read_candidate(path)).counts() == {}
         cmp = compare_grids(store, cand)
         assert sorted(cmp.reshaped["code"]) == sorted(c for p in pairs for c in p)
         assert cmp.added.empty and cmp.removed.empty
@@ -376,3 +381,16 @@ def test_reshape_and_adopt_on_generated_district(small_store_copy: Path) -> None
             "SELECT DISTINCT grid_generation FROM cases"
             " WHERE status NOT IN ('closed', 'evaluated', 'rejected')").fetchall()
         assert open_gens in ([(2,)], [])
+
+
+def test_stored_land_is_preferred(store_path: Path) -> None:
+    from layers.planner import district_land
+
+    with open_store(store_path) as store:
+        assert district_land(store).equals(box(0, 400))
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO land(id, area_m2, source, geom) VALUES (1, 0, 'test', ?)",
+                         (shapely.to_wkb(box(0, 410)),))
+        assert district_land(store).equals(box(0, 410))
+        # The grids no longer cover the whole land: a gap the adoption must refuse.
+        assert check_candidate(store, grid_frame(CURRENT)).counts() == {"gap": 1}
