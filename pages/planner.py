@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import json
 import tempfile
 from pathlib import Path
@@ -26,7 +27,7 @@ from layers.planner import GridComparison, adopt_grids, check_candidate, compare
 from layers.store import open_store
 from maps.base import base_map, finish
 from maps.geometry import display_grids
-from maps.overlays import grid_outlines, tooltip_html
+from maps.overlays import GridTips, grid_outlines, tooltip_html
 from pages._common import (
     CACHE_TTL_S,
     assets_check,
@@ -99,6 +100,13 @@ def _problem_features(report: TopologyReport) -> dict[str, Any]:
     return gj
 
 
+def _tips(grids: gpd.GeoDataFrame) -> GridTips:
+    # Codes and names may come from an uploaded file: escaped before they reach the HTML tooltip.
+    return GridTips(labels={"code": _t("网格", "Grid"), "name": _t("名称", "Name")},
+                    values={"code": [html.escape(str(c)) for c in grids["code"]],
+                            "name": [html.escape(str(n)) for n in grids["name"]]})
+
+
 def _display(grids: gpd.GeoDataFrame, level: int) -> gpd.GeoDataFrame:
     one = grids[grids["level"] == level]
     try:
@@ -119,15 +127,14 @@ def _map(grids: gpd.GeoDataFrame, report: TopologyReport, reshaped: list[str],
         d = _display(shown, level)
         if d.empty:
             continue
-        tips = [tooltip_html([(_t("网格", "Grid"), c), (_t("名称", "Name"), n)])
-                for c, n in zip(d["code"], d["name"], strict=True)]
+        tips = _tips(d)
         grid_outlines(d, tips=tips, name=_t(f"{level}级网格", f"Level {level}"), color=color,
                       weight=weight).add_to(m)
         if level == 3 and reshaped:
             hit = d["code"].isin(reshaped).to_numpy()
             if hit.any():
-                grid_outlines(d[hit], tips=[tp for tp, h in zip(tips, hit, strict=True) if h],
-                              name=_t("变更网格", "Reshaped"), color="#ff8f00", weight=2.5).add_to(m)
+                grid_outlines(d[hit], tips=_tips(d[hit]), name=_t("变更网格", "Reshaped"), color="#ff8f00",
+                              weight=2.5).add_to(m)
     if report.problems:
         folium.GeoJson(
             _problem_features(report),
