@@ -57,8 +57,7 @@ def synthetic_store(path: Path, *, n_components: int, seed: int) -> None:
     """A stand-in district of full size, for when no generated store is at hand."""
     import shapely
 
-    from layers.generate.grids import read_towns
-    from layers.generate.grids import make_grids
+    from layers.generate.grids import make_grids, read_towns
     from layers.generate.land import load_land
     from layers.grids import write_grids
     from layers.store import build_store
@@ -220,22 +219,23 @@ def main(argv: list[str] | None = None) -> int:
 
 RESULTS = """
 2026-11, x86_64, 2 cores (shared with other work, so timings vary run to run), Python 3.11.7.
-Store: `python cli.py generate --end 2026-11-20` (seed 20260101, 365 days): 887 level-3 grids,
-680,000 components, 912,153 cases (3,023 open), 5.5 M case-history rows.
+Store: `python cli.py generate --end 2026-11-20` (seed 20260101, 365 days; the land stored with the
+grids): 887 level-3 grids, 680,000 components, 912,684 cases (3,144 open), 5.6 M case-history rows.
 
     python -m bench.bench_adopt --store STORE --seed 1|2|3
 
     seed  pairs  reshaped  compare_grids  adopt_grids  components moved  open cases moved
-       1     20        40         2.62 s       3.16 s               640                 4
-       2     20        40         1.71 s       3.12 s             1,072                 4
-       3     20        40         5.00 s       4.36 s               748                 4
+       1     20        40         1.65 s       1.54 s               555                 2
+       2     20        40         1.12 s       1.89 s             1,104                 8
+       3     20        40         1.38 s       1.70 s               794                 6
 
-adopt_grids, seed 1: topology check 0.74 s, locator + diff 0.62 s, grids written 0.06 s, read and
-locate 680k components and open cases 1.33 s, reassignment and history 0.15 s. All checks ok
-(count kept, codes unique, every grid_code equals the new locator's answer, one history row per
-reassigned component and case, closed cases untouched). Target ≤ 10 s: met.
+adopt_grids, seed 1: topology check against the stored land 0.31 s, locator + diff 0.39 s, grids
+written 0.03 s, read and locate 680k components and the open cases 0.64 s, reassignment and
+history 0.06 s. All checks ok (count kept, codes unique, every grid_code equals the new locator's
+answer, one history row per reassigned component and case, closed cases untouched).
+Target ≤ 10 s: met. On the same machine under load from other work: 3.1-4.4 s.
 
-`--synthetic` (same grids, 680k uniform components, 20k open / 80k closed cases): adopt 2.6 s.
+`--synthetic` (same grids, 680k uniform components, 20k open / 80k closed cases): adopt 1.84 s.
 """
 
 if __name__ == "__main__":
