@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from spatial import _compiled
 from spatial.errors import CodeError, GeometryError
 
 __all__ = ["TIE_RULE", "GridLocator", "covering_winner", "resolve_ties"]
@@ -45,6 +46,8 @@ TIE_RULE = (
 _ORIENT_ERR = 8.0 * 2.0**-53
 
 _NONE = -1
+# Below this many points the compiled kernel's call overhead is not worth it.
+_COMPILED_MIN_POINTS = 64
 _BIG = np.iinfo(np.int32).max
 
 
@@ -460,7 +463,23 @@ class GridLocator:
         """Position in :attr:`codes` of the grid covering each point, ``-1`` where none does."""
         xa, ya = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
         shape = xa.shape
-        xf, yf = xa.ravel(), ya.ravel()
+        xf, yf = np.ascontiguousarray(xa.ravel()), np.ascontiguousarray(ya.ravel())
+        if _compiled.locate_kernel is None or xf.shape[0] < _COMPILED_MIN_POINTS:
+            return self._locate_numpy(xf, yf).reshape(shape)
+        out = np.empty(xf.shape[0], dtype=np.int64)
+        ox, oy, inv_w, S, ncx, _, nfx, nfy, inv_hb = self._grid
+        undecided = _compiled.run_locate_kernel(
+            xf, yf, out, ox, oy, inv_w, S, self._shift, ncx, nfx, nfy, self._coarse, self._sub,
+            self._base, self._cand_start, self._cand_poly, inv_hb, self._npoly, self._band_keys,
+            self._band_start, self._band_edge, self._xy, _ORIENT_ERR,
+        )
+        if undecided:
+            u = np.flatnonzero(out == _compiled.UNDECIDED)
+            out[u] = self._locate_numpy(xf[u], yf[u])
+        return out.reshape(shape)
+
+    def _locate_numpy(self, xf: np.ndarray, yf: np.ndarray) -> np.ndarray:
+        """The array path in numpy (and GEOS for the undecidable): the reference for the kernel."""
         ox, oy, inv_w, S, ncx, _, nfx, nfy, _ = self._grid
         sh = self._shift
         # fmax/fmin ignore NaN, so NaN lands in the empty margin like any point off the table.
@@ -480,7 +499,7 @@ class GridLocator:
             if edge.size:
                 ei = deep[edge]
                 out[ei] = self._exact(xf[ei], yf[ei], -2 - s[edge].astype(np.int64))
-        return out.reshape(shape)
+        return out
 
     def locate_one(self, x: float, y: float) -> str | None:
         """Scalar :meth:`locate`; the common case costs a few float operations and two lookups."""

@@ -10,7 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PACKAGES = {"spatial", "layers", "maps", "pages", "commands", "bench", "settings", "cli", "app"}
 UI_LIBRARIES = {"streamlit", "folium", "streamlit_folium", "branca", "pydeck", "altair", "mapclassify"}
-SPATIAL_ALLOWED = {"numpy", "shapely", "pyproj", "rtree"}
+# numba is allowed as an optional accelerator only (spatial/_compiled.py): every compiled path has
+# a numpy twin that gives the same answers and is tested against it.
+SPATIAL_ALLOWED = {"numpy", "shapely", "pyproj", "rtree", "numba"}
 
 
 def _imports(path: Path) -> set[str]:

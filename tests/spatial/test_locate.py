@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
+from spatial import _compiled
 from spatial.errors import CodeError, GeometryError, OneGridError
 from spatial.locate import TIE_RULE, GridLocator, covering_winner, resolve_ties
 from tests.spatial.conftest import REALWORLD, hard_points, load_city, oracle_index
@@ -200,13 +201,29 @@ def test_pickle_round_trip_gives_identical_answers(small_district):
 
 
 def _check_against_oracle(loc: GridLocator, x: np.ndarray, y: np.ndarray) -> None:
-    got = loc.locate_index(x, y)
     want = oracle_index(loc.geoms, x, y)
-    bad = np.flatnonzero(got != want)
-    assert bad.size == 0, (
-        f"{bad.size} disagreements, e.g. point ({x[bad[0]]!r}, {y[bad[0]]!r}): "
-        f"got {got[bad[0]]}, oracle {want[bad[0]]}"
-    )
+    # Both array paths: the compiled kernel (when numba is present) and the numpy reference.
+    for path, got in (("locate_index", loc.locate_index(x, y)),
+                      ("numpy", loc._locate_numpy(np.ravel(x), np.ravel(y)).reshape(np.shape(x)))):
+        bad = np.flatnonzero(got != want)
+        assert bad.size == 0, (
+            f"{path}: {bad.size} disagreements, e.g. point ({x[bad[0]]!r}, {y[bad[0]]!r}): "
+            f"got {got[bad[0]]}, oracle {want[bad[0]]}"
+        )
+
+
+def test_compiled_kernel_is_in_use():
+    """The suite must exercise the compiled path, not only the numpy fallback."""
+    assert _compiled.AVAILABLE, "numba is a pinned dependency; the compiled locator path must be tested"
+
+
+def test_without_numba_the_numpy_path_answers(small_district, monkeypatch):
+    geoms, codes = small_district
+    loc = GridLocator(geoms, codes)
+    x, y = hard_points(loc.geoms, rng=np.random.default_rng(5), n_random=5000, max_vertices=500)
+    with_kernel = loc.locate_index(x, y)
+    monkeypatch.setattr(_compiled, "locate_kernel", None)
+    assert (loc.locate_index(x, y) == with_kernel).all()
 
 
 @pytest.mark.parametrize(
