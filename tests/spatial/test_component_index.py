@@ -83,7 +83,7 @@ def test_queries_match_brute_force_after_random_edits(seed, cell):
     ref = Brute(codes, cls, x, y)
     rng = np.random.default_rng(seed)
     live = codes.tolist()
-    for step in range(3000):  # enough edits to cross the overlay's rebuild threshold
+    for step in range(3000):  # more edits than components: the overlay outgrows the sorted arrays
         op = rng.integers(0, 10)
         if op < 6 and live:
             c = live[rng.integers(0, len(live))]
@@ -102,9 +102,26 @@ def test_queries_match_brute_force_after_random_edits(seed, cell):
             ix.delete(c)
             del ref.items[c]
     assert len(ix) == len(ref.items)
+    assert ix.pending_edits > 0
     _check(ix, ref, rng, n_queries=20)
     ix.compact()
+    assert ix.pending_edits == 0
     _check(ix, ref, rng, n_queries=10)
+
+
+def test_every_update_is_constant_time_no_rebuild_on_the_edit_path():
+    """Edits never trigger the sort of the whole index (the bench times them; here: no rebuild)."""
+    codes, cls, x, y = _data(20_000, 1)
+    ix = ComponentIndex(codes, cls, x, y)
+    rebuilds = []
+    original = ix._rebuild
+    ix._rebuild = lambda: (rebuilds.append(1), original())[1]  # type: ignore[method-assign]
+    rng = np.random.default_rng(2)
+    for i, c in enumerate(codes[:15_000].tolist()):
+        ix.move(c, float(x[i]) + rng.normal(0, 5), float(y[i]) + rng.normal(0, 5))
+    assert rebuilds == [] and ix.pending_edits == 15_000
+    q = ix.in_bbox(float(x.min()) - 100, float(y.min()) - 100, float(x.max()) + 100, float(y.max()) + 100)
+    assert q.total == 20_000
 
 
 def test_nearest_ties_by_code_and_result_fields():
