@@ -36,7 +36,7 @@ with guarded():
 pages = []
 for i, name in enumerate(ROLE_PAGES[role()]):
     file = PAGES_DIR / f"{name}.py"
-    if not file.is_file():  # pages still being written by others, or later ones (planner, …)
+    if not file.is_file():  # a role may list pages this build does not ship
         continue
     pages.append(
         st.Page(str(file), title=t(f"page.{name}"), icon=PAGE_ICONS[name], url_path=name, default=i == 0)

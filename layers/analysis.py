@@ -16,17 +16,18 @@ Definitions used by every view:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 
+from layers.generate.staff import mask_id_number, mask_name, mask_phone
 from layers.grids import community_of, town_of
 from layers.store import Store
+from spatial.component_index import ComponentIndex
+from spatial.crs import WORK_CRS, transformer
 from spatial.locate import covering_winner
 
 OPEN_STATUSES = ("reported", "registered", "dispatched", "handled")
@@ -145,30 +146,21 @@ def grid_at(grids: gpd.GeoDataFrame, *, lon: float, lat: float) -> str | None:
     """The grid of ``grids`` covering a WGS84 point, by the one tie rule (lowest code wins)."""
     if not (np.isfinite(lon) and np.isfinite(lat)):
         return None
-    x, y = _to_work().transform(lon, lat)
+    x, y = transformer("EPSG:4326", WORK_CRS).transform(lon, lat)
     hits = shapely.covers(grids.geometry.to_numpy(), shapely.Point(x, y))
     return covering_winner(grids["code"].to_numpy()[hits].tolist())
 
 
-@functools.cache
-def _to_work() -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
-
-
-@functools.cache
-def _to_display() -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)
-
-
 def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Working-CRS metres to WGS84 lon/lat."""
-    lon, lat = _to_display().transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    # No range check: these are the store's own coordinates (spatial.crs.to_display checks input).
+    lon, lat = transformer(WORK_CRS, "EPSG:4326").transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.asarray(lon), np.asarray(lat)
 
 
 def bbox_to_work(west: float, south: float, east: float, north: float) -> tuple[float, float, float, float]:
     """A lon/lat box as the working-CRS box that contains it (its corners projected)."""
-    xs, ys = _to_work().transform([west, east, west, east], [south, south, north, north])
+    xs, ys = transformer("EPSG:4326", WORK_CRS).transform([west, east, west, east], [south, south, north, north])
     return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
 
 
@@ -345,57 +337,29 @@ def channels(store: Store) -> pd.DataFrame:
 # -- components in the viewport -------------------------------------------------------------
 
 
-class ComponentPoints:
-    """Positions of all components, for "which are in this box" at map zoom.
-
-    Only positions and row ids are held (about 16 bytes a component); the few rows of a viewport
-    are then read from the store by id. Sorted by x, so a box is two binary searches plus a
-    vectorised test on one x-slab.
-    """
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, rowid: np.ndarray) -> None:
-        order = np.argsort(x, kind="stable")
-        self.x = np.ascontiguousarray(np.asarray(x, dtype=float)[order])
-        self.y = np.ascontiguousarray(np.asarray(y, dtype=float)[order])
-        self.rowid = np.ascontiguousarray(np.asarray(rowid, dtype=np.int64)[order])
-
-    @classmethod
-    def from_store(cls, store: Store) -> ComponentPoints:
-        t = store.read_arrow("SELECT rowid AS rid, x, y FROM components")
-        return cls(t.column("x").to_numpy(), t.column("y").to_numpy(), t.column("rid").to_numpy())
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def in_bbox(self, minx: float, miny: float, maxx: float, maxy: float) -> np.ndarray:
-        """Row ids of the components inside a working-CRS box (edges included)."""
-        lo = int(np.searchsorted(self.x, minx, side="left"))
-        hi = int(np.searchsorted(self.x, maxx, side="right"))
-        ys = self.y[lo:hi]
-        return self.rowid[lo:hi][(ys >= miny) & (ys <= maxy)]
+def component_index(store: Store) -> ComponentIndex:
+    """The engine's component index over every component, for viewport queries (read-only use)."""
+    t = store.read_arrow("SELECT code, class_code, x, y FROM components")
+    return ComponentIndex(t.column("code").to_numpy(zero_copy_only=False),
+                          t.column("class_code").to_numpy(zero_copy_only=False),
+                          t.column("x").to_numpy(), t.column("y").to_numpy())
 
 
-def components_by_rowid(store: Store, rowids: np.ndarray, *, limit: int) -> tuple[pd.DataFrame, int]:
-    """Up to ``limit`` components of ``rowids`` (an even sample when there are more), and how many there were.
-
-    Columns ``code, class_code, class_name, state, grid_code, x, y``.
-    """
-    total = len(rowids)
-    if total > limit:
-        rowids = np.sort(rowids)[np.linspace(0, total - 1, limit).astype(np.int64)]
-    if not len(rowids):
-        return pd.DataFrame(columns=["code", "class_code", "class_name", "state", "grid_code", "x", "y"]), 0
-    ids = ",".join(str(int(r)) for r in rowids)  # integers from our own index, not user text
-    frame = store.read_arrow(
+def components_by_code(store: Store, codes: np.ndarray) -> pd.DataFrame:
+    """Columns ``code, class_code, class_name, state, grid_code, x, y`` of the given components."""
+    if not len(codes):
+        return pd.DataFrame(columns=["code", "class_code", "class_name", "state", "grid_code", "x", "y"])
+    marks = ",".join("?" * len(codes))
+    return store.read_arrow(
         "SELECT c.code, c.class_code, k.name AS class_name, c.state, c.grid_code, c.x, c.y "
-        f"FROM components c LEFT JOIN component_classes k ON k.code = c.class_code WHERE c.rowid IN ({ids})"
+        f"FROM components c LEFT JOIN component_classes k ON k.code = c.class_code WHERE c.code IN ({marks})",
+        [str(c) for c in codes],
     ).to_pandas()
-    return frame, total
 
 
 def components_in_view(
     store: Store,
-    points: ComponentPoints,
+    index: ComponentIndex,
     *,
     west: float,
     south: float,
@@ -404,8 +368,8 @@ def components_in_view(
     limit: int = 2000,
 ) -> tuple[pd.DataFrame, int]:
     """Components in a lon/lat box (at most ``limit``, evenly sampled) with ``lon, lat``, and their total."""
-    ids = points.in_bbox(*bbox_to_work(west, south, east, north))
-    frame, total = components_by_rowid(store, ids, limit=limit)
+    found = index.in_bbox(*bbox_to_work(west, south, east, north), limit=limit)
+    frame, total = components_by_code(store, found.codes), found.total
     lon, lat = to_lonlat(frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float))
     frame = frame.assign(lon=lon, lat=lat)
     inside = (
@@ -415,29 +379,6 @@ def components_in_view(
 
 
 # -- staff -----------------------------------------------------------------------------------
-
-
-def _mask_name(name: str) -> str:
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
-
-
-def _mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else "*" * len(phone)
-
-
-def _mask_id(number: str) -> str:
-    return (
-        number[:6] + "*" * max(len(number) - 10, 0) + number[-4:] if len(number) > 10 else "*" * len(number)
-    )
-
-
-def _maskers() -> tuple:
-    try:  # the generator's masks are the reference when present
-        from layers.generate import staff as gen_staff
-
-        return gen_staff.mask_name, gen_staff.mask_phone, gen_staff.mask_id_number
-    except (ImportError, AttributeError):
-        return _mask_name, _mask_phone, _mask_id
 
 
 def staff_of_grid(
@@ -454,10 +395,9 @@ def staff_of_grid(
         rows, columns=["grid_code", "role", "specialty", "name", "gender", "phone", "id_number"]
     )
     if masked and len(frame):
-        mask_name, mask_phone, mask_id = _maskers()
         frame["name"] = [mask_name(v) for v in frame["name"]]
         frame["phone"] = [mask_phone(v) for v in frame["phone"]]
-        frame["id_number"] = [mask_id(v) for v in frame["id_number"]]
+        frame["id_number"] = [mask_id_number(v) for v in frame["id_number"]]
     return frame
 
 

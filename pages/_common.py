@@ -34,6 +34,7 @@ from maps.base import Basemap, basemap_choices
 from maps.geometry import display_grids
 from maps.offline import DEFAULT_BASE, assets_installed
 from pages._i18n import LANGUAGES, language, t
+from spatial.component_index import ComponentIndex
 from spatial.errors import OneGridError
 
 #: Roles and the pages each sees (a page file that does not exist yet is skipped).
@@ -247,10 +248,10 @@ def cached_display_grids(key: tuple[str, int, int], rev: tuple[int, ...], level:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def cached_component_points(key: tuple[str, int, int], rev: tuple[int, ...]) -> analysis.ComponentPoints:
-    """Positions of all components for viewport queries (read-only, shared)."""
+def cached_component_index(key: tuple[str, int, int], rev: tuple[int, ...]) -> ComponentIndex:
+    """The component index for viewport queries (read-only, shared between sessions)."""
     with open_store_ro(key[0]) as store:
-        return analysis.ComponentPoints.from_store(store)
+        return analysis.component_index(store)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
@@ -306,10 +307,10 @@ def cached_staff(
 
 def components_in_view(ctx: Context, view: Any, *, limit: int = 2000) -> tuple[pd.DataFrame, int]:
     """Components of the current map view (bounded), through the shared position index."""
-    points = cached_component_points(ctx.store_key, ctx.rev("components"))
+    index = cached_component_index(ctx.store_key, ctx.rev("components"))
     with open_store_ro(ctx.store_path) as store:
         return analysis.components_in_view(
-            store, points, west=view.west, south=view.south, east=view.east, north=view.north, limit=limit
+            store, index, west=view.west, south=view.south, east=view.east, north=view.north, limit=limit
         )
 
 

@@ -105,14 +105,6 @@ def test_grid_at_uses_the_tie_rule() -> None:
     assert analysis.grid_at(boxes, lon=float("nan"), lat=1.0) is None
 
 
-def test_component_points_bbox_edges() -> None:
-    pts = analysis.ComponentPoints(
-        np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.0, 2.0, 9.0]), np.array([10, 11, 12, 13])
-    )
-    assert sorted(pts.in_bbox(1.0, 0.0, 3.0, 2.0).tolist()) == [11, 12]
-    assert pts.in_bbox(5, 5, 6, 6).tolist() == []
-
-
 def test_store_queries(tiny: Path) -> None:
     with open_store(tiny, readonly=True) as store:
         span = analysis.case_span(store)
@@ -140,9 +132,9 @@ def test_store_queries(tiny: Path) -> None:
         assert top["name"].tolist()[0] == "暴露垃圾" and top["count"].is_monotonic_decreasing
         majors, chans = analysis.event_majors(store), analysis.channels(store)
         assert majors["code"].tolist() == ["01", "02"] and chans["code"].tolist() == ["C01", "C02"]
-        pts = analysis.ComponentPoints.from_store(store)
+        index = analysis.component_index(store)
         frame, total = analysis.components_in_view(
-            store, pts, west=120.0, south=31.0, east=121.0, north=32.0, limit=50
+            store, index, west=120.0, south=31.0, east=121.0, north=32.0, limit=50
         )
         assert total == 500 and len(frame) == 50 and {"lon", "lat", "class_name"} <= set(frame.columns)
 

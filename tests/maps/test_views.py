@@ -60,9 +60,9 @@ def data(tiny_store: Path) -> dict:
             heat = analysis.heat(cases["x"].to_numpy(), cases["y"].to_numpy(), days=flt.days, raw_limit=10)
             circles = analysis.grid_points(g).assign(count=table["components"].to_numpy())
             out[level] = (display_grids(g), table, heat, circles)
-        points = analysis.ComponentPoints.from_store(store)
+        index = analysis.component_index(store)
         comps, total = analysis.components_in_view(
-            store, points, west=120.59, south=31.22, east=120.62, north=31.26, limit=300
+            store, index, west=120.59, south=31.22, east=120.62, north=31.26, limit=300
         )
         out["components"] = (comps, total)
     return out
