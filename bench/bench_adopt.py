@@ -63,8 +63,12 @@ def synthetic_store(path: Path, *, n_components: int, seed: int) -> None:
     from layers.store import build_store
 
     land = load_land(settings.BOUNDARY_FILE, settings.LAKE_FILE)
-    grids = make_grids(land, towns=read_towns(settings.TOWNS_FILE), seed=settings.DEFAULT_SEED,
-                       district_code=settings.DISTRICT_CODE)
+    grids = make_grids(
+        land,
+        towns=read_towns(settings.TOWNS_FILE),
+        seed=settings.DEFAULT_SEED,
+        district_code=settings.DISTRICT_CODE,
+    )
     l3 = grids[grids["level"] == 3]
     locator = GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy())
     rng = np.random.default_rng(seed)
@@ -79,36 +83,65 @@ def synthetic_store(path: Path, *, n_components: int, seed: int) -> None:
         return pts[:n]
 
     xy = points(n_components)
-    comps = pd.DataFrame({
-        "code": [f"32050601{i:08d}" for i in range(n_components)], "class_code": "0101",
-        "x": xy[:, 0], "y": xy[:, 1], "grid_code": locator.locate(xy[:, 0], xy[:, 1]),
-        "supervisor_code": "D1", "owner_code": "D1", "maintainer_code": "D1", "state": "完好",
-        "surveyed_on": "2024-01-01", "changed_on": "2024-01-01", "source": "实测", "version": 1,
-    })
+    comps = pd.DataFrame(
+        {
+            "code": [f"32050601{i:08d}" for i in range(n_components)],
+            "class_code": "0101",
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "grid_code": locator.locate(xy[:, 0], xy[:, 1]),
+            "supervisor_code": "D1",
+            "owner_code": "D1",
+            "maintainer_code": "D1",
+            "state": "完好",
+            "surveyed_on": "2024-01-01",
+            "changed_on": "2024-01-01",
+            "source": "实测",
+            "version": 1,
+        }
+    )
     n_cases = 100_000
     cxy = points(n_cases)
     cgrid = locator.locate(cxy[:, 0], cxy[:, 1]).astype(str)
     status = np.where(np.arange(n_cases) < 20_000, "dispatched", "closed")
-    cases = pd.DataFrame({
-        "id": [f"C{i:07d}" for i in range(n_cases)], "channel_code": "12345", "event_type_code": "E1",
-        "description": "垃圾", "x": cxy[:, 0], "y": cxy[:, 1], "grid_code": cgrid, "grid_generation": 1,
-        "town_code": pd.Series(cgrid).str.slice(0, 9) + "000000", "dept_code": "D1", "route_reason": "",
-        "status": status, "urgency": "一般", "reported_at": "2026-11-01T09:00:00", "rework_count": 0,
-        "version": 1,
-    })
+    cases = pd.DataFrame(
+        {
+            "id": [f"C{i:07d}" for i in range(n_cases)],
+            "channel_code": "12345",
+            "event_type_code": "E1",
+            "description": "垃圾",
+            "x": cxy[:, 0],
+            "y": cxy[:, 1],
+            "grid_code": cgrid,
+            "grid_generation": 1,
+            "town_code": pd.Series(cgrid).str.slice(0, 9) + "000000",
+            "dept_code": "D1",
+            "route_reason": "",
+            "status": status,
+            "urgency": "一般",
+            "reported_at": "2026-11-01T09:00:00",
+            "rework_count": 0,
+            "version": 1,
+        }
+    )
     with build_store(path) as store:
         with store.transaction() as conn:
-            conn.execute("INSERT INTO generations(id, valid_from, valid_to, note, created_at)"
-                         " VALUES (1, '2024-01-01', NULL, 'synthetic', '2024-01-01T00:00:00')")
+            conn.execute(
+                "INSERT INTO generations(id, valid_from, valid_to, note, created_at)"
+                " VALUES (1, '2024-01-01', NULL, 'synthetic', '2024-01-01T00:00:00')"
+            )
             write_grids(conn, grids, generation=1)
-            conn.execute("INSERT INTO departments(code, name, short_name, kind)"
-                         " VALUES ('D1', '城管局', '城管', 'bureau')")
-            conn.execute("INSERT INTO component_classes"
-                         " VALUES ('0101', '01', '公用设施', '上水井盖', 'D1')")
+            conn.execute(
+                "INSERT INTO departments(code, name, short_name, kind)"
+                " VALUES ('D1', '城管局', '城管', 'bureau')"
+            )
+            conn.execute("INSERT INTO component_classes VALUES ('0101', '01', '公用设施', '上水井盖', 'D1')")
             conn.execute("INSERT INTO channels VALUES ('12345', '12345热线', 'hotline', 1.0)")
-            conn.execute("INSERT INTO event_types VALUES ('E1', '01', '市容环境', '0101', '暴露垃圾',"
-                         " '暴露垃圾', 'D1', 'D1', 'D1', '条例', '派遣', 2, 'workdays',"
-                         " '清理干净', '一般', NULL)")
+            conn.execute(
+                "INSERT INTO event_types VALUES ('E1', '01', '市容环境', '0101', '暴露垃圾',"
+                " '暴露垃圾', 'D1', 'D1', 'D1', '条例', '派遣', 2, 'workdays',"
+                " '清理干净', '一般', NULL)"
+            )
         store.ingest("components", comps)
         store.ingest("cases", cases)
 
@@ -117,7 +150,8 @@ def _closed_fingerprint(conn: sqlite3.Connection) -> tuple[int, int]:
     # Cheap but sensitive: count and a sum of hashes of the fields an adoption could touch.
     row = conn.execute(
         "SELECT count(*), total(length(grid_code || town_code) * grid_generation * version)"
-        " FROM cases WHERE status IN ('closed', 'evaluated', 'rejected')").fetchone()
+        " FROM cases WHERE status IN ('closed', 'evaluated', 'rejected')"
+    ).fetchone()
     return int(row[0]), int(row[1])
 
 
@@ -166,7 +200,8 @@ def run(store_path: Path, *, n: int, seed: int, valid_from: dt.date | None) -> d
             "history_rows": conn.execute("SELECT count(*) FROM component_history").fetchone()[0] - hist_before
             == res.components_reassigned,
             "case_history_rows": conn.execute("SELECT count(*) FROM case_history").fetchone()[0]
-            - case_hist_before == res.cases_reassigned,
+            - case_hist_before
+            == res.cases_reassigned,
             "closed_cases_untouched": _closed_fingerprint(conn) == closed_before,
             "matches_comparison": res.components_reassigned == len(cmp.component_moves),
         }
@@ -199,17 +234,23 @@ def main(argv: list[str] | None = None) -> int:
             copy_store(src, work)
             source = str(src)
         prep = time.perf_counter() - t0
-        print(f"store: {source} (prepared in {prep:.1f} s); {platform.machine()}, {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}")
+        print(
+            f"store: {source} (prepared in {prep:.1f} s); {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}"
+        )
         r = run(work, n=args.n, seed=args.seed, valid_from=args.valid_from)
     parts = ", ".join(f"{k} {v:.2f}" for k, v in r["adopt_parts_s"].items())  # type: ignore[attr-defined]
     cparts = ", ".join(f"{k} {v:.2f}" for k, v in r["compare_parts_s"].items())  # type: ignore[attr-defined]
-    print(f"candidate: {r['pairs']} pairs traded land, {r['reshaped_grids']} grids reshaped "
-          f"(built in {r['reshape_s']:.1f} s)")
+    print(
+        f"candidate: {r['pairs']} pairs traded land, {r['reshaped_grids']} grids reshaped "
+        f"(built in {r['reshape_s']:.1f} s)"
+    )
     print(f"compare_grids: {r['compare_s']:.2f} s ({cparts})")
     print(f"adopt_grids:   {r['adopt_s']:.2f} s ({parts})")
-    print(f"  {r['components']:,} components located, {r['components_reassigned']:,} reassigned; "
-          f"{r['open_cases']:,} open cases, {r['cases_reassigned']:,} reassigned")
+    print(
+        f"  {r['components']:,} components located, {r['components_reassigned']:,} reassigned; "
+        f"{r['open_cases']:,} open cases, {r['cases_reassigned']:,} reassigned"
+    )
     checks = r["checks"]
     print("checks: " + ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in checks.items()))  # type: ignore[attr-defined]
     ok = all(checks.values()) and float(r["adopt_s"]) <= 10.0  # type: ignore[attr-defined, arg-type]

@@ -43,30 +43,60 @@ def machine() -> str:
 def bench_generate(store: Path, *, days: int, seed: int, end: str) -> dict[str, object]:
     t = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "generate", "--store", str(store), "--days", str(days),
-         "--seed", str(seed), "--end", end, "--force", "--quiet", "--json"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            str(ROOT / "cli.py"),
+            "generate",
+            "--store",
+            str(store),
+            "--days",
+            str(days),
+            "--seed",
+            str(seed),
+            "--end",
+            end,
+            "--force",
+            "--quiet",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"generate failed: {proc.stderr.strip()}")
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     report = json.loads(proc.stdout)
-    return {"wall_s": round(wall, 1), "peak_rss_gb": round(peak_kib / 1024**2, 2),
-            "stages_s": report["seconds"], "counts": report["counts"],
-            "store_mb": round(store.stat().st_size / 1024**2, 1)}
+    return {
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak_kib / 1024**2, 2),
+        "stages_s": report["seconds"],
+        "counts": report["counts"],
+        "store_mb": round(store.stat().st_size / 1024**2, 1),
+    }
 
 
 def bench_open(store: Path, *, repeat: int = 3) -> dict[str, object]:
     runs = []
     for _ in range(repeat):
-        proc = subprocess.run([sys.executable, "-c", _OPEN_SCRIPT, str(store)], cwd=ROOT,
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", _OPEN_SCRIPT, str(store)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda r: r["open_s"])
-    return {"open_s": round(best["open_s"], 3), "imports_s": round(best["imports_s"], 2),
-            "parts_s": {k: round(v, 3) for k, v in best["parts_s"].items()},
-            "components": best["components"], "grids": best["grids"]}
+    return {
+        "open_s": round(best["open_s"], 3),
+        "imports_s": round(best["imports_s"], 2),
+        "parts_s": {k: round(v, 3) for k, v in best["parts_s"].items()},
+        "components": best["components"],
+        "grids": best["grids"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,17 +111,25 @@ def main(argv: list[str] | None = None) -> int:
         store = Path(args.store) if args.store else Path(tmp) / "bench.sqlite"
         gen = bench_generate(store, days=args.days, seed=args.seed, end=args.end)
         opened = bench_open(store)
-    result = {"machine": machine(), "generate": gen, "open": opened,
-              "targets": {"generate_s": 180, "peak_rss_gb": 4.0, "open_s": 2.0}}
+    result = {
+        "machine": machine(),
+        "generate": gen,
+        "open": opened,
+        "targets": {"generate_s": 180, "peak_rss_gb": 4.0, "open_s": 2.0},
+    }
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print(f"machine: {result['machine']}")
-        print(f"generate {args.days} days: {gen['wall_s']} s (target ≤ 180), peak RSS {gen['peak_rss_gb']} GB "
-              f"(target ≤ 4), store {gen['store_mb']} MB")
+        print(
+            f"generate {args.days} days: {gen['wall_s']} s (target ≤ 180), peak RSS {gen['peak_rss_gb']} GB "
+            f"(target ≤ 4), store {gen['store_mb']} MB"
+        )
         print(f"  stages: {gen['stages_s']}")
-        print(f"open store, grids + components + locator: {opened['open_s']} s (target ≤ 2; "
-              f"imports {opened['imports_s']} s apart) {opened['parts_s']}")
+        print(
+            f"open store, grids + components + locator: {opened['open_s']} s (target ≤ 2; "
+            f"imports {opened['imports_s']} s apart) {opened['parts_s']}"
+        )
     return 0
 
 

@@ -12,7 +12,9 @@ import settings
 
 def add_store(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--store", metavar="PATH", default=None,
+        "--store",
+        metavar="PATH",
+        default=None,
         help="the store (default: $ONEGRID_STORE, else data/generated/onegrid.sqlite)",
     )
 
@@ -42,7 +44,9 @@ def progress_bar(desc: str) -> tuple[Callable[[str, float], None], Callable[[], 
     """A tqdm bar driven by (stage, fraction) callbacks; returns (callback, close)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=1000, desc=desc, unit="‰", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+    bar = tqdm(
+        total=1000, desc=desc, unit="‰", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"
+    )
 
     def update(stage: str, fraction: float) -> None:
         bar.set_description(f"{desc} ({stage})")

@@ -12,20 +12,32 @@ from commands._common import add_store, date_arg, store_arg
 from commands.compare_grids import add_candidate, read_candidate_arg, summary_lines
 
 NAME = "adopt-grids"
-HELP = ("adopt a candidate grid file as a new generation from a date; refused (exit 1) if its topology "
-        "has problems")
+HELP = (
+    "adopt a candidate grid file as a new generation from a date; refused (exit 1) if its topology "
+    "has problems"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store(parser)
     add_candidate(parser)
-    parser.add_argument("--valid-from", required=True, type=date_arg, metavar="DATE",
-                        help="first day of the new generation (after the current one's start)")
-    parser.add_argument("--actor", default=None,
-                        help="who adopts it, for the history (default: the login name)")
+    parser.add_argument(
+        "--valid-from",
+        required=True,
+        type=date_arg,
+        metavar="DATE",
+        help="first day of the new generation (after the current one's start)",
+    )
+    parser.add_argument(
+        "--actor", default=None, help="who adopts it, for the history (default: the login name)"
+    )
     parser.add_argument("--note", default="", help="a note kept with the generation")
-    parser.add_argument("--report", default=None, metavar="FILE.geojson",
-                        help="if refused, write the problems there as GeoJSON (lon/lat)")
+    parser.add_argument(
+        "--report",
+        default=None,
+        metavar="FILE.geojson",
+        help="if refused, write the problems there as GeoJSON (lon/lat)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result (or the problems) as JSON")
 
 
@@ -41,33 +53,47 @@ def run(args: argparse.Namespace) -> int:
         except CandidateRejectedError as exc:
             report = exc.report
             if args.report:
-                Path(args.report).write_text(json.dumps(report.to_geojson(), ensure_ascii=False),
-                                             encoding="utf-8")
+                Path(args.report).write_text(
+                    json.dumps(report.to_geojson(), ensure_ascii=False), encoding="utf-8"
+                )
             if args.json:
-                print(json.dumps({"adopted": False, "counts": report.counts(),
-                                  "problems": report.to_records()}, ensure_ascii=False, indent=2))
+                print(
+                    json.dumps(
+                        {"adopted": False, "counts": report.counts(), "problems": report.to_records()},
+                        ensure_ascii=False,
+                        indent=2,
+                    )
+                )
             else:
-                print(f"refused: {len(report.problems)} topology problem(s); nothing was written",
-                      file=sys.stderr)
+                print(
+                    f"refused: {len(report.problems)} topology problem(s); nothing was written",
+                    file=sys.stderr,
+                )
                 for kind, n in report.counts().items():
                     print(f"  {kind}: {n}", file=sys.stderr)
                 for p in report.problems[:20]:
                     print(f"  [{p.kind}] {','.join(p.codes)}: {p.message}", file=sys.stderr)
                 if len(report.problems) > 20:
-                    print(f"  … and {len(report.problems) - 20} more"
-                          + ("" if args.report else " (write them all with --report FILE.geojson)"),
-                          file=sys.stderr)
+                    print(
+                        f"  … and {len(report.problems) - 20} more"
+                        + ("" if args.report else " (write them all with --report FILE.geojson)"),
+                        file=sys.stderr,
+                    )
                 if args.report:
                     print(f"  all problems written to {args.report}", file=sys.stderr)
             return 1
     if args.json:
         print(json.dumps({"adopted": True, **result.to_dict()}, ensure_ascii=False, indent=2))
         return 0
-    print(f"adopted generation {result.generation} from {result.valid_from.isoformat()} "
-          f"(generation {result.previous_generation} now ends then), by {result.actor}")
-    print(f"{result.grids_written} grids written; {result.components_reassigned:,} components and "
-          f"{result.cases_reassigned:,} open cases reassigned; {result.cases_moved_to_generation:,} other "
-          "open cases follow the new generation; closed cases keep their grid")
+    print(
+        f"adopted generation {result.generation} from {result.valid_from.isoformat()} "
+        f"(generation {result.previous_generation} now ends then), by {result.actor}"
+    )
+    print(
+        f"{result.grids_written} grids written; {result.components_reassigned:,} components and "
+        f"{result.cases_reassigned:,} open cases reassigned; {result.cases_moved_to_generation:,} other "
+        "open cases follow the new generation; closed cases keep their grid"
+    )
     print("\n".join(summary_lines(result.comparison)))
     print(f"took {result.seconds.get('total', 0.0):.1f} s")
     return 0

@@ -9,7 +9,9 @@ import time
 from commands._common import add_store, store_arg
 
 NAME = "assign"
-HELP = "assign points of a CSV/GeoJSON/Parquet file to their grids (and route them); rejects kept with reasons"
+HELP = (
+    "assign points of a CSV/GeoJSON/Parquet file to their grids (and route them); rejects kept with reasons"
+)
 
 CRS_CHOICES = ("EPSG:4326", "EPSG:4490", "EPSG:4549", "GCJ02", "BD09")
 
@@ -18,14 +20,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store(parser)
     parser.add_argument("--in", dest="src", required=True, metavar="FILE", help=".csv, .geojson or .parquet")
     parser.add_argument("--out", dest="dst", required=True, metavar="FILE", help=".csv, .geojson or .parquet")
-    parser.add_argument("--x-col", default=None, help="column of x / longitude (default: guessed: x, lon, longitude…)")
-    parser.add_argument("--y-col", default=None, help="column of y / latitude (default: guessed: y, lat, latitude…)")
-    parser.add_argument("--crs", default="EPSG:4326", type=str.upper, choices=CRS_CHOICES,
-                        help="CRS of the input coordinates (GCJ02 and BD09 are converted first)")
+    parser.add_argument(
+        "--x-col", default=None, help="column of x / longitude (default: guessed: x, lon, longitude…)"
+    )
+    parser.add_argument(
+        "--y-col", default=None, help="column of y / latitude (default: guessed: y, lat, latitude…)"
+    )
+    parser.add_argument(
+        "--crs",
+        default="EPSG:4326",
+        type=str.upper,
+        choices=CRS_CHOICES,
+        help="CRS of the input coordinates (GCJ02 and BD09 are converted first)",
+    )
     parser.add_argument("--event-col", default=None, help="column of event type codes: route each row")
     parser.add_argument("--component-col", default=None, help="column of component codes named by the report")
-    parser.add_argument("--radius", type=float, default=30.0,
-                        help="metres within which the nearest component of the event's class is taken")
+    parser.add_argument(
+        "--radius",
+        type=float,
+        default=30.0,
+        help="metres within which the nearest component of the event's class is taken",
+    )
     parser.add_argument("--chunk-rows", type=int, default=200_000, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -49,21 +64,37 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         report = assign_file(
-            district, src=args.src, dst=args.dst, crs=args.crs, x_col=args.x_col, y_col=args.y_col,
-            event_col=args.event_col, component_col=args.component_col, radius=args.radius,
-            chunk_rows=args.chunk_rows, progress=progress,
+            district,
+            src=args.src,
+            dst=args.dst,
+            crs=args.crs,
+            x_col=args.x_col,
+            y_col=args.y_col,
+            event_col=args.event_col,
+            component_col=args.component_col,
+            radius=args.radius,
+            chunk_rows=args.chunk_rows,
+            progress=progress,
         )
     finally:
         if bar is not None:
             bar.close()
-    out = {"rows": report.rows, "placed": report.placed, "rejected": report.rejected,
-           "reject_reasons": report.reasons, "routed_by": report.routed,
-           "seconds": round(time.perf_counter() - t, 2), "out": args.dst}
+    out = {
+        "rows": report.rows,
+        "placed": report.placed,
+        "rejected": report.rejected,
+        "reject_reasons": report.reasons,
+        "routed_by": report.routed,
+        "seconds": round(time.perf_counter() - t, 2),
+        "out": args.dst,
+    }
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
-        print(f"{report.rows:,} rows: {report.placed:,} placed, {report.rejected:,} rejected "
-              f"(kept in {args.dst} with reject_reason)")
+        print(
+            f"{report.rows:,} rows: {report.placed:,} placed, {report.rejected:,} rejected "
+            f"(kept in {args.dst} with reject_reason)"
+        )
         for k, v in sorted(report.reasons.items(), key=lambda kv: -kv[1]):
             print(f"  {v:>8,}  {k}")
         if report.routed:

@@ -9,8 +9,10 @@ import time
 from commands._common import add_store, store_arg
 
 NAME = "bench"
-HELP = ("benchmarks: locate (vs geopandas.sjoin and STRtree), components (vs rtree), topology, "
-        "generate, adopt, app (in Chromium)")
+HELP = (
+    "benchmarks: locate (vs geopandas.sjoin and STRtree), components (vs rtree), topology, "
+    "generate, adopt, app (in Chromium)"
+)
 
 WHICH = ("locate", "components", "topology", "generate", "adopt", "app")
 
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.which == "generate":
         from bench import bench_generate
 
-        return bench_generate.main((["--json"] if args.json else []))
+        return bench_generate.main(["--json"] if args.json else [])
     if args.which == "adopt":
         from bench import bench_adopt
 
@@ -58,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
         from bench.bench_locate import run_locate_benchmark
 
         l3 = district.level(3)
-        result |= run_locate_benchmark(l3.geometry.to_numpy(), l3["code"].to_numpy(), x, y, repeat=args.repeat)
+        result |= run_locate_benchmark(
+            l3.geometry.to_numpy(), l3["code"].to_numpy(), x, y, repeat=args.repeat
+        )
         # The stored grid codes were written by the generator's own locate: they must agree too.
         stored = comps["grid_code"].to_numpy(dtype=object)
         result["disagreements_vs_stored_grid_code"] = int((district.locator.locate(x, y) != stored).sum())
@@ -66,12 +70,13 @@ def run(args: argparse.Namespace) -> int:
     elif args.which == "components":
         from bench.bench_component_index import run_component_index_benchmark
 
-        result |= run_component_index_benchmark(comps["code"].to_numpy(), comps["class_code"].to_numpy(), x, y)
+        result |= run_component_index_benchmark(
+            comps["code"].to_numpy(), comps["class_code"].to_numpy(), x, y
+        )
         ok = True
     else:
-        from spatial.topology import check_grids
-
         from layers.grids import load_land
+        from spatial.topology import check_grids
 
         grids = district.grids
         land = load_land(district.store)

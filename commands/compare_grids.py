@@ -12,11 +12,16 @@ HELP = "compare a candidate grid file with the current grids: grids, components 
 
 def add_candidate(parser: argparse.ArgumentParser) -> None:
     """Options naming the candidate file and its fields (shared with ``adopt-grids``)."""
-    parser.add_argument("--candidate", required=True, metavar="FILE",
-                        help=".geojson, .gpkg, .shp or .parquet, one polygon per grid, any declared CRS")
+    parser.add_argument(
+        "--candidate",
+        required=True,
+        metavar="FILE",
+        help=".geojson, .gpkg, .shp or .parquet, one polygon per grid, any declared CRS",
+    )
     parser.add_argument("--code-field", default="code", help="field of the grid code (default: code)")
-    parser.add_argument("--parent-field", default=None,
-                        help="field of the parent code (default: from the code)")
+    parser.add_argument(
+        "--parent-field", default=None, help="field of the parent code (default: from the code)"
+    )
     parser.add_argument("--level-field", default=None, help="field of the level (default: from the code)")
     parser.add_argument("--name-field", default=None, help="field of the name (default: name, if present)")
     parser.add_argument("--layer", default=None, help="layer of a multi-layer file (GeoPackage)")
@@ -25,8 +30,14 @@ def add_candidate(parser: argparse.ArgumentParser) -> None:
 def read_candidate_arg(args: argparse.Namespace):  # -> geopandas.GeoDataFrame
     from layers.planner import read_candidate
 
-    return read_candidate(args.candidate, code_field=args.code_field, parent_field=args.parent_field,
-                          level_field=args.level_field, name_field=args.name_field, layer=args.layer)
+    return read_candidate(
+        args.candidate,
+        code_field=args.code_field,
+        parent_field=args.parent_field,
+        level_field=args.level_field,
+        name_field=args.name_field,
+        layer=args.layer,
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,11 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def summary_lines(cmp, *, top: int = 10) -> list[str]:  # cmp: layers.planner.GridComparison
     """The comparison as lines for a terminal."""
     lines = [f"against generation {cmp.generation} (unchanged within {cmp.tolerance_m2:g} m²)"]
-    lines.append(f"{'level':>5} {'current':>8} {'candidate':>9} {'added':>6} {'removed':>7} "
-                 f"{'reshaped':>8} {'unchanged':>9}")
+    lines.append(
+        f"{'level':>5} {'current':>8} {'candidate':>9} {'added':>6} {'removed':>7} "
+        f"{'reshaped':>8} {'unchanged':>9}"
+    )
     for r in cmp.per_level.itertuples(index=False):
-        lines.append(f"{r.level:>5} {r.current:>8} {r.candidate:>9} {r.added:>6} {r.removed:>7} "
-                     f"{r.reshaped:>8} {r.unchanged:>9}")
+        lines.append(
+            f"{r.level:>5} {r.current:>8} {r.candidate:>9} {r.added:>6} {r.removed:>7} "
+            f"{r.reshaped:>8} {r.unchanged:>9}"
+        )
     for title, frame in (("added", cmp.added), ("removed", cmp.removed)):
         if len(frame):
             more = " …" if len(frame) > top else ""
@@ -52,9 +67,11 @@ def summary_lines(cmp, *, top: int = 10) -> list[str]:  # cmp: layers.planner.Gr
         lines.append(f"reshaped ({len(cmp.reshaped)}), largest first:")
         big = cmp.reshaped.sort_values("symdiff_m2", ascending=False).head(top)
         for r in big.itertuples(index=False):
-            lines.append(f"  {r.code} (level {r.level}): area {r.area_before_m2:,.0f} → "
-                         f"{r.area_after_m2:,.0f} m² ({r.area_change_pct:+.1f}%), "
-                         f"symmetric difference {r.symdiff_m2:,.0f} m²")
+            lines.append(
+                f"  {r.code} (level {r.level}): area {r.area_before_m2:,.0f} → "
+                f"{r.area_after_m2:,.0f} m² ({r.area_change_pct:+.1f}%), "
+                f"symmetric difference {r.symdiff_m2:,.0f} m²"
+            )
     if len(cmp.relabelled):
         lines.append(f"relabelled: {len(cmp.relabelled)} field change(s)")
     for title, moves, pairs, total in (

@@ -17,8 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
     parser.add_argument("--out", required=True, metavar="FILE")
     parser.add_argument("--crs", default="EPSG:4326", help="EPSG:4326 (default), EPSG:4490 or EPSG:4549")
-    parser.add_argument("--reveal-personal-data", action="store_true", dest="reveal",
-                        help="staff: export names, ID numbers and phones unmasked")
+    parser.add_argument(
+        "--reveal-personal-data",
+        action="store_true",
+        dest="reveal",
+        help="staff: export names, ID numbers and phones unmasked",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from layers.store import open_store
 
     with open_store(store_arg(args), readonly=True) as store:
-        n = export_layer(store, layer=args.layer, fmt=args.fmt, out=args.out, crs=args.crs,
-                         reveal_personal=args.reveal)
+        n = export_layer(
+            store, layer=args.layer, fmt=args.fmt, out=args.out, crs=args.crs, reveal_personal=args.reveal
+        )
     print(f"wrote {n:,} {args.layer} to {args.out} ({args.fmt}, {args.crs})")
     return 0

@@ -27,12 +27,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     g = info["grids"]
     print(f"{info['district']['name']} ({info['district']['code']})  store {info['store']}")
-    print(f"land {info['land_area_km2']:.1f} km²; grids {g['level_1']} / {g['level_2']} / {g['level_3']}"
-          f" (generation {info['generation']})")
-    print(f"components {info['components']:,} in {info['component_classes']} classes; "
-          f"departments {info['departments']}; event types {info['event_types']}; "
-          f"channels {info['channels']}; staff {info['staff']:,}")
+    print(
+        f"land {info['land_area_km2']:.1f} km²; grids {g['level_1']} / {g['level_2']} / {g['level_3']}"
+        f" (generation {info['generation']})"
+    )
+    print(
+        f"components {info['components']:,} in {info['component_classes']} classes; "
+        f"departments {info['departments']}; event types {info['event_types']}; "
+        f"channels {info['channels']}; staff {info['staff']:,}"
+    )
     c = info["cases"]
-    print(f"cases {c['total']:,} ({c['first_reported']} … {c['last_reported']}); "
-          + ", ".join(f"{k} {v:,}" for k, v in sorted(c["by_status"].items())))
+    print(
+        f"cases {c['total']:,} ({c['first_reported']} … {c['last_reported']}); "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(c["by_status"].items()))
+    )
     return 0

@@ -154,13 +154,17 @@ def grid_at(grids: gpd.GeoDataFrame, *, lon: float, lat: float) -> str | None:
 def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Working-CRS metres to WGS84 lon/lat."""
     # No range check: these are the store's own coordinates (spatial.crs.to_display checks input).
-    lon, lat = transformer(WORK_CRS, "EPSG:4326").transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    lon, lat = transformer(WORK_CRS, "EPSG:4326").transform(
+        np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    )
     return np.asarray(lon), np.asarray(lat)
 
 
 def bbox_to_work(west: float, south: float, east: float, north: float) -> tuple[float, float, float, float]:
     """A lon/lat box as the working-CRS box that contains it (its corners projected)."""
-    xs, ys = transformer("EPSG:4326", WORK_CRS).transform([west, east, west, east], [south, south, north, north])
+    xs, ys = transformer("EPSG:4326", WORK_CRS).transform(
+        [west, east, west, east], [south, south, north, north]
+    )
     return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
 
 
@@ -340,9 +344,12 @@ def channels(store: Store) -> pd.DataFrame:
 def component_index(store: Store) -> ComponentIndex:
     """The engine's component index over every component, for viewport queries (read-only use)."""
     t = store.read_arrow("SELECT code, class_code, x, y FROM components")
-    return ComponentIndex(t.column("code").to_numpy(zero_copy_only=False),
-                          t.column("class_code").to_numpy(zero_copy_only=False),
-                          t.column("x").to_numpy(), t.column("y").to_numpy())
+    return ComponentIndex(
+        t.column("code").to_numpy(zero_copy_only=False),
+        t.column("class_code").to_numpy(zero_copy_only=False),
+        t.column("x").to_numpy(),
+        t.column("y").to_numpy(),
+    )
 
 
 def components_by_code(store: Store, codes: np.ndarray) -> pd.DataFrame:

@@ -82,8 +82,16 @@ def assign_file(
     try:
         for chunk in iter_chunks(src_p, chunk_rows=chunk_rows):
             out, lon, lat = _assign_chunk(
-                district, chunk, crs=crs, x_col=x_col, y_col=y_col, event_col=event_col,
-                component_col=component_col, router=router, bounds=bounds, report=report,
+                district,
+                chunk,
+                crs=crs,
+                x_col=x_col,
+                y_col=y_col,
+                event_col=event_col,
+                component_col=component_col,
+                router=router,
+                bounds=bounds,
+                report=report,
             )
             writer.write(out, lon=lon, lat=lat)
             if progress is not None:
@@ -105,9 +113,17 @@ def _district_lonlat_bounds(district: District) -> tuple[float, float, float, fl
 
 
 def _assign_chunk(
-    district: District, chunk: Chunk, *, crs: str, x_col: str | None, y_col: str | None,
-    event_col: str | None, component_col: str | None, router: _Router | None,
-    bounds: tuple[float, float, float, float], report: AssignReport,
+    district: District,
+    chunk: Chunk,
+    *,
+    crs: str,
+    x_col: str | None,
+    y_col: str | None,
+    event_col: str | None,
+    component_col: str | None,
+    router: _Router | None,
+    bounds: tuple[float, float, float, float],
+    report: AssignReport,
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     frame = chunk.frame
     cols = list(frame.columns)
@@ -148,9 +164,14 @@ def _assign_chunk(
     if router is not None and event_col is not None:
         if event_col not in cols:
             raise InputFileError(f"no column {event_col!r} for the event type; the file has {cols}")
-        routed = router.route(wx, wy, out["grid_l3"].to_numpy(), frame[event_col].astype(str).str.strip(),
-                              frame[component_col].astype(str).str.strip() if component_col else None,
-                              placed)
+        routed = router.route(
+            wx,
+            wy,
+            out["grid_l3"].to_numpy(),
+            frame[event_col].astype(str).str.strip(),
+            frame[component_col].astype(str).str.strip() if component_col else None,
+            placed,
+        )
         for c in ROUTE_COLUMNS:
             out[c] = routed[c].to_numpy()
         unknown = placed & (routed["route_reason_code"] == "unknown_event_type").to_numpy()
@@ -165,8 +186,13 @@ def _assign_chunk(
         lon[placed], lat[placed] = to_display(wx[placed], wy[placed])
 
     if chunk.malformed:
-        bad = pd.DataFrame({"row": [m[0] for m in chunk.malformed], "raw": [m[1] for m in chunk.malformed],
-                            "reject_reason": [m[2] for m in chunk.malformed]})
+        bad = pd.DataFrame(
+            {
+                "row": [m[0] for m in chunk.malformed],
+                "raw": [m[1] for m in chunk.malformed],
+                "reject_reason": [m[2] for m in chunk.malformed],
+            }
+        )
         out = pd.concat([out, bad], ignore_index=True).sort_values("row", kind="stable", ignore_index=True)
         order = out.index.to_numpy()
         lon = np.concatenate([lon, np.full(len(bad), np.nan)])[order]
@@ -187,11 +213,19 @@ class _Router:
         self.event_types = store.read_arrow("SELECT * FROM event_types").to_pandas()
         self.departments = store.read_arrow("SELECT * FROM departments").to_pandas()
         self.components = store.read_arrow(
-            "SELECT code, class_code, x, y, maintainer_code, owner_code FROM components").to_pandas()
+            "SELECT code, class_code, x, y, maintainer_code, owner_code FROM components"
+        ).to_pandas()
         self.names = dict(zip(self.departments["code"], self.departments["name"], strict=True))
 
-    def route(self, x: np.ndarray, y: np.ndarray, grid_codes: np.ndarray, events: pd.Series,
-              components: pd.Series | None, placed: np.ndarray) -> pd.DataFrame:
+    def route(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        grid_codes: np.ndarray,
+        events: pd.Series,
+        components: pd.Series | None,
+        placed: np.ndarray,
+    ) -> pd.DataFrame:
         from layers.routing import route
 
         n = len(x)
@@ -200,9 +234,14 @@ class _Router:
             return result
         idx = np.flatnonzero(placed)
         routed = route(
-            x=x[idx], y=y[idx], grid_codes=grid_codes[idx], event_type_codes=events.to_numpy()[idx],
+            x=x[idx],
+            y=y[idx],
+            grid_codes=grid_codes[idx],
+            event_type_codes=events.to_numpy()[idx],
             component_codes=None if components is None else components.replace("", None).to_numpy()[idx],
-            event_types=self.event_types, components=self.components, departments=self.departments,
+            event_types=self.event_types,
+            components=self.components,
+            departments=self.departments,
             radius=self.radius,
         )
         result.loc[idx, "dept_code"] = routed["dept_code"].to_numpy()

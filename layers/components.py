@@ -13,15 +13,27 @@ import pandas as pd
 from layers.store import Store
 
 COMPONENT_COLUMNS = [
-    "code", "class_code", "x", "y", "grid_code", "supervisor_code", "owner_code",
-    "maintainer_code", "state", "surveyed_on", "changed_on", "source", "version",
+    "code",
+    "class_code",
+    "x",
+    "y",
+    "grid_code",
+    "supervisor_code",
+    "owner_code",
+    "maintainer_code",
+    "state",
+    "surveyed_on",
+    "changed_on",
+    "source",
+    "version",
 ]
 STATES = ("完好", "破损", "丢失", "占用")
 SOURCES = ("实测", "地形图", "调绘", "其它")
 
 
-def load_components(store: Store, *, columns: list[str] | None = None,
-                    where: str = "", params: tuple[object, ...] = ()) -> pd.DataFrame:
+def load_components(
+    store: Store, *, columns: list[str] | None = None, where: str = "", params: tuple[object, ...] = ()
+) -> pd.DataFrame:
     """Components as a frame, read through Arrow (no Python row loop).
 
     ``where`` is an SQL condition with ``?`` placeholders filled from ``params``.
@@ -59,6 +71,10 @@ def _records(frame: pd.DataFrame) -> list[tuple[object, ...]]:
         elif pd.api.types.is_integer_dtype(s):
             cols.append(s.to_numpy(dtype=np.int64).tolist())
         else:
-            cols.append([None if v is None or (isinstance(v, float) and v != v) else str(v)
-                         for v in s.astype(object).tolist()])
+            cols.append(
+                [
+                    None if v is None or (isinstance(v, float) and v != v) else str(v)
+                    for v in s.astype(object).tolist()
+                ]
+            )
     return list(zip(*cols, strict=True))

@@ -27,9 +27,9 @@ MEMORY_COLUMNS = ["code", "class_code", "x", "y", "grid_code", "state", "version
 @dataclass
 class District:
     store: Store
-    grids: gpd.GeoDataFrame          # all three levels of the current generation, EPSG:4549
-    locator: GridLocator             # over the level-3 grids
-    components: pd.DataFrame         # MEMORY_COLUMNS
+    grids: gpd.GeoDataFrame  # all three levels of the current generation, EPSG:4549
+    locator: GridLocator  # over the level-3 grids
+    components: pd.DataFrame  # MEMORY_COLUMNS
     revisions: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -42,8 +42,12 @@ class District:
         from spatial.component_index import ComponentIndex
 
         c = self.components
-        return ComponentIndex(c["code"].to_numpy(), c["class_code"].to_numpy(),
-                              c["x"].to_numpy(dtype=float), c["y"].to_numpy(dtype=float))
+        return ComponentIndex(
+            c["code"].to_numpy(),
+            c["class_code"].to_numpy(),
+            c["x"].to_numpy(dtype=float),
+            c["y"].to_numpy(dtype=float),
+        )
 
     def locate_all(self, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         """Level-3, level-2 and level-1 codes of points (None where no grid covers a point)."""
@@ -70,5 +74,6 @@ def open_district(path: str | os.PathLike[str], *, readonly: bool = True) -> Dis
     components = load_components(store, columns=MEMORY_COLUMNS)
     seconds["components"] = time.perf_counter() - t
     revisions = {layer: store.revision(layer) for layer in ("grids", "components", "cases")}
-    return District(store=store, grids=grids, locator=locator, components=components,
-                    revisions=revisions, seconds=seconds)
+    return District(
+        store=store, grids=grids, locator=locator, components=components, revisions=revisions, seconds=seconds
+    )

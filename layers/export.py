@@ -38,8 +38,9 @@ def _crs(crs: str) -> str:
     return norm
 
 
-def layer_frame(store: Store, layer: str, *, crs: str = "EPSG:4326",
-                reveal_personal: bool = False) -> pd.DataFrame | gpd.GeoDataFrame:
+def layer_frame(
+    store: Store, layer: str, *, crs: str = "EPSG:4326", reveal_personal: bool = False
+) -> pd.DataFrame | gpd.GeoDataFrame:
     """The layer as it is exported: a GeoDataFrame for spatial layers, else a DataFrame."""
     if layer not in LAYERS:
         raise InputFileError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}")
@@ -49,7 +50,8 @@ def layer_frame(store: Store, layer: str, *, crs: str = "EPSG:4326",
         grids = load_grids(store)
         gen = store.current_generation()
         valid_from, valid_to = conn.execute(
-            "SELECT valid_from, valid_to FROM generations WHERE id = ?", (gen,)).fetchone()
+            "SELECT valid_from, valid_to FROM generations WHERE id = ?", (gen,)
+        ).fetchone()
         grids["generation"] = gen
         grids["valid_from"] = valid_from
         grids["valid_to"] = valid_to
@@ -60,9 +62,22 @@ def layer_frame(store: Store, layer: str, *, crs: str = "EPSG:4326",
             "SELECT code AS class_code, major_code, major_name, name AS class_name FROM component_classes"
         ).to_pandas()
         comps = comps.merge(classes, on="class_code", how="left")
-        cols = ["code", "grid_code", "class_code", "class_name", "major_code", "major_name",
-                "supervisor_code", "owner_code", "maintainer_code", "state", "surveyed_on",
-                "changed_on", "source", "version"]
+        cols = [
+            "code",
+            "grid_code",
+            "class_code",
+            "class_name",
+            "major_code",
+            "major_name",
+            "supervisor_code",
+            "owner_code",
+            "maintainer_code",
+            "state",
+            "surveyed_on",
+            "changed_on",
+            "source",
+            "version",
+        ]
         return _points(comps, cols, target)
     if layer == "cases":
         cases = store.read_arrow("SELECT * FROM cases").to_pandas()
@@ -88,8 +103,15 @@ def _points(frame: pd.DataFrame, cols: list[str], crs: str) -> gpd.GeoDataFrame:
     return gdf.to_crs(crs) if crs != WORK_CRS else gdf
 
 
-def export_layer(store: Store, *, layer: str, fmt: str, out: str | os.PathLike[str],
-                 crs: str = "EPSG:4326", reveal_personal: bool = False) -> int:
+def export_layer(
+    store: Store,
+    *,
+    layer: str,
+    fmt: str,
+    out: str | os.PathLike[str],
+    crs: str = "EPSG:4326",
+    reveal_personal: bool = False,
+) -> int:
     """Write one layer to ``out``; returns the number of rows written."""
     if fmt not in FORMATS:
         raise InputFileError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

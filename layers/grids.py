@@ -21,7 +21,7 @@ def load_grids(store: Store, *, level: int | None = None, generation: int | None
     Columns ``code, level, parent_code, name, area_m2, geometry`` (EPSG:4549), ordered by code.
     """
     gen = store.current_generation() if generation is None else generation
-    sql = ("SELECT code, level, parent_code, name, area_m2, geom FROM grids WHERE generation = ?")
+    sql = "SELECT code, level, parent_code, name, area_m2, geom FROM grids WHERE generation = ?"
     params: list[object] = [gen]
     if level is not None:
         sql += " AND level = ?"
@@ -52,8 +52,10 @@ def write_grids(conn: sqlite3.Connection, grids: gpd.GeoDataFrame, *, generation
     conn.executemany(
         "INSERT INTO grids(code, generation, level, parent_code, name, area_m2, minx, miny, maxx, maxy, geom)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        [(c, g, int(lv), p, n, float(a), float(x0), float(y0), float(x1), float(y1), w)
-         for c, g, lv, p, n, a, x0, y0, x1, y1, w in rows],
+        [
+            (c, g, int(lv), p, n, float(a), float(x0), float(y0), float(x1), float(y1), w)
+            for c, g, lv, p, n, a, x0, y0, x1, y1, w in rows
+        ],
     )
     return len(grids)
 

@@ -120,8 +120,14 @@ class GridComparison:
     @property
     def unchanged(self) -> bool:
         """True when the candidate is the current generation up to the tolerance."""
-        return (self.added.empty and self.removed.empty and self.reshaped.empty
-                and self.relabelled.empty and self.component_moves.empty and self.case_moves.empty)
+        return (
+            self.added.empty
+            and self.removed.empty
+            and self.reshaped.empty
+            and self.relabelled.empty
+            and self.component_moves.empty
+            and self.case_moves.empty
+        )
 
     def to_dict(self, *, with_lists: bool = True) -> dict[str, object]:
         """Plain JSON-able data; ``with_lists=False`` leaves out the per-component/case lists."""
@@ -133,10 +139,16 @@ class GridComparison:
             "removed": _records(self.removed),
             "reshaped": _records(self.reshaped),
             "relabelled": _records(self.relabelled),
-            "components": {"total": self.components_total, "moved": len(self.component_moves),
-                           "pairs": _records(self.component_pairs)},
-            "open_cases": {"total": self.open_cases_total, "moved": len(self.case_moves),
-                           "pairs": _records(self.case_pairs)},
+            "components": {
+                "total": self.components_total,
+                "moved": len(self.component_moves),
+                "pairs": _records(self.component_pairs),
+            },
+            "open_cases": {
+                "total": self.open_cases_total,
+                "moved": len(self.case_moves),
+                "pairs": _records(self.case_pairs),
+            },
         }
         if with_lists:
             out["components"]["moves"] = _records(self.component_moves)  # type: ignore[index]
@@ -154,13 +166,19 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 def _pairs(moves: pd.DataFrame) -> pd.DataFrame:
     if moves.empty:
-        return pd.DataFrame({"from_grid": pd.Series(dtype=object), "to_grid": pd.Series(dtype=object),
-                             "count": pd.Series(dtype=np.int64)})
+        return pd.DataFrame(
+            {
+                "from_grid": pd.Series(dtype=object),
+                "to_grid": pd.Series(dtype=object),
+                "count": pd.Series(dtype=np.int64),
+            }
+        )
     keyed = moves[["from_grid", "to_grid"]].astype(object).fillna("")
     counts = keyed.value_counts().rename("count").reset_index()
     counts = counts.replace({"from_grid": {"": None}, "to_grid": {"": None}})
-    return counts.sort_values(["count", "from_grid", "to_grid"], ascending=[False, True, True],
-                              ignore_index=True)
+    return counts.sort_values(
+        ["count", "from_grid", "to_grid"], ascending=[False, True, True], ignore_index=True
+    )
 
 
 def normalise_candidate(candidate: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -177,8 +195,10 @@ def normalise_candidate(candidate: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         raise CandidateError("the candidate must be a GeoDataFrame of grids")
     missing = [c for c in CANDIDATE_COLUMNS if c not in candidate.columns]
     if missing:
-        raise CandidateError(f"the candidate grids lack the columns {missing}; "
-                             f"each grid needs {list(CANDIDATE_COLUMNS)} and a geometry")
+        raise CandidateError(
+            f"the candidate grids lack the columns {missing}; "
+            f"each grid needs {list(CANDIDATE_COLUMNS)} and a geometry"
+        )
     if candidate.empty:
         raise CandidateError("the candidate holds no grids")
     if candidate.crs is None:
@@ -206,9 +226,15 @@ def normalise_candidate(candidate: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def read_candidate(path: str | os.PathLike[str], *, code_field: str = "code", parent_field: str | None = None,
-                   level_field: str | None = None, name_field: str | None = None,
-                   layer: str | None = None) -> gpd.GeoDataFrame:
+def read_candidate(
+    path: str | os.PathLike[str],
+    *,
+    code_field: str = "code",
+    parent_field: str | None = None,
+    level_field: str | None = None,
+    name_field: str | None = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
     """A candidate grid file (GeoJSON, GeoPackage, Shapefile, GeoParquet) as a planner frame.
 
     Levels and parents come from the code unless their fields are named; names from
@@ -222,8 +248,14 @@ def read_candidate(path: str | os.PathLike[str], *, code_field: str = "code", pa
     from layers.grid_files import GridFileError, read_grid_file
 
     def read(name: str | None):  # -> GridFile
-        return read_grid_file(path, code_field=code_field, parent_field=parent_field,
-                              level_field=level_field, name_field=name, layer=layer)
+        return read_grid_file(
+            path,
+            code_field=code_field,
+            parent_field=parent_field,
+            level_field=level_field,
+            name_field=name,
+            layer=layer,
+        )
 
     if name_field is not None:
         gf = read(name_field)
@@ -238,12 +270,14 @@ def read_candidate(path: str | os.PathLike[str], *, code_field: str = "code", pa
     names = gf.names if gf.names is not None else np.full(len(gf), "", dtype=object)
     return gpd.GeoDataFrame(
         {"code": gf.codes, "level": gf.levels, "parent_code": gf.parents, "name": names},
-        geometry=gpd.GeoSeries(gf.geoms, crs=WORK_CRS), crs=WORK_CRS,
+        geometry=gpd.GeoSeries(gf.geoms, crs=WORK_CRS),
+        crs=WORK_CRS,
     )
 
 
-def compare_grids(store: Store, candidate: gpd.GeoDataFrame, *,
-                  tolerance_m2: float = DEFAULT_RESHAPE_TOLERANCE_M2) -> GridComparison:
+def compare_grids(
+    store: Store, candidate: gpd.GeoDataFrame, *, tolerance_m2: float = DEFAULT_RESHAPE_TOLERANCE_M2
+) -> GridComparison:
     """Compare a candidate grid set with the store's current generation.
 
     Every component and every open case is located in the candidate's level-3 grids (vectorised,
@@ -276,11 +310,18 @@ def compare_grids(store: Store, candidate: gpd.GeoDataFrame, *,
     case_moves = _case_moves(cases, locator)
     times["locate"] = time.perf_counter() - t0
     return GridComparison(
-        generation=generation, tolerance_m2=float(tolerance_m2), added=added, removed=removed,
-        reshaped=reshaped, relabelled=relabelled, per_level=per_level,
+        generation=generation,
+        tolerance_m2=float(tolerance_m2),
+        added=added,
+        removed=removed,
+        reshaped=reshaped,
+        relabelled=relabelled,
+        per_level=per_level,
         component_moves=comp_moves[["code", "from_grid", "to_grid"]].reset_index(drop=True),
         case_moves=case_moves[["id", "status", "from_grid", "to_grid"]].reset_index(drop=True),
-        components_total=len(comps), open_cases_total=len(cases), seconds=times,
+        components_total=len(comps),
+        open_cases_total=len(cases),
+        seconds=times,
     )
 
 
@@ -296,34 +337,45 @@ def _keep_names(cand: gpd.GeoDataFrame, current: gpd.GeoDataFrame) -> gpd.GeoDat
     return out
 
 
-def _diff_grids(current: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, *, tolerance_m2: float) -> tuple[
-    pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame
-]:
-    cur = pd.DataFrame({
-        "code": current["code"].to_numpy(dtype=object), "level": current["level"].to_numpy(dtype=np.int64),
-        "parent_code": current["parent_code"].astype(object).where(current["parent_code"].notna(), None)
-        .to_numpy(dtype=object),
-        "name": current["name"].to_numpy(dtype=object), "geom": current.geometry.to_numpy(),
-    })
-    new = pd.DataFrame({
-        "code": cand["code"].to_numpy(dtype=object), "level": cand["level"].to_numpy(dtype=np.int64),
-        "parent_code": cand["parent_code"].to_numpy(dtype=object),
-        "name": cand["name"].to_numpy(dtype=object),
-        "geom": cand.geometry.to_numpy(),
-    })
+def _diff_grids(
+    current: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, *, tolerance_m2: float
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    cur = pd.DataFrame(
+        {
+            "code": current["code"].to_numpy(dtype=object),
+            "level": current["level"].to_numpy(dtype=np.int64),
+            "parent_code": current["parent_code"]
+            .astype(object)
+            .where(current["parent_code"].notna(), None)
+            .to_numpy(dtype=object),
+            "name": current["name"].to_numpy(dtype=object),
+            "geom": current.geometry.to_numpy(),
+        }
+    )
+    new = pd.DataFrame(
+        {
+            "code": cand["code"].to_numpy(dtype=object),
+            "level": cand["level"].to_numpy(dtype=np.int64),
+            "parent_code": cand["parent_code"].to_numpy(dtype=object),
+            "name": cand["name"].to_numpy(dtype=object),
+            "geom": cand.geometry.to_numpy(),
+        }
+    )
     # Duplicated codes are a topology problem of the candidate; the comparison takes the first.
     new = new.drop_duplicates("code", keep="first")
     both = cur.merge(new, on="code", how="outer", suffixes=("_cur", "_new"), indicator=True)
 
     def listing(rows: pd.DataFrame, side: str) -> pd.DataFrame:
         geoms = rows[f"geom_{side}"].to_numpy()
-        return pd.DataFrame({
-            "code": rows["code"].to_numpy(dtype=object),
-            "level": rows[f"level_{side}"].to_numpy(dtype=np.int64),
-            "parent_code": rows[f"parent_code_{side}"].to_numpy(dtype=object),
-            "name": rows[f"name_{side}"].to_numpy(dtype=object),
-            "area_m2": shapely.area(geoms).astype(float) if len(rows) else np.zeros(0),
-        }).sort_values(["level", "code"], ignore_index=True)
+        return pd.DataFrame(
+            {
+                "code": rows["code"].to_numpy(dtype=object),
+                "level": rows[f"level_{side}"].to_numpy(dtype=np.int64),
+                "parent_code": rows[f"parent_code_{side}"].to_numpy(dtype=object),
+                "name": rows[f"name_{side}"].to_numpy(dtype=object),
+                "area_m2": shapely.area(geoms).astype(float) if len(rows) else np.zeros(0),
+            }
+        ).sort_values(["level", "code"], ignore_index=True)
 
     added = listing(both[both["_merge"] == "right_only"], "new")
     removed = listing(both[both["_merge"] == "left_only"], "cur")
@@ -336,19 +388,25 @@ def _diff_grids(current: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, *, tolerance_
     symdiff = np.zeros(len(common))
     todo = np.flatnonzero(~same)
     if todo.size:
-        symdiff[todo] = shapely.area(shapely.symmetric_difference(
-            shapely.make_valid(ga[todo]), shapely.make_valid(gb[todo])))
+        symdiff[todo] = shapely.area(
+            shapely.symmetric_difference(shapely.make_valid(ga[todo]), shapely.make_valid(gb[todo]))
+        )
     area_a = shapely.area(ga) if len(common) else np.zeros(0)
     area_b = shapely.area(gb) if len(common) else np.zeros(0)
     changed = symdiff > tolerance_m2
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(area_a > 0, 100.0 * (area_b - area_a) / area_a, np.nan)
-    reshaped = pd.DataFrame({
-        "code": common["code"].to_numpy(dtype=object),
-        "level": common["level_new"].to_numpy(dtype=np.int64),
-        "area_before_m2": area_a, "area_after_m2": area_b, "area_change_m2": area_b - area_a,
-        "area_change_pct": pct, "symdiff_m2": symdiff,
-    })[changed].sort_values(["level", "code"], ignore_index=True)
+    reshaped = pd.DataFrame(
+        {
+            "code": common["code"].to_numpy(dtype=object),
+            "level": common["level_new"].to_numpy(dtype=np.int64),
+            "area_before_m2": area_a,
+            "area_after_m2": area_b,
+            "area_change_m2": area_b - area_a,
+            "area_change_pct": pct,
+            "symdiff_m2": symdiff,
+        }
+    )[changed].sort_values(["level", "code"], ignore_index=True)
 
     relabel = []
     for fld in ("name", "level", "parent_code"):
@@ -356,23 +414,34 @@ def _diff_grids(current: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, *, tolerance_
         b = common[f"{fld}_new"].astype(object)
         diff = ~((a == b) | (a.isna() & b.isna()))
         if diff.any():
-            relabel.append(pd.DataFrame({"code": common.loc[diff, "code"].to_numpy(dtype=object),
-                                         "field": fld,
-                                         "before": a[diff].to_numpy(dtype=object),
-                                         "after": b[diff].to_numpy(dtype=object)}))
-    relabelled = (pd.concat(relabel, ignore_index=True) if relabel
-                  else pd.DataFrame({"code": [], "field": [], "before": [], "after": []}, dtype=object))
+            relabel.append(
+                pd.DataFrame(
+                    {
+                        "code": common.loc[diff, "code"].to_numpy(dtype=object),
+                        "field": fld,
+                        "before": a[diff].to_numpy(dtype=object),
+                        "after": b[diff].to_numpy(dtype=object),
+                    }
+                )
+            )
+    relabelled = (
+        pd.concat(relabel, ignore_index=True)
+        if relabel
+        else pd.DataFrame({"code": [], "field": [], "before": [], "after": []}, dtype=object)
+    )
 
     levels = sorted(set(cur["level"].tolist()) | set(new["level"].tolist()))
     n_common = common.groupby("level_new").size() if len(common) else pd.Series(dtype=np.int64)
-    per_level = pd.DataFrame({
-        "level": levels,
-        "current": [int((cur["level"] == lv).sum()) for lv in levels],
-        "candidate": [int((new["level"] == lv).sum()) for lv in levels],
-        "added": [int((added["level"] == lv).sum()) for lv in levels],
-        "removed": [int((removed["level"] == lv).sum()) for lv in levels],
-        "reshaped": [int((reshaped["level"] == lv).sum()) for lv in levels],
-    })
+    per_level = pd.DataFrame(
+        {
+            "level": levels,
+            "current": [int((cur["level"] == lv).sum()) for lv in levels],
+            "candidate": [int((new["level"] == lv).sum()) for lv in levels],
+            "added": [int((added["level"] == lv).sum()) for lv in levels],
+            "removed": [int((removed["level"] == lv).sum()) for lv in levels],
+            "reshaped": [int((reshaped["level"] == lv).sum()) for lv in levels],
+        }
+    )
     per_level["unchanged"] = [int(n_common.get(lv, 0)) for lv in levels] - per_level["reshaped"]
     return added, removed, reshaped, relabelled, per_level
 
@@ -388,8 +457,9 @@ def _locator(cand: gpd.GeoDataFrame) -> GridLocator:
         # make_valid may return a collection (a polygon plus a stray line): keep the polygons.
         for i in np.flatnonzero(bad):
             parts = shapely.get_parts(shapely.make_valid(geoms[i]))
-            polys = [q for p in parts for q in shapely.get_parts(p)
-                     if q.geom_type in ("Polygon", "MultiPolygon")]
+            polys = [
+                q for p in parts for q in shapely.get_parts(p) if q.geom_type in ("Polygon", "MultiPolygon")
+            ]
             geoms[i] = shapely.multipolygons(polys) if polys else None
     try:
         return GridLocator(geoms, l3["code"].to_numpy(dtype=object))
@@ -410,8 +480,7 @@ def _read_open_cases(store: Store) -> pd.DataFrame:
         open_ = [""]  # a status no case has: the empty result keeps its columns
     marks = ", ".join("?" * len(open_))
     return store.read_arrow(
-        "SELECT id, status, x, y, grid_code, grid_generation, version FROM cases"
-        f" WHERE status IN ({marks})",
+        f"SELECT id, status, x, y, grid_code, grid_generation, version FROM cases WHERE status IN ({marks})",
         open_,
     ).to_pandas()
 
@@ -453,28 +522,39 @@ def district_land(store: Store) -> shapely.Geometry:
         return shapely.from_wkb(row[0])
     l1 = load_grids(store, level=1)
     if l1.empty:
-        raise AdoptionError(f"{store.path}: the current generation has no level-1 grids "
-                            "to take the land from")
+        raise AdoptionError(
+            f"{store.path}: the current generation has no level-1 grids to take the land from"
+        )
     return shapely.coverage_union_all(l1.geometry.to_numpy())
 
 
-def check_candidate(store: Store, candidate: gpd.GeoDataFrame, *, tolerances: Tolerances | None = None,
-                    land: shapely.Geometry | None = None) -> TopologyReport:
+def check_candidate(
+    store: Store,
+    candidate: gpd.GeoDataFrame,
+    *,
+    tolerances: Tolerances | None = None,
+    land: shapely.Geometry | None = None,
+) -> TopologyReport:
     """Topology of a candidate against the district's land (by default the current level-1 union)."""
     cand = normalise_candidate(candidate)
     land = district_land(store) if land is None else land
     return check_grids(
-        cand.geometry.to_numpy(), cand["code"].to_numpy(dtype=object),
-        levels=cand["level"].to_numpy(), parents=cand["parent_code"].to_numpy(dtype=object),
-        land=land, tolerances=tolerances or Tolerances(),
+        cand.geometry.to_numpy(),
+        cand["code"].to_numpy(dtype=object),
+        levels=cand["level"].to_numpy(),
+        parents=cand["parent_code"].to_numpy(dtype=object),
+        land=land,
+        tolerances=tolerances or Tolerances(),
     )
 
 
 def rejection_message(report: TopologyReport, *, first: int = 5) -> str:
     """One paragraph: the problem counts by kind and the first few problems with their codes."""
     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
-    lines = [f"the candidate grids have {len(report.problems)} topology problem(s) ({counts}); "
-             "nothing was written. First:"]
+    lines = [
+        f"the candidate grids have {len(report.problems)} topology problem(s) ({counts}); "
+        "nothing was written. First:"
+    ]
     for p in report.problems[:first]:
         lines.append(f"  [{p.kind}] {','.join(p.codes)}: {p.message}")
     if len(report.problems) > first:
@@ -499,9 +579,12 @@ class AdoptionResult:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "generation": self.generation, "previous_generation": self.previous_generation,
-            "valid_from": self.valid_from.isoformat(), "actor": self.actor,
-            "grids_written": self.grids_written, "components_reassigned": self.components_reassigned,
+            "generation": self.generation,
+            "previous_generation": self.previous_generation,
+            "valid_from": self.valid_from.isoformat(),
+            "actor": self.actor,
+            "grids_written": self.grids_written,
+            "components_reassigned": self.components_reassigned,
             "cases_reassigned": self.cases_reassigned,
             "cases_moved_to_generation": self.cases_moved_to_generation,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
@@ -509,9 +592,16 @@ class AdoptionResult:
         }
 
 
-def adopt_grids(store: Store, candidate: gpd.GeoDataFrame, *, valid_from: dt.date, actor: str,
-                tolerances: Tolerances | None = None, land: shapely.Geometry | None = None,
-                note: str = "") -> AdoptionResult:
+def adopt_grids(
+    store: Store,
+    candidate: gpd.GeoDataFrame,
+    *,
+    valid_from: dt.date,
+    actor: str,
+    tolerances: Tolerances | None = None,
+    land: shapely.Geometry | None = None,
+    note: str = "",
+) -> AdoptionResult:
     """Make a candidate grid set the current generation, or refuse it.
 
     In one transaction: a new ``generations`` row valid from ``valid_from`` (the previous one's
@@ -538,8 +628,10 @@ def adopt_grids(store: Store, candidate: gpd.GeoDataFrame, *, valid_from: dt.dat
     generation = store.current_generation()
     prev_from = _generation_start(store, generation)
     if valid_from <= prev_from:
-        raise AdoptionError(f"valid-from {valid_from.isoformat()} must be after the start of the current "
-                            f"generation {generation} ({prev_from.isoformat()})")
+        raise AdoptionError(
+            f"valid-from {valid_from.isoformat()} must be after the start of the current "
+            f"generation {generation} ({prev_from.isoformat()})"
+        )
 
     t0 = time.perf_counter()
     report = check_candidate(store, cand, tolerances=tolerances, land=land)
@@ -551,20 +643,28 @@ def adopt_grids(store: Store, candidate: gpd.GeoDataFrame, *, valid_from: dt.dat
     locator = _locator(cand)
     current = load_grids(store, generation=generation)
     cand = _keep_names(cand, current)
-    added, removed, reshaped, relabelled, per_level = _diff_grids(current, cand,
-                                                                  tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2)
+    added, removed, reshaped, relabelled, per_level = _diff_grids(
+        current, cand, tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2
+    )
     times["prepare"] = time.perf_counter() - t0
 
     now = dt.datetime.now().replace(microsecond=0).isoformat()
     with store.transaction() as conn:
         # The heavy checks ran outside the write lock; make sure nobody adopted meanwhile.
         if _current_generation(conn) != generation:
-            raise AdoptionError("another grid generation was adopted while this one was being checked; "
-                                "compare again against the new current generation")
+            raise AdoptionError(
+                "another grid generation was adopted while this one was being checked; "
+                "compare again against the new current generation"
+            )
         t0 = time.perf_counter()
-        new_gen = _insert_generation(conn, previous=generation, valid_from=valid_from, now=now,
-                                     note=note or f"adopted by {actor}: {len(reshaped)} reshaped, "
-                                                  f"{len(added)} added, {len(removed)} removed")
+        new_gen = _insert_generation(
+            conn,
+            previous=generation,
+            valid_from=valid_from,
+            now=now,
+            note=note
+            or f"adopted by {actor}: {len(reshaped)} reshaped, {len(added)} added, {len(removed)} removed",
+        )
         n_grids = write_grids(conn, cand, generation=new_gen)
         times["write_grids"] = time.perf_counter() - t0
 
@@ -580,24 +680,45 @@ def adopt_grids(store: Store, candidate: gpd.GeoDataFrame, *, valid_from: dt.dat
         reason = f"grid generation {new_gen} adopted"
         n_comp = _reassign_components(conn, comp_moves, actor=actor, reason=reason, now=now)
         stays = ~cases["id"].isin(case_moves["id"]).to_numpy()
-        n_case, n_follow = _reassign_cases(conn, case_moves, followers=cases["id"].to_numpy()[stays],
-                                           new_generation=new_gen, actor=actor, reason=reason, now=now)
+        n_case, n_follow = _reassign_cases(
+            conn,
+            case_moves,
+            followers=cases["id"].to_numpy()[stays],
+            new_generation=new_gen,
+            actor=actor,
+            reason=reason,
+            now=now,
+        )
         for layer in ("grids", "components", "cases"):
             store.bump_revision(conn, layer)
         times["write_moves"] = time.perf_counter() - t0
     times["total"] = time.perf_counter() - t_all
 
     comparison = GridComparison(
-        generation=generation, tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2, added=added, removed=removed,
-        reshaped=reshaped, relabelled=relabelled, per_level=per_level,
+        generation=generation,
+        tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2,
+        added=added,
+        removed=removed,
+        reshaped=reshaped,
+        relabelled=relabelled,
+        per_level=per_level,
         component_moves=comp_moves[["code", "from_grid", "to_grid"]].reset_index(drop=True),
         case_moves=case_moves[["id", "status", "from_grid", "to_grid"]].reset_index(drop=True),
-        components_total=len(comps), open_cases_total=len(cases), seconds={},
+        components_total=len(comps),
+        open_cases_total=len(cases),
+        seconds={},
     )
     return AdoptionResult(
-        generation=new_gen, previous_generation=generation, valid_from=valid_from, actor=str(actor),
-        grids_written=n_grids, components_reassigned=n_comp, cases_reassigned=n_case,
-        cases_moved_to_generation=n_follow, comparison=comparison, seconds=times,
+        generation=new_gen,
+        previous_generation=generation,
+        valid_from=valid_from,
+        actor=str(actor),
+        grids_written=n_grids,
+        components_reassigned=n_comp,
+        cases_reassigned=n_case,
+        cases_moved_to_generation=n_follow,
+        comparison=comparison,
+        seconds=times,
     )
 
 
@@ -608,12 +729,14 @@ def _generation_start(store: Store, generation: int) -> dt.date:
 
 def _current_generation(conn: sqlite3.Connection) -> int | None:
     row = conn.execute(
-        "SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id DESC LIMIT 1").fetchone()
+        "SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id DESC LIMIT 1"
+    ).fetchone()
     return None if row is None else int(row[0])
 
 
-def _insert_generation(conn: sqlite3.Connection, *, previous: int, valid_from: dt.date, now: str,
-                       note: str) -> int:
+def _insert_generation(
+    conn: sqlite3.Connection, *, previous: int, valid_from: dt.date, now: str, note: str
+) -> int:
     conn.execute("UPDATE generations SET valid_to = ? WHERE id = ?", (valid_from.isoformat(), previous))
     cur = conn.execute(
         "INSERT INTO generations(valid_from, valid_to, note, created_at) VALUES (?, NULL, ?, ?)",
@@ -622,8 +745,9 @@ def _insert_generation(conn: sqlite3.Connection, *, previous: int, valid_from: d
     return int(cur.lastrowid or 0)
 
 
-def _reassign_components(conn: sqlite3.Connection, moves: pd.DataFrame, *, actor: str, reason: str,
-                         now: str) -> int:
+def _reassign_components(
+    conn: sqlite3.Connection, moves: pd.DataFrame, *, actor: str, reason: str, now: str
+) -> int:
     """Update only the moved components, through a temporary table joined in SQL."""
     if moves.empty:
         return 0
@@ -655,8 +779,16 @@ def _reassign_components(conn: sqlite3.Connection, moves: pd.DataFrame, *, actor
         conn.execute("DROP TABLE IF EXISTS temp.planner_moves")
 
 
-def _reassign_cases(conn: sqlite3.Connection, moves: pd.DataFrame, *, followers: np.ndarray,
-                    new_generation: int, actor: str, reason: str, now: str) -> tuple[int, int]:
+def _reassign_cases(
+    conn: sqlite3.Connection,
+    moves: pd.DataFrame,
+    *,
+    followers: np.ndarray,
+    new_generation: int,
+    actor: str,
+    reason: str,
+    now: str,
+) -> tuple[int, int]:
     """Reassign moved open cases (logged); ``followers`` (ids) only move to the new generation.
 
     Returns (cases reassigned, cases that only changed generation). A case located outside every
@@ -666,15 +798,19 @@ def _reassign_cases(conn: sqlite3.Connection, moves: pd.DataFrame, *, followers:
     moves = moves[moves["to_grid"].notna()]
     to = moves["to_grid"].astype(str).to_numpy(dtype=object)
     conn.execute("DROP TABLE IF EXISTS temp.planner_case_moves")
-    conn.execute("CREATE TEMP TABLE planner_case_moves"
-                 " (id TEXT PRIMARY KEY, to_grid TEXT, town TEXT, moved INTEGER NOT NULL)")
+    conn.execute(
+        "CREATE TEMP TABLE planner_case_moves"
+        " (id TEXT PRIMARY KEY, to_grid TEXT, town TEXT, moved INTEGER NOT NULL)"
+    )
     try:
         conn.executemany(
             "INSERT INTO temp.planner_case_moves(id, to_grid, town, moved) VALUES (?, ?, ?, 1)",
             zip(moves["id"].astype(str).tolist(), to.tolist(), town_of(to).tolist(), strict=True),
         )
-        conn.executemany("INSERT INTO temp.planner_case_moves(id, moved) VALUES (?, 0)",
-                         ((str(i),) for i in followers.tolist()))
+        conn.executemany(
+            "INSERT INTO temp.planner_case_moves(id, moved) VALUES (?, 0)",
+            ((str(i),) for i in followers.tolist()),
+        )
         conn.execute(
             "INSERT INTO case_history(case_id, step, at, actor, dept_code, note)"
             " SELECT c.id, 'reassign', ?, ?, c.dept_code,"
@@ -707,8 +843,9 @@ def _reassign_cases(conn: sqlite3.Connection, moves: pd.DataFrame, *, followers:
 # --------------------------------------------------------------------------------------------
 
 
-def reshape_candidate(grids: gpd.GeoDataFrame, *, n: int = 20, seed: int = 0,
-                      max_radius: float = 150.0) -> tuple[gpd.GeoDataFrame, list[tuple[str, str]]]:
+def reshape_candidate(
+    grids: gpd.GeoDataFrame, *, n: int = 20, seed: int = 0, max_radius: float = 150.0
+) -> tuple[gpd.GeoDataFrame, list[tuple[str, str]]]:
     """A copy of ``grids`` where ``n`` pairs of neighbouring level-3 siblings trade a piece of land.
 
     For each pair (a, b) a disc centred on the middle of their shared boundary, small enough to
@@ -764,9 +901,14 @@ def reshape_candidate(grids: gpd.GeoDataFrame, *, n: int = 20, seed: int = 0,
         # edge are new_a's very vertices.
         new_b = shapely.difference(shapely.union(a, b), new_a)
         moved = a.area - new_a.area
-        if (new_a.geom_type != "Polygon" or new_b.geom_type != "Polygon" or not new_a.is_valid
-                or not new_b.is_valid or moved < 100.0
-                or abs(new_b.area - b.area - moved) > 1e-6 * a.area):
+        if (
+            new_a.geom_type != "Polygon"
+            or new_b.geom_type != "Polygon"
+            or not new_a.is_valid
+            or not new_b.is_valid
+            or moved < 100.0
+            or abs(new_b.area - b.area - moved) > 1e-6 * a.area
+        ):
             continue
         sib = np.flatnonzero(parents[l3] == parents[l3][i])
         before = sequence_numbers(g3[sib])

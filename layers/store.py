@@ -233,8 +233,9 @@ class StoreInfo:
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
     else:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA foreign_keys = ON")
@@ -366,8 +367,10 @@ def _check_header(path: Path, conn: sqlite3.Connection) -> int:
             f"({SCHEMA_VERSION}); upgrade OneGrid. The file was left untouched."
         )
     if version < 1:
-        raise StoreError(f"{path} is an incomplete OneGrid store (schema version {version}); "
-                         "generate it again with --force")
+        raise StoreError(
+            f"{path} is an incomplete OneGrid store (schema version {version}); "
+            "generate it again with --force"
+        )
     return version
 
 
@@ -393,9 +396,7 @@ def open_store(path: str | os.PathLike[str], *, readonly: bool = False) -> Store
     """Open an existing store; refuse a missing file, a foreign file or a newer schema."""
     p = Path(path)
     if not p.exists():
-        raise StoreError(
-            f"no store at {p}; create one with `python cli.py generate --store {p}`"
-        )
+        raise StoreError(f"no store at {p}; create one with `python cli.py generate --store {p}`")
     if p.is_dir():
         raise StoreError(f"{p} is a folder, not a store file")
     if not _looks_like_sqlite(p):
@@ -427,7 +428,9 @@ def check_target(path: str | os.PathLike[str], *, force: bool) -> Path:
             )
         if p.stat().st_size > 0:
             if not _looks_like_sqlite(p):
-                raise StoreExistsError(f"{p} is not a OneGrid store; refusing to replace it even with --force")
+                raise StoreExistsError(
+                    f"{p} is not a OneGrid store; refusing to replace it even with --force"
+                )
             conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
             try:
                 app_id = conn.execute("PRAGMA application_id").fetchone()[0]

@@ -11,11 +11,20 @@ def summary(store: Store) -> dict[str, Any]:
     conn = store.conn
     gen = store.current_generation()
     meta = store.meta()
-    levels = dict(conn.execute(
-        "SELECT level, COUNT(*) FROM grids WHERE generation = ? GROUP BY level", (gen,)).fetchall())
+    levels = dict(
+        conn.execute(
+            "SELECT level, COUNT(*) FROM grids WHERE generation = ? GROUP BY level", (gen,)
+        ).fetchall()
+    )
     row = conn.execute("SELECT area_m2 FROM land WHERE id = 1").fetchone()
-    land_m2 = row[0] if row else conn.execute(
-        "SELECT COALESCE(SUM(area_m2), 0) FROM grids WHERE generation = ? AND level = 1", (gen,)).fetchone()[0]
+    land_m2 = (
+        row[0]
+        if row
+        else conn.execute(
+            "SELECT COALESCE(SUM(area_m2), 0) FROM grids WHERE generation = ? AND level = 1", (gen,)
+        ).fetchone()[0]
+    )
+
     def count(table: str) -> int:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
@@ -36,8 +45,12 @@ def summary(store: Store) -> dict[str, Any]:
         "event_types": count("event_types"),
         "channels": count("channels"),
         "staff": count("staff"),
-        "cases": {"total": count("cases"), "by_status": statuses, "first_reported": first,
-                  "last_reported": last},
+        "cases": {
+            "total": count("cases"),
+            "by_status": statuses,
+            "first_reported": first,
+            "last_reported": last,
+        },
         "case_history": count("case_history"),
         "component_history": count("component_history"),
     }

@@ -21,8 +21,13 @@ import pyarrow.parquet as pq
 
 from layers.errors import InputFileError
 
-POINT_FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".parquet": "parquet",
-                 ".geoparquet": "parquet"}
+POINT_FORMATS = {
+    ".csv": "csv",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".parquet": "parquet",
+    ".geoparquet": "parquet",
+}
 
 
 def file_format(path: str | os.PathLike[str]) -> str:
@@ -78,8 +83,14 @@ def _csv_chunks(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:
         raise InputFileError(f"{path.name}: not UTF-8 text ({exc.reason}); save the CSV as UTF-8") from exc
     if not header_line.strip():
         raise InputFileError(f"{path.name}: empty file, or no header row")
-    header = next(iter(pacsv.read_csv(pa.py_buffer(header_line.encode()),
-                                      read_options=pacsv.ReadOptions(autogenerate_column_names=True)).to_pylist()))
+    header = next(
+        iter(
+            pacsv.read_csv(
+                pa.py_buffer(header_line.encode()),
+                read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            ).to_pylist()
+        )
+    )
     names = [str(v).strip() for v in header.values()]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -89,17 +100,26 @@ def _csv_chunks(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:
     def on_invalid(row: pacsv.InvalidRow) -> str:
         # number is the 1-based line in the file (header = line 1); keep the row, with its reason
         line = row.number if row.number is not None else -1
-        malformed.append((line - 1 if line > 0 else line, row.text,
-                          f"malformed CSV row: {row.actual_columns} fields where the header has {row.expected_columns}"))
+        malformed.append(
+            (
+                line - 1 if line > 0 else line,
+                row.text,
+                f"malformed CSV row: {row.actual_columns} fields where the header has {row.expected_columns}",
+            )
+        )
         return "skip"
 
     reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22, use_threads=False,
-                                       encoding="utf8"),
+        read_options=pacsv.ReadOptions(
+            column_names=names, skip_rows=1, block_size=1 << 22, use_threads=False, encoding="utf8"
+        ),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
     )
     next_row = 1
     bad_seen: list[int] = []
@@ -108,7 +128,11 @@ def _csv_chunks(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:
 
     def flush() -> Chunk:
         nonlocal next_row, pending, pending_rows
-        table = pa.Table.from_batches(pending) if pending else pa.table({n: pa.array([], pa.string()) for n in names})
+        table = (
+            pa.Table.from_batches(pending)
+            if pending
+            else pa.table({n: pa.array([], pa.string()) for n in names})
+        )
         frame = table.to_pandas()
         bad = list(malformed)
         malformed.clear()
@@ -157,8 +181,11 @@ def _parquet_chunks(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:
             geoms = shapely.from_wkb(frame.pop(geom_col).to_numpy())
             xy = (pd.Series(shapely.get_x(geoms)), pd.Series(shapely.get_y(geoms)))
         frame = frame.astype(str).where(frame.notna(), "")
-        yield Chunk(frame=frame, row_numbers=pd.Series(range(start, start + len(frame)), dtype="int64"),
-                    geometry_xy=xy)
+        yield Chunk(
+            frame=frame,
+            row_numbers=pd.Series(range(start, start + len(frame)), dtype="int64"),
+            geometry_xy=xy,
+        )
         start += len(frame)
 
 
@@ -181,8 +208,11 @@ def _geojson_chunks(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:
         is_point = types == 0
         x = pd.Series(shapely.get_x(geoms)).where(is_point)
         y = pd.Series(shapely.get_y(geoms)).where(is_point)
-        yield Chunk(frame=frame, row_numbers=pd.Series(range(start + 1, start + 1 + len(frame)), dtype="int64"),
-                    geometry_xy=(x, y))
+        yield Chunk(
+            frame=frame,
+            row_numbers=pd.Series(range(start + 1, start + 1 + len(frame)), dtype="int64"),
+            geometry_xy=(x, y),
+        )
 
 
 class ChunkWriter:
@@ -200,10 +230,17 @@ class ChunkWriter:
         self._frames: list[pd.DataFrame] = []
         self._first = True
 
-    def write(self, frame: pd.DataFrame, *, lon: pd.Series | None = None, lat: pd.Series | None = None) -> None:
+    def write(
+        self, frame: pd.DataFrame, *, lon: pd.Series | None = None, lat: pd.Series | None = None
+    ) -> None:
         if self.fmt == "csv":
-            frame.to_csv(self.tmp, mode="w" if self._first else "a", header=self._first, index=False,
-                         encoding="utf-8-sig" if self._first else "utf-8")
+            frame.to_csv(
+                self.tmp,
+                mode="w" if self._first else "a",
+                header=self._first,
+                index=False,
+                encoding="utf-8-sig" if self._first else "utf-8",
+            )
         elif self.fmt == "parquet":
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if self._pq is None:

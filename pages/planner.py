@@ -62,8 +62,10 @@ def _upload_bytes(files: list[Any]) -> tuple[str, dict[str, bytes]]:
     total = sum(int(f.size) for f in files)
     if total > settings.MAX_UPLOAD_MB * 1024 * 1024:
         raise UploadTooLargeError(
-            _t(f"上传文件共 {total / 1e6:.1f} MB，超过上限 {settings.MAX_UPLOAD_MB} MB",
-               f"the upload is {total / 1e6:.1f} MB, above the {settings.MAX_UPLOAD_MB} MB limit")
+            _t(
+                f"上传文件共 {total / 1e6:.1f} MB，超过上限 {settings.MAX_UPLOAD_MB} MB",
+                f"the upload is {total / 1e6:.1f} MB, above the {settings.MAX_UPLOAD_MB} MB limit",
+            )
         )
     data = {Path(f.name).name: f.getvalue() for f in files}
     shp = [n for n in data if n.lower().endswith(".shp")]
@@ -72,9 +74,13 @@ def _upload_bytes(files: list[Any]) -> tuple[str, dict[str, bytes]]:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=4)
-def _analyse(key: tuple[str, int, int], rev: tuple[int, ...], digest: str, main: str | None,
-             _files: dict[str, bytes] | None
-             ) -> tuple[gpd.GeoDataFrame, TopologyReport, GridComparison | None]:
+def _analyse(
+    key: tuple[str, int, int],
+    rev: tuple[int, ...],
+    digest: str,
+    main: str | None,
+    _files: dict[str, bytes] | None,
+) -> tuple[gpd.GeoDataFrame, TopologyReport, GridComparison | None]:
     """Candidate (or current grids), its topology report and, for a candidate, its impact."""
     with open_store_ro(key[0]) as store:
         if main is None or _files is None:
@@ -94,17 +100,26 @@ def _problem_features(report: TopologyReport) -> dict[str, Any]:
     for f in features:
         p = f["properties"]
         # Codes come from an uploaded file: everything shown as HTML is escaped.
-        p["tip"] = tooltip_html([(_t("问题", "Problem"), p["kind"]), (_t("网格", "Grids"), p["codes"]),
-                                 (_t("量", "Measure"), f"{p['measure']:.1f} {p['unit']}"),
-                                 ("", p["message"])])
+        p["tip"] = tooltip_html(
+            [
+                (_t("问题", "Problem"), p["kind"]),
+                (_t("网格", "Grids"), p["codes"]),
+                (_t("量", "Measure"), f"{p['measure']:.1f} {p['unit']}"),
+                ("", p["message"]),
+            ]
+        )
     return gj
 
 
 def _tips(grids: gpd.GeoDataFrame) -> GridTips:
     # Codes and names may come from an uploaded file: escaped before they reach the HTML tooltip.
-    return GridTips(labels={"code": _t("网格", "Grid"), "name": _t("名称", "Name")},
-                    values={"code": [html.escape(str(c)) for c in grids["code"]],
-                            "name": [html.escape(str(n)) for n in grids["name"]]})
+    return GridTips(
+        labels={"code": _t("网格", "Grid"), "name": _t("名称", "Name")},
+        values={
+            "code": [html.escape(str(c)) for c in grids["code"]],
+            "name": [html.escape(str(n)) for n in grids["name"]],
+        },
+    )
 
 
 def _display(grids: gpd.GeoDataFrame, level: int) -> gpd.GeoDataFrame:
@@ -116,8 +131,12 @@ def _display(grids: gpd.GeoDataFrame, level: int) -> gpd.GeoDataFrame:
         return one[~one.geometry.isna()].to_crs(settings.DISPLAY_CRS)
 
 
-def _map(grids: gpd.GeoDataFrame, report: TopologyReport, reshaped: list[str],
-         focus: tuple[float, float, float, float] | None) -> None:
+def _map(
+    grids: gpd.GeoDataFrame,
+    report: TopologyReport,
+    reshaped: list[str],
+    focus: tuple[float, float, float, float] | None,
+) -> None:
     shown = grids[~grids.geometry.isna() & ~grids.geometry.is_empty]
     if shown.empty:
         return
@@ -128,19 +147,25 @@ def _map(grids: gpd.GeoDataFrame, report: TopologyReport, reshaped: list[str],
         if d.empty:
             continue
         tips = _tips(d)
-        grid_outlines(d, tips=tips, name=_t(f"{level}级网格", f"Level {level}"), color=color,
-                      weight=weight).add_to(m)
+        grid_outlines(
+            d, tips=tips, name=_t(f"{level}级网格", f"Level {level}"), color=color, weight=weight
+        ).add_to(m)
         if level == 3 and reshaped:
             hit = d["code"].isin(reshaped).to_numpy()
             if hit.any():
-                grid_outlines(d[hit], tips=_tips(d[hit]), name=_t("变更网格", "Reshaped"), color="#ff8f00",
-                              weight=2.5).add_to(m)
+                grid_outlines(
+                    d[hit], tips=_tips(d[hit]), name=_t("变更网格", "Reshaped"), color="#ff8f00", weight=2.5
+                ).add_to(m)
     if report.problems:
         folium.GeoJson(
             _problem_features(report),
             name=_t("拓扑问题", "Problems"),
-            style_function=lambda f: {"color": "#d62728", "weight": 3, "fillColor": "#d62728",
-                                      "fillOpacity": 0.5},
+            style_function=lambda f: {
+                "color": "#d62728",
+                "weight": 3,
+                "fillColor": "#d62728",
+                "fillOpacity": 0.5,
+            },
             marker=folium.CircleMarker(radius=7, color="#d62728", fill=True, fill_opacity=0.8),
             tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
         ).add_to(m)
@@ -163,17 +188,30 @@ def _focus(report: TopologyReport, row: int | None) -> tuple[float, float, float
 def _problems(report: TopologyReport) -> int | None:
     """The problem table; returns the selected row."""
     if report.ok:
-        st.success(_t(f"拓扑检查通过：{report.grids} 个网格，无缺口、重叠、无效几何、碎片或嵌套问题。",
-                      f"Topology is clean: {report.grids} grids, no gap, overlap, invalid geometry, "
-                      "sliver or nesting problem."), icon="✅")
+        st.success(
+            _t(
+                f"拓扑检查通过：{report.grids} 个网格，无缺口、重叠、无效几何、碎片或嵌套问题。",
+                f"Topology is clean: {report.grids} grids, no gap, overlap, invalid geometry, "
+                "sliver or nesting problem.",
+            ),
+            icon="✅",
+        )
         return None
     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
-    st.error(_t(f"发现 {len(report.problems)} 个拓扑问题（{counts}）", f"{len(report.problems)} topology "
-                f"problem(s) ({counts})"), icon="⚠️")
+    st.error(
+        _t(
+            f"发现 {len(report.problems)} 个拓扑问题（{counts}）",
+            f"{len(report.problems)} topology problem(s) ({counts})",
+        ),
+        icon="⚠️",
+    )
     table = pd.DataFrame(report.to_records())
     event = st.dataframe(
         table[["kind", "level", "codes", "measure", "unit", "message"]],
-        hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
         key="planner.problems",
     )
     rows = getattr(getattr(event, "selection", None), "rows", None) or []
@@ -182,15 +220,24 @@ def _problems(report: TopologyReport) -> int | None:
 
 def _downloads(report: TopologyReport) -> None:
     c1, c2 = st.columns(2)
-    c1.download_button(_t("下载问题 GeoJSON", "Download problems (GeoJSON)"),
-                       json.dumps(report.to_geojson(), ensure_ascii=False).encode("utf-8"),
-                       file_name="grid_problems.geojson", mime="application/geo+json",
-                       key="planner.dl_geojson")
-    csv = pd.DataFrame(report.to_records(), columns=["kind", "level", "codes", "measure", "unit", "x", "y",
-                                                    "message"]).to_csv(index=False)
+    c1.download_button(
+        _t("下载问题 GeoJSON", "Download problems (GeoJSON)"),
+        json.dumps(report.to_geojson(), ensure_ascii=False).encode("utf-8"),
+        file_name="grid_problems.geojson",
+        mime="application/geo+json",
+        key="planner.dl_geojson",
+    )
+    csv = pd.DataFrame(
+        report.to_records(), columns=["kind", "level", "codes", "measure", "unit", "x", "y", "message"]
+    ).to_csv(index=False)
     # utf-8-sig: Excel opens the Chinese text correctly.
-    c2.download_button(_t("下载问题 CSV", "Download problems (CSV)"), csv.encode("utf-8-sig"),
-                       file_name="grid_problems.csv", mime="text/csv", key="planner.dl_csv")
+    c2.download_button(
+        _t("下载问题 CSV", "Download problems (CSV)"),
+        csv.encode("utf-8-sig"),
+        file_name="grid_problems.csv",
+        mime="text/csv",
+        key="planner.dl_csv",
+    )
 
 
 def _impact(cmp: GridComparison) -> None:
@@ -223,15 +270,20 @@ def _adopt(ctx: Any, candidate: gpd.GeoDataFrame, report: TopologyReport) -> Non
         st.info(_t("只有规划员可以启用新网格。", "Only a planner may adopt grids."))
         return
     if not report.ok:
-        st.warning(_t("方案存在拓扑问题，不能启用。",
-                      "The candidate has topology problems and cannot be adopted."))
+        st.warning(
+            _t("方案存在拓扑问题，不能启用。", "The candidate has topology problems and cannot be adopted.")
+        )
         return
     with st.form("planner.adopt"):
-        valid_from = st.date_input(_t("生效日期", "Valid from"), value=dt.date.today() + dt.timedelta(days=1),
-                                   key="planner.valid_from")
+        valid_from = st.date_input(
+            _t("生效日期", "Valid from"),
+            value=dt.date.today() + dt.timedelta(days=1),
+            key="planner.valid_from",
+        )
         note = st.text_input(_t("说明", "Note"), key="planner.note")
-        sure = st.checkbox(_t("我已核对方案影响，确认启用", "I have checked the impact; adopt it"),
-                           key="planner.sure")
+        sure = st.checkbox(
+            _t("我已核对方案影响，确认启用", "I have checked the impact; adopt it"), key="planner.sure"
+        )
         go = st.form_submit_button(_t("启用", "Adopt"), type="primary")
     if not go:
         return
@@ -265,29 +317,41 @@ def main() -> None:
         st.success(done)
     ctx = context()
     sources = {"current": _t("当前网格", "Current grids"), "upload": _t("上传方案", "Upload a candidate")}
-    source = st.radio(_t("检查对象", "Check"), list(sources), format_func=sources.__getitem__,
-                      key=K_SOURCE, horizontal=True)
+    source = st.radio(
+        _t("检查对象", "Check"), list(sources), format_func=sources.__getitem__, key=K_SOURCE, horizontal=True
+    )
     main_file: str | None = None
     files: dict[str, bytes] | None = None
     digest = "current"
     if source == "upload":
         exts = sorted({s.lstrip(".") for s in GRID_FORMATS} | set(SHAPEFILE_PARTS))
         uploads = st.file_uploader(
-            _t(f"网格文件（GeoJSON、GeoPackage、GeoParquet，或 Shapefile 的 .shp/.shx/.dbf/.prj；"
-               f"不超过 {settings.MAX_UPLOAD_MB} MB）",
-               f"Grid file (GeoJSON, GeoPackage, GeoParquet, or a Shapefile's .shp/.shx/.dbf/.prj; "
-               f"at most {settings.MAX_UPLOAD_MB} MB)"),
-            type=exts, accept_multiple_files=True, key="planner.upload",
+            _t(
+                f"网格文件（GeoJSON、GeoPackage、GeoParquet，或 Shapefile 的 .shp/.shx/.dbf/.prj；"
+                f"不超过 {settings.MAX_UPLOAD_MB} MB）",
+                f"Grid file (GeoJSON, GeoPackage, GeoParquet, or a Shapefile's .shp/.shx/.dbf/.prj; "
+                f"at most {settings.MAX_UPLOAD_MB} MB)",
+            ),
+            type=exts,
+            accept_multiple_files=True,
+            key="planner.upload",
         )
         if not uploads:
-            st.info(_t("请上传候选网格文件：每个网格一个面，字段 code（可选 name）。",
-                       "Upload a candidate grid file: one polygon per grid, a code field (name optional)."))
+            st.info(
+                _t(
+                    "请上传候选网格文件：每个网格一个面，字段 code（可选 name）。",
+                    "Upload a candidate grid file: one polygon per grid, a code field (name optional).",
+                )
+            )
             return
         try:
             main_file, files = _upload_bytes(list(uploads))
         except (OneGridError, StopIteration) as exc:
-            show_error(exc if isinstance(exc, OneGridError) else UploadTooLargeError(
-                _t("没有可读取的网格文件", "none of the files is a grid file")))
+            show_error(
+                exc
+                if isinstance(exc, OneGridError)
+                else UploadTooLargeError(_t("没有可读取的网格文件", "none of the files is a grid file"))
+            )
             return
         h = hashlib.sha256()
         for name in sorted(files):
@@ -297,8 +361,9 @@ def main() -> None:
 
     try:
         with st.spinner(_t("检查中…", "Checking…")):
-            candidate, report, cmp = _analyse(ctx.store_key, ctx.rev("grids", "components", "cases"), digest,
-                                              main_file, files)
+            candidate, report, cmp = _analyse(
+                ctx.store_key, ctx.rev("grids", "components", "cases"), digest, main_file, files
+            )
     except OneGridError as exc:
         show_error(exc)
         return

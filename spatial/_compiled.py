@@ -24,18 +24,38 @@ UNDECIDED = -3
 try:  # pragma: no cover - exercised by the tests with and without the kernel
     if os.environ.get("ONEGRID_NO_NUMBA"):
         raise ImportError("disabled by ONEGRID_NO_NUMBA")
-    import numba  # noqa: I001
+    import numba
 except ImportError:  # pragma: no cover
-    numba = None
+    numba = None  # type: ignore[assignment]
 
 AVAILABLE = numba is not None
 
 
-def _kernel(xf: np.ndarray, yf: np.ndarray, out: np.ndarray, ox: float, oy: float, inv_w: float, S: int,
-            sh: int, ncx: int, nfx: int, nfy: int, coarse: np.ndarray, sub: np.ndarray, base: np.ndarray,
-            cand_start: np.ndarray, cand_poly: np.ndarray, inv_hb: float, npoly: int,
-            band_keys: np.ndarray, band_start: np.ndarray, band_edge: np.ndarray, xy: np.ndarray,
-            err: float) -> int:
+def _kernel(
+    xf: np.ndarray,
+    yf: np.ndarray,
+    out: np.ndarray,
+    ox: float,
+    oy: float,
+    inv_w: float,
+    S: int,
+    sh: int,
+    ncx: int,
+    nfx: int,
+    nfy: int,
+    coarse: np.ndarray,
+    sub: np.ndarray,
+    base: np.ndarray,
+    cand_start: np.ndarray,
+    cand_poly: np.ndarray,
+    inv_hb: float,
+    npoly: int,
+    band_keys: np.ndarray,
+    band_start: np.ndarray,
+    band_edge: np.ndarray,
+    xy: np.ndarray,
+    err: float,
+) -> int:
     m = S - 1
     nkeys = band_keys.shape[0]
     undecided_points = 0
@@ -95,10 +115,12 @@ def _kernel(xf: np.ndarray, yf: np.ndarray, out: np.ndarray, ox: float, oy: floa
                 det = left - right
                 bound = err * (abs(left) + abs(right))
                 straddle = (ey0 > y) != (ey1 > y)
-                if abs(det) <= bound:
-                    if straddle or (min(ex0, ex1) <= x <= max(ex0, ex1) and min(ey0, ey1) <= y <= max(ey0, ey1)):
-                        near = True
-                        break
+                on_line = abs(det) <= bound
+                if on_line and (
+                    straddle or (min(ex0, ex1) <= x <= max(ex0, ex1) and min(ey0, ey1) <= y <= max(ey0, ey1))
+                ):
+                    near = True
+                    break
                 if straddle and ((ey1 > ey0 and det > bound) or (ey1 <= ey0 and det < -bound)):
                     parity ^= 1
             if near:

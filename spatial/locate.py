@@ -469,9 +469,29 @@ class GridLocator:
         out = np.empty(xf.shape[0], dtype=np.int64)
         ox, oy, inv_w, S, ncx, _, nfx, nfy, inv_hb = self._grid
         undecided = _compiled.run_locate_kernel(
-            xf, yf, out, ox, oy, inv_w, S, self._shift, ncx, nfx, nfy, self._coarse, self._sub,
-            self._base, self._cand_start, self._cand_poly, inv_hb, self._npoly, self._band_keys,
-            self._band_start, self._band_edge, self._xy, _ORIENT_ERR,
+            xf,
+            yf,
+            out,
+            ox,
+            oy,
+            inv_w,
+            S,
+            self._shift,
+            ncx,
+            nfx,
+            nfy,
+            self._coarse,
+            self._sub,
+            self._base,
+            self._cand_start,
+            self._cand_poly,
+            inv_hb,
+            self._npoly,
+            self._band_keys,
+            self._band_start,
+            self._band_edge,
+            self._xy,
+            _ORIENT_ERR,
         )
         if undecided:
             u = np.flatnonzero(out == _compiled.UNDECIDED)

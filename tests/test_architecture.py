@@ -41,7 +41,9 @@ def test_spatial_imports_only_the_engine_stack(path: Path) -> None:
 
     stdlib = set(sys.stdlib_module_names)
     bad = {m for m in _imports(path) if m not in stdlib and m not in SPATIAL_ALLOWED and m != "spatial"}
-    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}; spatial/ may import only {SPATIAL_ALLOWED}"
+    assert not bad, (
+        f"{path.relative_to(ROOT)} imports {sorted(bad)}; spatial/ may import only {SPATIAL_ALLOWED}"
+    )
 
 
 @pytest.mark.parametrize("path", _files("layers"), ids=lambda p: str(p.relative_to(ROOT)))

@@ -44,8 +44,19 @@ def test_compare_summary_and_json(store: Path, tmp_path: Path, capsys: pytest.Ca
 
 def test_adopt_accepted(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cand = write(tmp_path, MOVED, "moved.gpkg")
-    code = main(["adopt-grids", "--store", str(store), "--candidate", str(cand), "--valid-from", "2026-12-01",
-                 "--actor", "规划员甲"])
+    code = main(
+        [
+            "adopt-grids",
+            "--store",
+            str(store),
+            "--candidate",
+            str(cand),
+            "--valid-from",
+            "2026-12-01",
+            "--actor",
+            "规划员甲",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "adopted generation 2 from 2026-12-01" in out
@@ -55,15 +66,27 @@ def test_adopt_accepted(store: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     conn.close()
 
 
-def test_adopt_refused_lists_problems(store: Path, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_adopt_refused_lists_problems(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     gap = dict(MOVED)
     gap[G1] = box(0, 90)
     cand = write(tmp_path, gap, "gap.gpkg")
     report = tmp_path / "problems.geojson"
     before = snapshot(store)
-    code = main(["adopt-grids", "--store", str(store), "--candidate", str(cand), "--valid-from", "2026-12-01",
-                 "--report", str(report)])
+    code = main(
+        [
+            "adopt-grids",
+            "--store",
+            str(store),
+            "--candidate",
+            str(cand),
+            "--valid-from",
+            "2026-12-01",
+            "--report",
+            str(report),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "refused: 1 topology problem(s); nothing was written" in err
@@ -73,13 +96,17 @@ def test_adopt_refused_lists_problems(store: Path, tmp_path: Path,
     assert snapshot(store) == before
 
 
-@pytest.mark.parametrize("content, suffix, message", [
-    (b"not json at all", ".geojson", "cannot be read"),
-    (b"", ".geojson", "empty"),
-    (b"code,x\n1,2\n", ".csv", "unknown file type"),
-])
-def test_unreadable_candidate_exits_2(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                      content: bytes, suffix: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "content, suffix, message",
+    [
+        (b"not json at all", ".geojson", "cannot be read"),
+        (b"", ".geojson", "empty"),
+        (b"code,x\n1,2\n", ".csv", "unknown file type"),
+    ],
+)
+def test_unreadable_candidate_exits_2(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, suffix: str, message: str
+) -> None:
     bad = tmp_path / f"bad{suffix}"
     bad.write_bytes(content)
     before = snapshot(store)
@@ -89,8 +116,9 @@ def test_unreadable_candidate_exits_2(store: Path, tmp_path: Path, capsys: pytes
     assert snapshot(store) == before
 
 
-def test_missing_candidate_and_bad_date_exit_2(store: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_candidate_and_bad_date_exit_2(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["compare-grids", "--store", str(store), "--candidate", str(tmp_path / "nope.gpkg")]) == 2
     assert "no such file" in capsys.readouterr().err
     cand = write(tmp_path, CURRENT, "same.gpkg")
@@ -102,8 +130,9 @@ def test_missing_candidate_and_bad_date_exit_2(store: Path, tmp_path: Path,
     assert exc.value.code == 2
 
 
-def test_candidate_without_names_or_in_another_crs(store: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_candidate_without_names_or_in_another_crs(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "bare.gpkg"
     grid_frame(MOVED).drop(columns=["name", "level", "parent_code"]).to_crs("EPSG:4490").to_file(path)
     assert main(["compare-grids", "--store", str(store), "--candidate", str(path)]) == 0

@@ -18,8 +18,17 @@ import shapely
 import cli
 from tests.conftest import END, SMALL
 
-SMALL_ARGS = ["--days", str(SMALL["days"]), "--components", str(SMALL["n_components"]),
-              "--per-day", str(SMALL["per_day"]), "--end", END.isoformat(), "--quiet"]
+SMALL_ARGS = [
+    "--days",
+    str(SMALL["days"]),
+    "--components",
+    str(SMALL["n_components"]),
+    "--per-day",
+    str(SMALL["per_day"]),
+    "--end",
+    END.isoformat(),
+    "--quiet",
+]
 
 
 def _generate(path: Path, seed: int, *extra: str) -> int:
@@ -27,11 +36,28 @@ def _generate(path: Path, seed: int, *extra: str) -> int:
 
 
 def _export(store: Path, layer: str, fmt: str, out: Path, crs: str = "EPSG:4326") -> None:
-    assert cli.main(["export", "--store", str(store), "--layer", layer, "--format", fmt,
-                     "--out", str(out), "--crs", crs]) == 0
+    assert (
+        cli.main(
+            [
+                "export",
+                "--store",
+                str(store),
+                "--layer",
+                layer,
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+                "--crs",
+                crs,
+            ]
+        )
+        == 0
+    )
 
 
 # -- summary and exports --------------------------------------------------------------------------
+
 
 def test_summary_json(small_store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["summary", "--store", str(small_store_path), "--json"]) == 0
@@ -77,19 +103,64 @@ def test_table_exports(small_store_path: Path, tmp_path: Path) -> None:
 
 
 def test_export_errors(small_store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["export", "--store", str(small_store_path), "--layer", "grids", "--format", "xlsx",
-                     "--out", str(tmp_path / "g.xlsx")]) == 2
+    assert (
+        cli.main(
+            [
+                "export",
+                "--store",
+                str(small_store_path),
+                "--layer",
+                "grids",
+                "--format",
+                "xlsx",
+                "--out",
+                str(tmp_path / "g.xlsx"),
+            ]
+        )
+        == 2
+    )
     assert "XLSX cannot hold grid polygons" in capsys.readouterr().err
-    assert cli.main(["export", "--store", str(small_store_path), "--layer", "grids", "--format", "csv",
-                     "--out", str(tmp_path / "g.csv"), "--crs", "EPSG:3857"]) == 2
+    assert (
+        cli.main(
+            [
+                "export",
+                "--store",
+                str(small_store_path),
+                "--layer",
+                "grids",
+                "--format",
+                "csv",
+                "--out",
+                str(tmp_path / "g.csv"),
+                "--crs",
+                "EPSG:3857",
+            ]
+        )
+        == 2
+    )
     assert "cannot export in" in capsys.readouterr().err
-    assert cli.main(["export", "--store", str(small_store_path), "--layer", "grids", "--format", "csv",
-                     "--out", str(tmp_path / "nope" / "g.csv")]) == 2
+    assert (
+        cli.main(
+            [
+                "export",
+                "--store",
+                str(small_store_path),
+                "--layer",
+                "grids",
+                "--format",
+                "csv",
+                "--out",
+                str(tmp_path / "nope" / "g.csv"),
+            ]
+        )
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
 # -- determinism ------------------------------------------------------------------------------------
+
 
 def test_same_seed_same_exports_other_seed_other_layout(small_store_path: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.sqlite"
@@ -110,7 +181,10 @@ def test_same_seed_same_exports_other_seed_other_layout(small_store_path: Path, 
 
 # -- bad input ---------------------------------------------------------------------------------------
 
-def test_existing_store_is_not_overwritten(small_store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+
+def test_existing_store_is_not_overwritten(
+    small_store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = small_store_path.stat().st_mtime_ns
     assert _generate(small_store_path, 1) == 2
     assert "--force" in capsys.readouterr().err
@@ -131,13 +205,17 @@ def test_foreign_sqlite_is_never_replaced(tmp_path: Path, capsys: pytest.Capture
     assert "not a OneGrid store" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--days", "-3"], "is negative"),
-    (["--seed", "x"], "not a whole number"),
-    (["--end", "2026-13-01"], "not a date"),
-])
-def test_invalid_options(tmp_path: Path, argv: list[str], message: str,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--days", "-3"], "is negative"),
+        (["--seed", "x"], "not a whole number"),
+        (["--end", "2026-13-01"], "not a date"),
+    ],
+)
+def test_invalid_options(
+    tmp_path: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["generate", "--store", str(tmp_path / "s.sqlite"), *argv])
     assert exc.value.code == 2
@@ -149,11 +227,26 @@ def _boundary_cases(tmp: Path) -> dict[str, tuple[Path, str]]:
     malformed = tmp / "malformed.geojson"
     malformed.write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
     projected = tmp / "projected.geojson"
-    projected.write_text(json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {},
-        "geometry": {"type": "Polygon", "coordinates": [[[550000, 3450000], [560000, 3450000],
-                                                          [560000, 3460000], [550000, 3450000]]]}}]}),
-                         encoding="utf-8")
+    projected.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [
+                                [[550000, 3450000], [560000, 3450000], [560000, 3460000], [550000, 3450000]]
+                            ],
+                        },
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     no_crs = tmp / "no_crs.shp"
     gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(0, 0, 1, 1)]).to_file(no_crs)
     points = tmp / "points.geojson"
@@ -180,6 +273,7 @@ def test_bad_boundary_files(tmp_path: Path, case: str, capsys: pytest.CaptureFix
 
 # -- the full-scale district -------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_full_district_passes_an_independent_check(full_store_path: Path, tmp_path: Path) -> None:
     """Exports of the full district, checked with shapely/pyogrio only (not the project's engine)."""
@@ -205,7 +299,9 @@ def test_full_district_passes_an_independent_check(full_store_path: Path, tmp_pa
         assert shapely.symmetric_difference(union, land).area < 1.0, f"level {level}: union ≠ land"
     child = grids[grids["level"] > 1]
     parents = grids.set_index("code").geometry
-    spill = shapely.area(shapely.difference(child.geometry.to_numpy(), parents.loc[child["parent_code"]].to_numpy()))
+    spill = shapely.area(
+        shapely.difference(child.geometry.to_numpy(), parents.loc[child["parent_code"]].to_numpy())
+    )
     assert spill.max() < 1.0
     assert (child["code"].str.slice(0, 9) == child["parent_code"].str.slice(0, 9)).all()
 

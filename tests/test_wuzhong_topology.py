@@ -23,8 +23,9 @@ def wuzhong(small_store_path: Path) -> tuple[gpd.GeoDataFrame, shapely.Geometry]
 
 
 def _check(grids: gpd.GeoDataFrame, land: shapely.Geometry, codes: np.ndarray | None = None, **kw):
-    return check_grids(grids.geometry.to_numpy(), grids["code"].to_numpy() if codes is None else codes,
-                       land=land, **kw)
+    return check_grids(
+        grids.geometry.to_numpy(), grids["code"].to_numpy() if codes is None else codes, land=land, **kw
+    )
 
 
 def _siblings(grids: gpd.GeoDataFrame) -> tuple[int, int]:
@@ -63,9 +64,11 @@ def test_moved_shared_vertex_gives_gap_and_overlap_of_those_grids_only(wuzhong) 
     dx, dy = q.x - p.x, q.y - p.y
     n = np.hypot(dx, dy)
     nx, ny = -dy / n * 30, dx / n * 30
+
     def wedge(a: shapely.Point, b: shapely.Point, sign: float) -> shapely.Polygon:
-        return shapely.Polygon([(a.x, a.y), (b.x, b.y),
-                                ((a.x + b.x) / 2 + sign * nx, (a.y + b.y) / 2 + sign * ny)])
+        return shapely.Polygon(
+            [(a.x, a.y), (b.x, b.y), ((a.x + b.x) / 2 + sign * nx, (a.y + b.y) / 2 + sign * ny)]
+        )
 
     sign = 1.0 if wedge(p, mid, 1.0).intersection(gb).area > wedge(p, mid, 1.0).area / 2 else -1.0
     into_b, into_a = wedge(p, mid, sign), wedge(mid, q, -sign)
@@ -96,8 +99,12 @@ def test_bow_tie_is_named(wuzhong) -> None:
     mx, my = (x0 + x1) / 2, (y0 + y1) / 2
     # A 10 cm twist on one of its edges: the ring crosses itself.
     ux, uy = (x1 - x0) / np.hypot(x1 - x0, y1 - y0) * 0.1, (y1 - y0) / np.hypot(x1 - x0, y1 - y0) * 0.1
-    twist = [(mx, my), (mx + 2 * ux - uy, my + 2 * uy + ux), (mx + 2 * ux + uy, my + 2 * uy - ux),
-             (mx + ux, my + uy)]
+    twist = [
+        (mx, my),
+        (mx + 2 * ux - uy, my + 2 * uy + ux),
+        (mx + 2 * ux + uy, my + 2 * uy - ux),
+        (mx + ux, my + uy),
+    ]
     bad = shapely.Polygon([tuple(ring[0]), *twist, *map(tuple, ring[1:])], holes=g.interiors)
     assert not bad.is_valid
     broken = grids.copy()
@@ -125,8 +132,9 @@ def test_duplicate_code_and_wrong_prefix(wuzhong) -> None:
     wrong = codes[c][:9] + "999" + codes[c][12:]  # a community that does not exist in its town
     codes[c] = wrong
     # The planner's file says which parent each grid belongs to; the code must agree with it.
-    report = _check(grids, land, codes, parents=grids["parent_code"].to_numpy(),
-                    levels=grids["level"].to_numpy())
+    report = _check(
+        grids, land, codes, parents=grids["parent_code"].to_numpy(), levels=grids["level"].to_numpy()
+    )
     assert set(report.counts()) == {"wrong_prefix"}, report.to_records()
     (bad,) = report.problems
     assert bad.codes[0] == wrong and bad.codes[1] == grids["parent_code"][c]
@@ -154,9 +162,16 @@ def test_sliver_is_found(wuzhong) -> None:
     strip = shapely.intersection(shapely.buffer(edge, 3.0, cap_style="flat"), gb)
     sliced = grids.copy()
     sliced.loc[b, "geometry"] = shapely.difference(gb, strip)
-    extra = gpd.GeoDataFrame({"code": [grids["code"][b][:12] + "999"], "level": [3],
-                              "parent_code": [grids["parent_code"][b]], "name": ["strip"]},
-                             geometry=[strip], crs=grids.crs)
+    extra = gpd.GeoDataFrame(
+        {
+            "code": [grids["code"][b][:12] + "999"],
+            "level": [3],
+            "parent_code": [grids["parent_code"][b]],
+            "name": ["strip"],
+        },
+        geometry=[strip],
+        crs=grids.crs,
+    )
     with_strip = gpd.GeoDataFrame(
         gpd.pd.concat([sliced, extra], ignore_index=True), geometry="geometry", crs=grids.crs
     )

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 import settings
 from layers.grids import town_of, write_grids, write_land
@@ -141,8 +140,14 @@ def generate_store(
         return catalog.component_bodies(class_codes, town_codes, seed=seed)
 
     components = make_components(
-        grids, land, streets, n=n_components, seed=seed, end=end,
-        county=settings.DISTRICT_CODE, bodies=bodies,
+        grids,
+        land,
+        streets,
+        n=n_components,
+        seed=seed,
+        end=end,
+        county=settings.DISTRICT_CODE,
+        bodies=bodies,
     )
 
     stages.start("staff")
@@ -160,12 +165,19 @@ def generate_store(
             write_grids(conn, grids, generation=1)
             store.set_meta(
                 conn,
-                district_code=settings.DISTRICT_CODE, district_name=settings.DISTRICT_NAME,
-                seed=seed, days=days, end=end.isoformat(), generated_at=_now(),
-                land_area_m2=f"{land.area:.1f}", n_components=n_components,
+                district_code=settings.DISTRICT_CODE,
+                district_name=settings.DISTRICT_NAME,
+                seed=seed,
+                days=days,
+                end=end.isoformat(),
+                generated_at=_now(),
+                land_area_m2=f"{land.area:.1f}",
+                n_components=n_components,
             )
         store.ingest("departments", departments)
-        store.ingest("component_classes", classes[["code", "major_code", "major_name", "name", "supervisor_code"]])
+        store.ingest(
+            "component_classes", classes[["code", "major_code", "major_name", "name", "supervisor_code"]]
+        )
         store.ingest("channels", channels)
         store.ingest("event_types", event_types)
         store.ingest("staff", roster.drop(columns=["photo"], errors="ignore"))
@@ -181,7 +193,10 @@ def generate_store(
             channels=channels,
             departments=departments,
             locate=locator.locate,
-            days=days, end=end, seed=seed, per_day=per_day,
+            days=days,
+            end=end,
+            seed=seed,
+            per_day=per_day,
         )
         for cases, history in case_chunks:
             n_cases += store.ingest("cases", cases)
@@ -216,4 +231,3 @@ def generate_store(
 
 def _now() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat()
-

@@ -26,9 +26,20 @@ def sample(district: District) -> pd.DataFrame:
     """Real positions inside the district: 50 components, with their grids and an event type."""
     comps = district.components.sample(50, random_state=3).reset_index(drop=True)
     lon, lat = to_display(comps["x"].to_numpy(), comps["y"].to_numpy())
-    et = district.store.read_arrow("SELECT code FROM event_types ORDER BY code LIMIT 1").to_pylist()[0]["code"]
-    return pd.DataFrame({"id": [f"R{i}" for i in range(50)], "lon": lon, "lat": lat,
-                         "grid": comps["grid_code"], "event": et, "x": comps["x"], "y": comps["y"]})
+    et = district.store.read_arrow("SELECT code FROM event_types ORDER BY code LIMIT 1").to_pylist()[0][
+        "code"
+    ]
+    return pd.DataFrame(
+        {
+            "id": [f"R{i}" for i in range(50)],
+            "lon": lon,
+            "lat": lat,
+            "grid": comps["grid_code"],
+            "event": et,
+            "x": comps["x"],
+            "y": comps["y"],
+        }
+    )
 
 
 def _csv(path: Path, frame: pd.DataFrame, extra_lines: list[str] = ()) -> Path:
@@ -37,19 +48,23 @@ def _csv(path: Path, frame: pd.DataFrame, extra_lines: list[str] = ()) -> Path:
     return path
 
 
-def test_every_row_placed_exactly_or_rejected_with_reason(district: District, sample: pd.DataFrame,
-                                                          tmp_path: Path) -> None:
+def test_every_row_placed_exactly_or_rejected_with_reason(
+    district: District, sample: pd.DataFrame, tmp_path: Path
+) -> None:
     good = sample[["id", "lon", "lat", "event"]].copy()
     good["note"] = "<script>alert(1)</script>"
-    bad = pd.DataFrame({
-        "id": ["swapped", "nan", "text", "outside", "zero", "unknown_event"],
-        "lon": [str(sample.lat[0]), "", "abc", "121.47", "0", str(sample.lon[1])],
-        "lat": [str(sample.lon[0]), "", "31.2", "31.23", "0", str(sample.lat[1])],
-        "event": [sample.event[0]] * 5 + ["NO-SUCH-TYPE"],
-        "note": [""] * 6,
-    })
-    src = _csv(tmp_path / "in.csv", pd.concat([good, bad], ignore_index=True),
-               extra_lines=["malformed,1,2,3,4,5,6"])
+    bad = pd.DataFrame(
+        {
+            "id": ["swapped", "nan", "text", "outside", "zero", "unknown_event"],
+            "lon": [str(sample.lat[0]), "", "abc", "121.47", "0", str(sample.lon[1])],
+            "lat": [str(sample.lon[0]), "", "31.2", "31.23", "0", str(sample.lat[1])],
+            "event": [sample.event[0]] * 5 + ["NO-SUCH-TYPE"],
+            "note": [""] * 6,
+        }
+    )
+    src = _csv(
+        tmp_path / "in.csv", pd.concat([good, bad], ignore_index=True), extra_lines=["malformed,1,2,3,4,5,6"]
+    )
     out = tmp_path / "out.csv"
     report = assign_file(district, src=src, dst=out, crs="EPSG:4326", event_col="event")
     res = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -73,13 +88,15 @@ def test_every_row_placed_exactly_or_rejected_with_reason(district: District, sa
     assert malformed["raw"].tolist() == ["malformed,1,2,3,4,5,6"]
     assert malformed["reject_reason"].iloc[0].startswith("malformed CSV row")
     assert report.placed == len(good) and report.rejected == len(bad) + 1
-    for rejected in res.iloc[len(good):].itertuples():
+    for rejected in res.iloc[len(good) :].itertuples():
         # A point with an unknown event type is still located; it only cannot be routed.
         assert (rejected.grid_l3 != "") == (rejected.id == "unknown_event")
         assert rejected.dept_code == ""
 
 
-def test_gcj02_input_lands_in_the_same_grids(district: District, sample: pd.DataFrame, tmp_path: Path) -> None:
+def test_gcj02_input_lands_in_the_same_grids(
+    district: District, sample: pd.DataFrame, tmp_path: Path
+) -> None:
     glon, glat = wgs84_to_gcj02(sample["lon"].to_numpy(), sample["lat"].to_numpy())
     assert np.hypot(glon - sample["lon"], glat - sample["lat"]).min() > 1e-3, "GCJ-02 is shifted"
     src = _csv(tmp_path / "gcj.csv", pd.DataFrame({"id": sample["id"], "lng": glon, "lat": glat}))
@@ -90,8 +107,9 @@ def test_gcj02_input_lands_in_the_same_grids(district: District, sample: pd.Data
 
 
 def test_geojson_and_projected_input(district: District, sample: pd.DataFrame, tmp_path: Path) -> None:
-    gdf = gpd.GeoDataFrame({"id": sample["id"]}, geometry=gpd.points_from_xy(sample["x"], sample["y"]),
-                           crs="EPSG:4549")
+    gdf = gpd.GeoDataFrame(
+        {"id": sample["id"]}, geometry=gpd.points_from_xy(sample["x"], sample["y"]), crs="EPSG:4549"
+    )
     src = tmp_path / "pts.geojson"
     gdf.to_crs("EPSG:4326").to_file(src, driver="GeoJSON")
     out = tmp_path / "out.geojson"
@@ -118,15 +136,38 @@ def test_bad_files_are_refused_clearly(district: District, tmp_path: Path) -> No
     assert not (tmp_path / "o.csv").exists(), "a refused run leaves no output"
 
 
-def test_cli_assign(small_store_path: Path, sample: pd.DataFrame, tmp_path: Path,
-                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_assign(
+    small_store_path: Path, sample: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _csv(tmp_path / "in.csv", sample[["id", "lon", "lat", "event"]])
     out = tmp_path / "out.csv"
-    rc = cli.main(["assign", "--store", str(small_store_path), "--in", str(src), "--out", str(out),
-                   "--event-col", "event", "--quiet"])
+    rc = cli.main(
+        [
+            "assign",
+            "--store",
+            str(small_store_path),
+            "--in",
+            str(src),
+            "--out",
+            str(out),
+            "--event-col",
+            "event",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     assert "50 placed, 0 rejected" in capsys.readouterr().out
-    rc = cli.main(["assign", "--store", str(small_store_path), "--in", str(tmp_path / "missing.csv"),
-                   "--out", str(out), "--quiet"])
+    rc = cli.main(
+        [
+            "assign",
+            "--store",
+            str(small_store_path),
+            "--in",
+            str(tmp_path / "missing.csv"),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 2
     assert "no input file" in capsys.readouterr().err

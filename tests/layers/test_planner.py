@@ -53,9 +53,14 @@ def grid_frame(level3: dict[str, shapely.Polygon]) -> gpd.GeoDataFrame:
     ]
     rows += [(code, 3, code[:12] + "000", f"片区{code[-3:]}", g) for code, g in level3.items()]
     return gpd.GeoDataFrame(
-        {"code": [r[0] for r in rows], "level": [r[1] for r in rows], "parent_code": [r[2] for r in rows],
-         "name": [r[3] for r in rows]},
-        geometry=[r[4] for r in rows], crs="EPSG:4549",
+        {
+            "code": [r[0] for r in rows],
+            "level": [r[1] for r in rows],
+            "parent_code": [r[2] for r in rows],
+            "name": [r[3] for r in rows],
+        },
+        geometry=[r[4] for r in rows],
+        crs="EPSG:4549",
     )
 
 
@@ -65,10 +70,10 @@ MOVED = {G1: box(0, 120), G2: box(120, 200), G3: box(200, 300), G4: box(300, 400
 
 # code: (x, y) relative to the strip's corner, and the grid stored for it now.
 COMPONENTS = {
-    "3205060101000001": (50, 50, G1),     # stays in G1
-    "3205060101000002": (110, 50, G2),    # G2 → G1
-    "3205060101000003": (120, 100, G2),   # on the new G1|G2 edge: the lower code, G1, wins
-    "3205060101000004": (100, 100, G1),   # on the old edge (G1 by the tie rule), inside G1 now
+    "3205060101000001": (50, 50, G1),  # stays in G1
+    "3205060101000002": (110, 50, G2),  # G2 → G1
+    "3205060101000003": (120, 100, G2),  # on the new G1|G2 edge: the lower code, G1, wins
+    "3205060101000004": (100, 100, G1),  # on the old edge (G1 by the tie rule), inside G1 now
     "3205060101000005": (250, 50, G3),
     "3205060101000006": (350, 50, G4),
 }
@@ -84,11 +89,14 @@ CASES = {
 def make_store(path: Path, level3: dict[str, shapely.Polygon] = CURRENT) -> Path:
     """A tiny store by hand: generation 1 from 2023-01-01, the grids, components and cases above."""
     with build_store(path) as store, store.transaction() as conn:
-        conn.execute("INSERT INTO generations(id, valid_from, valid_to, note, created_at)"
-                     " VALUES (1, '2023-01-01', NULL, 'test', '2023-01-01T00:00:00')")
+        conn.execute(
+            "INSERT INTO generations(id, valid_from, valid_to, note, created_at)"
+            " VALUES (1, '2023-01-01', NULL, 'test', '2023-01-01T00:00:00')"
+        )
         write_grids(conn, grid_frame(level3), generation=1)
-        conn.execute("INSERT INTO departments(code, name, short_name, kind)"
-                     " VALUES ('D1', '城管局', '城管', 'bureau')")
+        conn.execute(
+            "INSERT INTO departments(code, name, short_name, kind) VALUES ('D1', '城管局', '城管', 'bureau')"
+        )
         conn.execute("INSERT INTO component_classes VALUES ('0101', '01', '公用设施', '上水井盖', 'D1')")
         conn.execute("INSERT INTO channels VALUES ('12345', '12345热线', 'hotline', 1.0)")
         conn.execute(
@@ -117,8 +125,15 @@ def snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:
     try:
         return {
             t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
-            for t in ("generations", "grids", "components", "component_history", "cases",
-                      "case_history", "meta")
+            for t in (
+                "generations",
+                "grids",
+                "components",
+                "component_history",
+                "cases",
+                "case_history",
+                "meta",
+            )
         }
     finally:
         conn.close()
@@ -147,8 +162,14 @@ def test_compare_added_removed_reshaped_and_moves(store_path: Path) -> None:
     assert r.loc[G2, "area_change_pct"] == pytest.approx(-20.0)
     assert r.loc[G1, "symdiff_m2"] == pytest.approx(4_000.0)
     lv = cmp.per_level.set_index("level")
-    assert lv.loc[3].to_dict() == {"current": 4, "candidate": 4, "added": 1, "removed": 1, "reshaped": 2,
-                                   "unchanged": 1}
+    assert lv.loc[3].to_dict() == {
+        "current": 4,
+        "candidate": 4,
+        "added": 1,
+        "removed": 1,
+        "reshaped": 2,
+        "unchanged": 1,
+    }
     assert lv.loc[1, "unchanged"] == 1 and lv.loc[2, "unchanged"] == 2
     moves = cmp.component_moves.set_index("code")
     assert moves.to_dict("index") == {
@@ -157,11 +178,14 @@ def test_compare_added_removed_reshaped_and_moves(store_path: Path) -> None:
         "3205060101000006": {"from_grid": G4, "to_grid": G5},
     }
     assert cmp.component_pairs.to_dict("records") == [
-        {"from_grid": G2, "to_grid": G1, "count": 2}, {"from_grid": G4, "to_grid": G5, "count": 1}]
+        {"from_grid": G2, "to_grid": G1, "count": 2},
+        {"from_grid": G4, "to_grid": G5, "count": 1},
+    ]
     # Closed and evaluated cases are history: they are not even considered.
     assert cmp.open_cases_total == 2
     assert cmp.case_moves.to_dict("records") == [
-        {"id": "C-open-moves", "status": "dispatched", "from_grid": G2, "to_grid": G1}]
+        {"id": "C-open-moves", "status": "dispatched", "from_grid": G2, "to_grid": G1}
+    ]
     assert cmp.components_total == len(COMPONENTS)
     data = json.loads(cmp.to_json())
     assert data["components"]["moved"] == 3 and len(data["components"]["moves"]) == 3
@@ -183,8 +207,9 @@ def test_compare_reprojects_and_relabels(store_path: Path) -> None:
     cand.loc[cand["code"] == G3, "name"] = "新片区"
     with open_store(store_path, readonly=True) as store:
         cmp = compare_grids(store, cand.to_crs("EPSG:4326"))
-    assert cmp.relabelled.to_dict("records") == [{"code": G3, "field": "name", "before": "片区001",
-                                                  "after": "新片区"}]
+    assert cmp.relabelled.to_dict("records") == [
+        {"code": G3, "field": "name", "before": "片区001", "after": "新片区"}
+    ]
     # The round trip through lon/lat moves vertices by far less than the tolerance.
     assert cmp.reshaped.empty
 
@@ -206,8 +231,10 @@ def test_adopt_refuses_candidate_with_problems_and_writes_nothing(store_path: Pa
     before = snapshot(store_path)
     gap = dict(MOVED)
     gap[G1] = box(0, 90)  # 90..120 is now covered by no grid
-    with (open_store(store_path) as store,
-          pytest.raises(CandidateRejectedError, match=r"(?s)topology problem.*\[gap\].*" + G1) as err):
+    with (
+        open_store(store_path) as store,
+        pytest.raises(CandidateRejectedError, match=r"(?s)topology problem.*\[gap\].*" + G1) as err,
+    ):
         adopt_grids(store, grid_frame(gap), valid_from=dt.date(2026, 12, 1), actor="规划员")
     assert isinstance(err.value, OneGridError)
     assert err.value.report.counts().get("gap") == 1
@@ -244,23 +271,47 @@ def test_adopt_writes_generation_and_reassigns(store_path: Path) -> None:
     assert gens == [(1, "2023-01-01", "2026-12-01"), (2, "2026-12-01", None)]
     comps = dict(conn.execute("SELECT code, grid_code || ':' || version FROM components").fetchall())
     assert comps == {
-        "3205060101000001": f"{G1}:1", "3205060101000002": f"{G1}:2", "3205060101000003": f"{G1}:2",
-        "3205060101000004": f"{G1}:1", "3205060101000005": f"{G3}:1", "3205060101000006": f"{G4}:1",
+        "3205060101000001": f"{G1}:1",
+        "3205060101000002": f"{G1}:2",
+        "3205060101000003": f"{G1}:2",
+        "3205060101000004": f"{G1}:1",
+        "3205060101000005": f"{G3}:1",
+        "3205060101000006": f"{G4}:1",
     }
-    hist = conn.execute("SELECT component_code, version, actor, action, before, after, reason"
-                        " FROM component_history ORDER BY component_code").fetchall()
+    hist = conn.execute(
+        "SELECT component_code, version, actor, action, before, after, reason"
+        " FROM component_history ORDER BY component_code"
+    ).fetchall()
     assert [(h[0], h[1], h[2], h[3], json.loads(h[4]), json.loads(h[5]), h[6]) for h in hist] == [
-        ("3205060101000002", 2, "张规划", "reassign", {"grid_code": G2}, {"grid_code": G1},
-         "grid generation 2 adopted"),
-        ("3205060101000003", 2, "张规划", "reassign", {"grid_code": G2}, {"grid_code": G1},
-         "grid generation 2 adopted"),
+        (
+            "3205060101000002",
+            2,
+            "张规划",
+            "reassign",
+            {"grid_code": G2},
+            {"grid_code": G1},
+            "grid generation 2 adopted",
+        ),
+        (
+            "3205060101000003",
+            2,
+            "张规划",
+            "reassign",
+            {"grid_code": G2},
+            {"grid_code": G1},
+            "grid generation 2 adopted",
+        ),
     ]
-    cases = {r[0]: r[1:] for r in conn.execute(
-        "SELECT id, grid_code, grid_generation, town_code, version FROM cases").fetchall()}
+    cases = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "SELECT id, grid_code, grid_generation, town_code, version FROM cases"
+        ).fetchall()
+    }
     assert cases == {
         "C-open-moves": (G1, 2, TOWN, 2),
         "C-open-stays": (G1, 2, TOWN, 1),
-        "C-closed": (G2, 1, TOWN, 1),      # handled under generation 1: untouched
+        "C-closed": (G2, 1, TOWN, 1),  # handled under generation 1: untouched
         "C-evaluated": (G2, 1, TOWN, 1),
     }
     ch = conn.execute("SELECT case_id, step, actor, note FROM case_history").fetchall()
@@ -288,8 +339,9 @@ def test_second_adoption_needs_a_later_date(store_path: Path) -> None:
 
 
 @pytest.mark.parametrize("step", ["_reassign_components", "_reassign_cases", "write_grids"])
-def test_failure_mid_adoption_leaves_store_unchanged(store_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     step: str) -> None:
+def test_failure_mid_adoption_leaves_store_unchanged(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
     import layers.planner as planner
 
     before = snapshot(store_path)
@@ -328,9 +380,14 @@ def test_reshape_candidate_keeps_clean_coverage() -> None:
             kids[f"320506003001{k:03d}"] = box(300 * col, 300 * col + 300, y1 - 300, y1)
             k += 1
     frame = gpd.GeoDataFrame(
-        {"code": [TOWN, C1, *kids], "level": [1, 2] + [3] * 6,
-         "parent_code": [None, TOWN] + [C1] * 6, "name": ["镇", "村"] + ["片"] * 6},
-        geometry=[box(0, 900, 0, 600), box(0, 900, 0, 600), *kids.values()], crs="EPSG:4549",
+        {
+            "code": [TOWN, C1, *kids],
+            "level": [1, 2] + [3] * 6,
+            "parent_code": [None, TOWN] + [C1] * 6,
+            "name": ["镇", "村"] + ["片"] * 6,
+        },
+        geometry=[box(0, 900, 0, 600), box(0, 900, 0, 600), *kids.values()],
+        crs="EPSG:4549",
     )
     assert check_grids(frame.geometry.to_numpy(), frame["code"].to_numpy()).ok
     out, pairs = reshape_candidate(frame, n=2, seed=3)
@@ -365,21 +422,29 @@ def test_reshape_and_adopt_on_generated_district(small_store_copy: Path) -> None
         n = store.conn.execute("SELECT count(*) FROM components").fetchone()[0]
         closed = store.conn.execute(
             "SELECT id, grid_code, grid_generation, version FROM cases"
-            " WHERE status IN ('closed', 'evaluated', 'rejected') ORDER BY id").fetchall()
+            " WHERE status IN ('closed', 'evaluated', 'rejected') ORDER BY id"
+        ).fetchall()
         res = adopt_grids(store, cand, valid_from=dt.date(2026, 12, 1), actor="规划员")
         assert res.components_reassigned == len(cmp.component_moves) > 0
         l3 = load_grids(store, level=3)
         loc = GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy())
         comps = store.read_arrow("SELECT code, x, y, grid_code FROM components").to_pandas()
         assert len(comps) == n and comps["code"].is_unique
-        assert (loc.locate(comps["x"].to_numpy(), comps["y"].to_numpy())
-                == comps["grid_code"].astype(object).to_numpy()).all()
-        assert store.conn.execute(
-            "SELECT id, grid_code, grid_generation, version FROM cases"
-            " WHERE status IN ('closed', 'evaluated', 'rejected') ORDER BY id").fetchall() == closed
+        assert (
+            loc.locate(comps["x"].to_numpy(), comps["y"].to_numpy())
+            == comps["grid_code"].astype(object).to_numpy()
+        ).all()
+        assert (
+            store.conn.execute(
+                "SELECT id, grid_code, grid_generation, version FROM cases"
+                " WHERE status IN ('closed', 'evaluated', 'rejected') ORDER BY id"
+            ).fetchall()
+            == closed
+        )
         open_gens = store.conn.execute(
             "SELECT DISTINCT grid_generation FROM cases"
-            " WHERE status NOT IN ('closed', 'evaluated', 'rejected')").fetchall()
+            " WHERE status NOT IN ('closed', 'evaluated', 'rejected')"
+        ).fetchall()
         assert open_gens in ([(2,)], [])
 
 
@@ -389,8 +454,10 @@ def test_stored_land_is_preferred(store_path: Path) -> None:
     with open_store(store_path) as store:
         assert district_land(store).equals(box(0, 400))
         with store.transaction() as conn:
-            conn.execute("INSERT INTO land(id, area_m2, source, geom) VALUES (1, 0, 'test', ?)",
-                         (shapely.to_wkb(box(0, 410)),))
+            conn.execute(
+                "INSERT INTO land(id, area_m2, source, geom) VALUES (1, 0, 'test', ?)",
+                (shapely.to_wkb(box(0, 410)),),
+            )
         assert district_land(store).equals(box(0, 410))
         # The grids no longer cover the whole land: a gap the adoption must refuse.
         assert check_candidate(store, grid_frame(CURRENT)).counts() == {"gap": 1}

@@ -35,7 +35,7 @@ def test_new_store_has_header_schema_and_wal(tmp_path: Path) -> None:
 
 
 def test_missing_store_is_named(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="no store at .*cli.py generate"):
+    with pytest.raises(StoreError, match=r"no store at .*cli\.py generate"):
         open_store(tmp_path / "nope.sqlite")
 
 
@@ -49,9 +49,8 @@ def test_foreign_sqlite_file_is_refused_and_untouched(tmp_path: Path) -> None:
     before = path.read_bytes()
     with pytest.raises(StoreError, match="not a OneGrid store"):
         open_store(path)
-    with pytest.raises(StoreExistsError, match="another application"):
-        with build_store(path, force=True):
-            pass
+    with pytest.raises(StoreExistsError, match="another application"), build_store(path, force=True):
+        pass
     assert path.read_bytes() == before
 
 
@@ -60,12 +59,10 @@ def test_text_file_is_refused_and_untouched(tmp_path: Path) -> None:
     path.write_text("not a database", encoding="utf-8")
     with pytest.raises(StoreError, match="not a SQLite file"):
         open_store(path)
-    with pytest.raises(StoreExistsError, match="exists; nothing was overwritten"):
-        with build_store(path):
-            pass
-    with pytest.raises(StoreExistsError, match="not a OneGrid store"):
-        with build_store(path, force=True):
-            pass
+    with pytest.raises(StoreExistsError, match="exists; nothing was overwritten"), build_store(path):
+        pass
+    with pytest.raises(StoreExistsError, match="not a OneGrid store"), build_store(path, force=True):
+        pass
     assert path.read_text(encoding="utf-8") == "not a database"
 
 
@@ -97,8 +94,9 @@ def test_older_schema_is_upgraded_in_one_transaction(tmp_path: Path, monkeypatch
         raw.commit()
         raw.close()
         monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
-        monkeypatch.setitem(store_mod.MIGRATIONS, 1,
-                            lambda c: c.execute("ALTER TABLE departments ADD COLUMN email TEXT"))
+        monkeypatch.setitem(
+            store_mod.MIGRATIONS, 1, lambda c: c.execute("ALTER TABLE departments ADD COLUMN email TEXT")
+        )
     with open_store(path) as st:
         assert st.info().schema_version == store_mod.SCHEMA_VERSION
         cols = [r[1] for r in st.conn.execute("PRAGMA table_info(departments)")]
@@ -121,10 +119,9 @@ def test_failed_build_leaves_old_store(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     _make(path)
     before = path.read_bytes()
-    with pytest.raises(RuntimeError, match="boom"):
-        with build_store(path, force=True) as st:
-            st.ingest("channels", pd.DataFrame({"code": ["C1"], "name": ["x"], "name_en": ["x"], "share": [1.0]}))
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), build_store(path, force=True) as st:
+        st.ingest("channels", pd.DataFrame({"code": ["C1"], "name": ["x"], "name_en": ["x"], "share": [1.0]}))
+        raise RuntimeError("boom")
     assert path.read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp*"))
 

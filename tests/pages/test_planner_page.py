@@ -94,7 +94,9 @@ def test_upload_shows_impact_and_adopts(store_path: Path) -> None:
     assert any("已启用第 2 代网格" in s.value for s in at.success)
     conn = sqlite3.connect(store_path)
     assert conn.execute("SELECT id, valid_from FROM generations WHERE valid_to IS NULL").fetchone() == (
-        2, "2026-12-01")
+        2,
+        "2026-12-01",
+    )
     assert conn.execute("SELECT DISTINCT actor FROM component_history").fetchall() == [("规划员 王五",)]
     conn.close()
 

@@ -203,8 +203,10 @@ def test_pickle_round_trip_gives_identical_answers(small_district):
 def _check_against_oracle(loc: GridLocator, x: np.ndarray, y: np.ndarray) -> None:
     want = oracle_index(loc.geoms, x, y)
     # Both array paths: the compiled kernel (when numba is present) and the numpy reference.
-    for path, got in (("locate_index", loc.locate_index(x, y)),
-                      ("numpy", loc._locate_numpy(np.ravel(x), np.ravel(y)).reshape(np.shape(x)))):
+    for path, got in (
+        ("locate_index", loc.locate_index(x, y)),
+        ("numpy", loc._locate_numpy(np.ravel(x), np.ravel(y)).reshape(np.shape(x))),
+    ):
         bad = np.flatnonzero(got != want)
         assert bad.size == 0, (
             f"{path}: {bad.size} disagreements, e.g. point ({x[bad[0]]!r}, {y[bad[0]]!r}): "
