@@ -17,7 +17,7 @@ from layers.components import STATES
 from layers.errors import StaleBatchError, StaleEditError
 from layers.store import Store, open_store
 from maps.base import base_map, finish
-from maps.overlays import STATE_COLORS, grid_outlines, tooltip_html
+from maps.overlays import STATE_COLORS, GridTips, grid_outlines, tooltip_html
 from pages._common import assets_check, basemap_picker, show_error, show_map, static_base, store_path
 from pages._i18n import language
 from spatial.errors import OneGridError
@@ -136,10 +136,13 @@ def _map(store: Store, rec: dict[str, Any]) -> tuple[float, float] | None:
     m = base_map(bounds=bounds, basemap=basemap_picker())
     if not grid.empty:
         shown = grid.to_crs(settings.DISPLAY_CRS)
-        tips = [
-            tooltip_html([(_t("网格", "Grid"), c), (_t("名称", "Name"), n)])
-            for c, n in zip(shown["code"], shown["name"], strict=True)
-        ]
+        tips = GridTips(
+            labels={"code": _t("网格", "Grid"), "name": _t("名称", "Name")},
+            values={
+                "code": [html.escape(str(c)) for c in shown["code"]],
+                "name": [html.escape(str(n)) for n in shown["name"]],
+            },
+        )
         grid_outlines(shown, tips=tips, name=_t("网格", "Grid")).add_to(m)
     color = STATE_COLORS.get(str(rec["state"]), "#333")
     folium.CircleMarker(
