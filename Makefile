@@ -11,7 +11,7 @@ PORT    ?= 8501
 .PHONY: run test test-fast lint bench install browser
 
 run: install
-	.venv/bin/streamlit run app.py --server.port $(PORT)
+	$(PY) serve.py --server.port $(PORT)
 
 test: install browser
 	$(PY) -m pytest -q

@@ -1,4 +1,4 @@
-"""A real ``streamlit run app.py`` on 127.0.0.1 and Debian's chromium driven by Playwright.
+"""The real app server (``python serve.py``, i.e. ``streamlit run app.py``) on 127.0.0.1 and Debian's chromium driven by Playwright.
 
 No browser is downloaded: the tests use the system ``chromium`` and are skipped without it.
 The server runs on the tiny district with no basemap, so every request must stay on 127.0.0.1.
@@ -91,16 +91,13 @@ def browser_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(browser_store: Path, chromium_path: str) -> Iterator[str]:
-    """``streamlit run app.py`` on a free port of 127.0.0.1; its base URL once /_stcore/health answers."""
+    """``python serve.py`` (``streamlit run app.py``) on a free port of 127.0.0.1; its base URL once /_stcore/health answers."""
     port = free_port()
     env = {**os.environ, "ONEGRID_STORE": str(browser_store), "ONEGRID_TILES": "none"}
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
+            "serve.py",
             "--server.address",
             "127.0.0.1",
             "--server.port",
