@@ -3,8 +3,8 @@
 Starts the app server (``python serve.py``) on 127.0.0.1 (no basemap, so only the app is measured) and drives
 Debian's chromium through Playwright:
 
-- first map: from the server answering ``/_stcore/health`` to the overview's map drawn (target ≤ 5 s),
-  cold (the first session imports the libraries) and warm (a second session);
+- first map: with the server answering ``/_stcore/health`` and the browser open, from going to the
+  address to the overview's map drawn (target ≤ 5 s), for the first session and a later one;
 - filter: from choosing a case status on the explorer to the heat redrawn (target ≤ 1.5 s);
 - payload: the largest message the server sent the browser while the pages drew their maps at
   each grid level (target ≤ 3 MB).
@@ -13,56 +13,16 @@ Debian's chromium through Playwright:
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
 import settings
+from bench.appserver import CHROMIUM_ARGS, HEAT_COUNT, MAP_FRAME, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
-HEAT_COUNT = """() => {
-    let n = -1;
-    if (!window.map) return n;
-    window.map.eachLayer(l => { if (l._heat !== undefined && l._latlngs) n = l._latlngs.length; });
-    return n;
-}"""
 TARGETS = {"first_map_s": 5.0, "warm_first_map_s": 5.0, "filter_redraw_s": 1.5, "largest_payload_mb": 3.0}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("streamlit did not become healthy")
 
 
 def _map_frame(page, timeout: float = 120_000):  # type: ignore[no-untyped-def]
@@ -102,31 +62,10 @@ def run(*, store: Path, port: int | None = None) -> dict[str, float]:
         raise SystemExit("Debian's chromium is needed (make browser)")
     if not store.exists():
         raise SystemExit(f"no store at {store}; generate it first (python cli.py generate)")
-    port = port or _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "ONEGRID_STORE": str(store), "ONEGRID_TILES": "none"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "serve.py",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, url = start_server(store, port=port)
     results: dict[str, float] = {}
     frames: list[int] = []
     try:
-        _wait_healthy(url, proc)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -164,11 +103,7 @@ def run(*, store: Path, port: int | None = None) -> dict[str, float]:
             browser.close()
         results["largest_payload_mb"] = max(frames, default=0) / 1e6
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     return results
 
 

@@ -39,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from layers.generate.components import COMPONENT_CLASSES, MAJOR_NAMES
 from spatial.errors import CodeError
 
 __all__ = [
@@ -991,10 +992,6 @@ def class_supervisors(component_classes: pd.DataFrame) -> pd.Series:
 
 def _default_class_names() -> dict[str, str]:
     """Names of the generated district's component classes, for keyword matching."""
-    try:
-        from layers.generate.components import COMPONENT_CLASSES
-    except ImportError:  # pragma: no cover - only the major class is used then
-        return {}
     return dict(zip(COMPONENT_CLASSES["code"], COMPONENT_CLASSES["name"], strict=True))
 
 
@@ -1189,14 +1186,6 @@ def event_types(*, departments: pd.DataFrame, component_classes: pd.DataFrame) -
             }
         )
 
-    comp_major_names = {
-        "01": "公用设施",
-        "02": "道路交通",
-        "03": "市容环境",
-        "04": "园林绿化",
-        "05": "房屋土地",
-        "06": "其他设施",
-    }
     for code, name in zip(t["code"], t["name"], strict=True):
         c_major = code[:2]
         major = "1" + c_major[1]
@@ -1208,7 +1197,7 @@ def event_types(*, departments: pd.DataFrame, component_classes: pd.DataFrame) -
                 {
                     "code": f"{major}{code[2:]}{j:03d}",
                     "major_code": major,
-                    "major_name": f"部件问题-{comp_major_names[c_major]}",
+                    "major_name": f"部件问题-{MAJOR_NAMES[c_major]}",
                     "sub_code": major + code[2:],
                     "sub_name": name,
                     "name": f"{name}{kind}",

@@ -23,33 +23,19 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
+from layers.components import COMPONENT_COLUMNS, SOURCES, STATES
 from layers.generate.grids import urban_density
 from layers.generate.streets import KINDS, Streets
 from spatial.locate import GridLocator
 
 BodiesFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
-COLUMNS = [
-    "code",
-    "class_code",
-    "x",
-    "y",
-    "grid_code",
-    "supervisor_code",
-    "owner_code",
-    "maintainer_code",
-    "state",
-    "surveyed_on",
-    "changed_on",
-    "source",
-    "version",
-]
-STATES = ("完好", "破损", "丢失", "占用")
+# The store's component columns and value sets are the layer's; the generator only adds shares.
+COLUMNS = COMPONENT_COLUMNS
 STATE_SHARES = (0.93, 0.042, 0.01, 0.018)
-SOURCES = ("实测", "地形图", "调绘", "其它")
 SOURCE_SHARES = (0.72, 0.10, 0.15, 0.03)
 
-_MAJORS = {
+MAJOR_NAMES = {
     "01": "公用设施",
     "02": "道路交通",
     "03": "市容环境",
@@ -139,7 +125,7 @@ def _classes() -> pd.DataFrame:
         {
             "code": code,
             "major_code": [c[:2] for c in code],
-            "major_name": [_MAJORS[c[:2]] for c in code],
+            "major_name": [MAJOR_NAMES[c[:2]] for c in code],
             "name": [n for _, n, _, _ in _CLASS_TABLE],
             "share": share / share.sum(),
         }

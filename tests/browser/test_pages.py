@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from bench.appserver import HEAT_COUNT, MAP_FRAME
 
-MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
-HEAT_COUNT = """() => {
-    let n = -1;
-    if (!window.map) return n;
-    window.map.eachLayer(l => { if (l._heat !== undefined && l._latlngs) n = l._latlngs.length; });
-    return n;
-}"""
+pytestmark = pytest.mark.browser
 
 
 def _frame(page):  # type: ignore[no-untyped-def]
