@@ -417,11 +417,8 @@ def first_run(path: Path) -> None:
 
     st.title(t("firstrun.title"))
     st.write(t("firstrun.body", path=path))
-    try:
-        from layers.generate.build import generate_store
-    except ImportError as exc:
-        st.error(t("firstrun.missing", error=exc))
-        return
+    from layers.generate.build import generate_store
+
     with generation_lock(path) as mine:
         if not mine:
             st.info(t("firstrun.busy"))

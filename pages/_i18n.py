@@ -35,17 +35,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "firstrun.title": ("首次运行：生成默认区县", "First run: generating the default district"),
     "firstrun.body": (
         "在 {path} 未找到数据库，正在生成吴中区的模拟数据（网格、部件、人员、案件）。"
-        "完整生成需要几分钟，只需一次。",
+        "完整生成约需一两分钟，只需一次。",
         "No store at {path}; generating the simulated Wuzhong district (grids, components, "
-        "staff, cases). The full district takes a few minutes, once.",
+        "staff, cases). The full district takes a minute or two, once.",
     ),
     "firstrun.busy": (
         "另一个会话正在生成数据库，完成后本页会自动打开。",
         "Another session is generating the store; this page opens it when done.",
-    ),
-    "firstrun.missing": (
-        "生成器尚不可用：{error}。请在命令行运行 `python cli.py generate`。",
-        "The generator is not available: {error}. Run `python cli.py generate`.",
     ),
     "firstrun.done": ("生成完成。", "Done."),
     "error.prefix": ("无法完成：", "Could not do that: "),
