@@ -44,6 +44,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Another session is generating the store; this page opens it when done.",
     ),
     "firstrun.done": ("生成完成。", "Done."),
+    "filter.all": ("全部", "All"),
     "error.prefix": ("无法完成：", "Could not do that: "),
     "assets.missing": (
         "地图脚本未安装（{n} 个文件缺失），地图将无法显示。请运行 `make install` 或 "

@@ -66,13 +66,25 @@ with guarded():
         index=1,
     )
     ev = c2.multiselect(
-        t("explorer.event_class"), list(majors["code"]), format_func=major_names.get, key="x_event"
+        t("explorer.event_class"),
+        list(majors["code"]),
+        format_func=major_names.get,
+        key="x_event",
+        placeholder=t("filter.all"),
     )
     ch = c3.multiselect(
-        t("explorer.channel"), list(chans["code"]), format_func=chan_names.get, key="x_channel"
+        t("explorer.channel"),
+        list(chans["code"]),
+        format_func=chan_names.get,
+        key="x_channel",
+        placeholder=t("filter.all"),
     )
     stt = c4.multiselect(
-        t("explorer.status"), list(analysis.STATUSES), format_func=lambda s: t(f"status.{s}"), key="x_status"
+        t("explorer.status"),
+        list(analysis.STATUSES),
+        format_func=lambda s: t(f"status.{s}"),
+        key="x_status",
+        placeholder=t("filter.all"),
     )
     c5, c6, c7, c8 = st.columns([4, 1, 1, 1])
     month_options = ["", *analysis.months(ctx.start, ctx.end)]
