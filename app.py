@@ -27,7 +27,9 @@ language_and_role_switch()
 
 path = store_path()
 if not path.exists():
-    first_run(path)
+    # A router of its own, so the first-run screen lists no page (pages/ also holds helpers).
+    first = st.Page(lambda: first_run(path), title=t("firstrun.title"), url_path="first-run", default=True)
+    st.navigation([first], position="hidden").run()
     st.stop()
 
 with guarded():
