@@ -180,6 +180,8 @@ def _assign_chunk(
             report.routed[str(k)] = report.routed.get(str(k), 0) + int(v)
         placed = placed & ~unknown
     out["reject_reason"] = reason.to_numpy()
+    # Always present, so every chunk has the same columns: the raw text of a malformed CSV row.
+    out["raw"] = ""
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     if placed.any():

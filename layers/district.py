@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from layers.components import load_components
-from layers.grids import load_grids
+from layers.grids import community_of, load_grids, town_of
 from layers.store import Store, open_store
 from spatial.locate import GridLocator
 
@@ -49,14 +49,19 @@ class District:
             c["y"].to_numpy(dtype=float),
         )
 
+    @cached_property
+    def _level_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Level-3, -2 and -1 codes per locator index; the extra last entry (index -1) is None."""
+        l3 = np.append(self.locator.codes.astype(object), None)
+        l2 = np.append(community_of(self.locator.codes), None)
+        l1 = np.append(town_of(self.locator.codes), None)
+        return l3, l2, l1
+
     def locate_all(self, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         """Level-3, level-2 and level-1 codes of points (None where no grid covers a point)."""
-        l3 = self.locator.locate(x, y)
-        known = pd.Series(l3, dtype=object)
-        has = known.notna()
-        l2 = known.where(~has, known.str.slice(0, 12) + "000")
-        l1 = known.where(~has, known.str.slice(0, 9) + "000000")
-        return pd.DataFrame({"grid_l3": known, "grid_l2": l2, "grid_l1": l1})
+        idx = self.locator.locate_index(x, y)
+        l3, l2, l1 = self._level_codes
+        return pd.DataFrame({"grid_l3": l3[idx], "grid_l2": l2[idx], "grid_l1": l1[idx]})
 
 
 def open_district(path: str | os.PathLike[str], *, readonly: bool = True) -> District:

@@ -12,10 +12,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -227,6 +229,9 @@ class ChunkWriter:
         os.close(fd)
         self.tmp = Path(name)
         self._pq: pq.ParquetWriter | None = None
+        self._csv: pacsv.CSVWriter | None = None
+        self._csv_names: list[str] = []
+        self._fh: IO[bytes] | None = None
         self._frames: list[pd.DataFrame] = []
         self._first = True
 
@@ -234,13 +239,21 @@ class ChunkWriter:
         self, frame: pd.DataFrame, *, lon: pd.Series | None = None, lat: pd.Series | None = None
     ) -> None:
         if self.fmt == "csv":
-            frame.to_csv(
-                self.tmp,
-                mode="w" if self._first else "a",
-                header=self._first,
-                index=False,
-                encoding="utf-8-sig" if self._first else "utf-8",
+            # Arrow's C++ writer (pandas' to_csv took 9 of 14 s for 680k rows), every value as
+            # text as it was read; the BOM lets spreadsheet programs see UTF-8.
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = pa.table(
+                [pc.fill_null(pc.cast(col, pa.string()), "") for col in table.columns],
+                names=table.column_names,
             )
+            if self._csv is None:
+                self._fh = self.tmp.open("wb")
+                self._fh.write("\ufeff".encode())
+                self._csv = pacsv.CSVWriter(self._fh, table.schema)
+            elif table.column_names != self._csv_names:
+                raise ValueError(f"chunk columns {table.column_names} differ from {self._csv_names}")
+            self._csv.write_table(table)
+            self._csv_names = table.column_names
         elif self.fmt == "parquet":
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if self._pq is None:
@@ -250,9 +263,16 @@ class ChunkWriter:
             self._frames.append(frame.assign(_lon=lon, _lat=lat))
         self._first = False
 
-    def commit(self) -> None:
+    def _close(self) -> None:
         if self._pq is not None:
             self._pq.close()
+        if self._csv is not None:
+            self._csv.close()
+        if self._fh is not None:
+            self._fh.close()
+
+    def commit(self) -> None:
+        self._close()
         if self.fmt == "geojson":
             import geopandas as gpd
 
@@ -266,6 +286,5 @@ class ChunkWriter:
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        if self._pq is not None:
-            self._pq.close()
+        self._close()
         self.tmp.unlink(missing_ok=True)
