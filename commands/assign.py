@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from layers.district import open_district
 
     t = time.perf_counter()
-    district = open_district(store_arg(args))
+    # Routing reads the components it needs itself; locating needs only the grids.
+    district = open_district(store_arg(args), components=False)
     bar = None if args.quiet else tqdm(desc="assigning", unit=" rows", unit_scale=True)
 
     def progress(done: int, total: int | None) -> None:

@@ -29,9 +29,16 @@ class District:
     store: Store
     grids: gpd.GeoDataFrame  # all three levels of the current generation, EPSG:4549
     locator: GridLocator  # over the level-3 grids
-    components: pd.DataFrame  # MEMORY_COLUMNS
     revisions: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def components(self) -> pd.DataFrame:
+        """The components' :data:`MEMORY_COLUMNS` (read on first use unless preloaded)."""
+        t = time.perf_counter()
+        frame = load_components(self.store, columns=MEMORY_COLUMNS)
+        self.seconds["components"] = time.perf_counter() - t
+        return frame
 
     def level(self, level: int) -> gpd.GeoDataFrame:
         return self.grids[self.grids["level"] == level]
@@ -64,8 +71,10 @@ class District:
         return pd.DataFrame({"grid_l3": l3[idx], "grid_l2": l2[idx], "grid_l1": l1[idx]})
 
 
-def open_district(path: str | os.PathLike[str], *, readonly: bool = True) -> District:
-    """Open a store and load what bulk work needs: grids, locator, components."""
+def open_district(
+    path: str | os.PathLike[str], *, readonly: bool = True, components: bool = True
+) -> District:
+    """Open a store and load what bulk work needs: grids, locator and (unless not wanted) components."""
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     store = open_store(path, readonly=readonly)
@@ -75,10 +84,8 @@ def open_district(path: str | os.PathLike[str], *, readonly: bool = True) -> Dis
     l3 = grids[grids["level"] == 3]
     locator = GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy())
     seconds["locator"] = time.perf_counter() - t
-    t = time.perf_counter()
-    components = load_components(store, columns=MEMORY_COLUMNS)
-    seconds["components"] = time.perf_counter() - t
     revisions = {layer: store.revision(layer) for layer in ("grids", "components", "cases")}
-    return District(
-        store=store, grids=grids, locator=locator, components=components, revisions=revisions, seconds=seconds
-    )
+    district = District(store=store, grids=grids, locator=locator, revisions=revisions, seconds=seconds)
+    if components:
+        district.components  # noqa: B018 - preloaded, so the district is ready for bulk work
+    return district

