@@ -309,9 +309,34 @@ def compare_grids(
     cases = _read_open_cases(store)
     case_moves = _case_moves(cases, locator)
     times["locate"] = time.perf_counter() - t0
+    return _comparison(
+        generation,
+        float(tolerance_m2),
+        (added, removed, reshaped, relabelled, per_level),
+        comps=comps,
+        comp_moves=comp_moves,
+        cases=cases,
+        case_moves=case_moves,
+        seconds=times,
+    )
+
+
+def _comparison(
+    generation: int,
+    tolerance_m2: float,
+    diff: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    *,
+    comps: pd.DataFrame,
+    comp_moves: pd.DataFrame,
+    cases: pd.DataFrame,
+    case_moves: pd.DataFrame,
+    seconds: dict[str, float],
+) -> GridComparison:
+    """The comparison compare_grids reports and adopt_grids records, from the same parts."""
+    added, removed, reshaped, relabelled, per_level = diff
     return GridComparison(
         generation=generation,
-        tolerance_m2=float(tolerance_m2),
+        tolerance_m2=tolerance_m2,
         added=added,
         removed=removed,
         reshaped=reshaped,
@@ -321,7 +346,7 @@ def compare_grids(
         case_moves=case_moves[["id", "status", "from_grid", "to_grid"]].reset_index(drop=True),
         components_total=len(comps),
         open_cases_total=len(cases),
-        seconds=times,
+        seconds=seconds,
     )
 
 
@@ -694,18 +719,14 @@ def adopt_grids(
         times["write_moves"] = time.perf_counter() - t0
     times["total"] = time.perf_counter() - t_all
 
-    comparison = GridComparison(
-        generation=generation,
-        tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2,
-        added=added,
-        removed=removed,
-        reshaped=reshaped,
-        relabelled=relabelled,
-        per_level=per_level,
-        component_moves=comp_moves[["code", "from_grid", "to_grid"]].reset_index(drop=True),
-        case_moves=case_moves[["id", "status", "from_grid", "to_grid"]].reset_index(drop=True),
-        components_total=len(comps),
-        open_cases_total=len(cases),
+    comparison = _comparison(
+        generation,
+        DEFAULT_RESHAPE_TOLERANCE_M2,
+        (added, removed, reshaped, relabelled, per_level),
+        comps=comps,
+        comp_moves=comp_moves,
+        cases=cases,
+        case_moves=case_moves,
         seconds={},
     )
     return AdoptionResult(
