@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 
 import settings
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             path,
             seed=args.seed,
             days=args.days,
-            end=args.end or dt.date.today(),
+            end=args.end,
             force=args.force,
             n_components=args.n_components,
             per_day=args.per_day,
