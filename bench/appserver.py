@@ -24,7 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+MAP_FRAME = 'iframe[title="maps.livemap.live_map"]'
 #: Points in the map's heat layer, or -1 when there is none (evaluated in the map's frame).
 HEAT_COUNT = """() => {
     let n = -1;

@@ -1,16 +1,11 @@
-"""Classes and colours for choropleths (mapclassify), and the legend that explains them."""
+"""Classes and colours for choropleths (the quantile rule of mapclassify), with their legend texts."""
 
 from __future__ import annotations
 
-import html
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import folium
 import numpy as np
-from branca.element import MacroElement
-from jinja2 import Template
 
 # ColorBrewer sequential schemes (colour-blind safe), light → dark.
 _WORSE = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026", "#800026")
@@ -92,64 +87,3 @@ def equal_interval_bins(values: np.ndarray, *, k: int) -> np.ndarray:
     cuts = lo + width * np.arange(1, k + 1)
     cuts[-1] = hi
     return cuts
-
-
-class Legend(MacroElement):
-    """A legend box in a map corner: title, one swatch per class, and "no data".
-
-    Plain HTML built here with every text escaped; no d3 or branca colormap (which would make
-    streamlit-folium load d3 from a CDN).
-    """
-
-    # Added to the map itself (a control cannot live in a layer group), replacing the previous
-    # legend: when the page swaps its data layers without redrawing the map, one legend remains.
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function() {
-            if (window.__onegridLegend) { window.__onegridLegend.remove(); }
-            var legend = L.control({position: {{ this.position|tojson }}});
-            legend.onAdd = function() {
-                var div = L.DomUtil.create('div', 'onegrid-legend');
-                div.innerHTML = {{ this.html_json }};
-                return div;
-            };
-            legend.addTo({{ this.map_name() }});
-            window.__onegridLegend = legend;
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def map_name(self) -> str:
-        el = self._parent
-        while el is not None and not isinstance(el, folium.Map):
-            el = el._parent
-        if el is None:
-            raise ValueError("a legend must be added to a map or to a layer on a map")
-        return el.get_name()
-
-    def __init__(
-        self, *, title: str, classes: Classes, no_data: str | None = None, position: str = "bottomright"
-    ) -> None:
-        super().__init__()
-        self._name = "Legend"
-        self.position = position
-        rows = [f'<div style="font-weight:600;margin-bottom:4px">{html.escape(title)}</div>']
-        for color, label in zip(classes.colors, classes.labels, strict=True):
-            rows.append(_swatch(color, label))
-        if no_data is not None:
-            rows.append(_swatch(NO_DATA, no_data))
-        box = (
-            '<div style="background:rgba(255,255,255,.9);padding:6px 8px;border-radius:4px;'
-            'font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)">' + "".join(rows) + "</div>"
-        )
-        # "</" would end the script element the map's JavaScript sits in.
-        self.html_json = json.dumps(box, ensure_ascii=False).replace("</", "<\\/")
-
-
-def _swatch(color: str, label: str) -> str:
-    return (
-        f'<div><span style="display:inline-block;width:14px;height:10px;margin-right:6px;'
-        f'background:{html.escape(color)};border:1px solid #999"></span>{html.escape(label)}</div>'
-    )

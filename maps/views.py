@@ -1,33 +1,77 @@
-"""The maps of the pages, put together from the layers of :mod:`maps.overlays`.
+"""What the overview and the explorer draw, as the data of a :mod:`maps.livemap` map.
 
-Each builder takes data already aggregated (by :mod:`layers.analysis`) and the labels in the
-page's language, and returns an offline-safe folium map.
+The grid geometry of a level (:class:`Shapes`) is built once and sent with an id; the browser keeps
+it and, on a filter change, only restyles the grids, swaps the heat and the legend. Everything else
+here is small per-grid arrays: colours, tooltip texts, heat points, component circles.
+
+Texts (grid names, labels, component classes) go to the browser as plain strings and are put into
+the page with ``textContent`` there, never as HTML: a name holding ``<script>`` stays text.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
+import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from folium.plugins import HeatMap
+import shapely
 
 from layers.analysis import METRICS, Heat
-from maps.base import Basemap, base_map, finish
-from maps.choropleth import Classes, Legend, classify
+from maps.base import Basemap
+from maps.choropleth import NO_DATA, Classes, classify
 from maps.geometry import lonlat_bounds
-from maps.offline import DEFAULT_BASE, localize
-from maps.overlays import (
-    GridTips,
-    choropleth,
-    component_counts,
-    component_points,
-    grid_outlines,
-    heat_layer,
-)
+from maps.overlays import STATE_COLORS
+
+#: Tooltip rows of a grid, in order (keys of the coverage table and of the page's labels).
+TIP_COLUMNS = ("name", "code", "cases", "cases_per_km2", "open", "overdue", "closure_rate", "components")
+_TIP_FORMATS = {
+    "cases": ",.0f",
+    "cases_per_km2": ",.1f",
+    "open": ",.0f",
+    "overdue": ",.0f",
+    "closure_rate": ".0%",
+    "components": ",.0f",
+}
+OUTLINE = {"color": "#3367d6", "weight": 1.2, "fillColor": "#3367d6", "fillOpacity": 0.02}
+FILLED = {"color": "#555555", "weight": 0.8, "fillOpacity": 0.65}
+COMPONENT_COLOR = "#1b7837"
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Display grids as one GeoJSON text, with an id that changes exactly when the geometry does."""
+
+    id: str
+    json: str
+    codes: tuple[str, ...]
+    bounds: tuple[float, float, float, float]  # west, south, east, north
+
+    def spec(self) -> dict[str, Any]:
+        return {"id": self.id, "json": self.json, "bounds": list(self.bounds), "n": len(self.codes)}
+
+
+def shapes_of(grids: gpd.GeoDataFrame) -> Shapes:
+    """The geometry of display grids (WGS84, see :func:`maps.geometry.display_grids`) for the browser.
+
+    Features carry only their grid code as id: tooltips and colours arrive separately, by position.
+    """
+    if grids.crs is None or grids.crs.to_epsg() != 4326:
+        raise ValueError("shapes are built from display grids in WGS84 (maps.geometry.display_grids)")
+    codes = tuple(str(c) for c in grids["code"])
+    # The display grids are rounded already; GEOS prints them in their shortest form.
+    geoms = shapely.to_geojson(grids.geometry.to_numpy())
+    feats = ",".join(
+        f'{{"type":"Feature","id":{json.dumps(c)},"properties":{{}},"geometry":{g}}}'
+        for c, g in zip(codes, geoms, strict=True)
+    )
+    text = f'{{"type":"FeatureCollection","features":[{feats}]}}'
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=10).hexdigest()
+    return Shapes(id=digest, json=text, codes=codes, bounds=lonlat_bounds(grids))
 
 
 def _fmt_value(metric: str) -> Callable[[float], str]:
@@ -38,122 +82,156 @@ def _fmt_value(metric: str) -> Callable[[float], str]:
     return lambda v: f"{v:,.0f}"
 
 
-def grid_tips(table: pd.DataFrame, *, labels: Mapping[str, str]) -> GridTips:
-    """Tooltip rows per grid: name, code and the coverage figures (values escaped here)."""
+def _texts(values: pd.Series, fmt: str | None) -> list[str]:
+    if fmt is None:
+        return [str(v) for v in values]
+    v = values.to_numpy(dtype=float)
+    return [format(x, fmt) if np.isfinite(x) else "–" for x in v]
 
-    def num(values: pd.Series, fmt: str) -> list[str]:
-        v = values.to_numpy(dtype=float)
-        return [format(x, fmt) if np.isfinite(x) else "–" for x in v]
 
-    values = {
-        "name": [html.escape(str(v)) for v in table["name"]],
-        "code": [html.escape(str(v)) for v in table["code"]],
-        "cases": num(table["cases"], ",.0f"),
-        "cases_per_km2": num(table["cases_per_km2"], ",.1f"),
-        "open": num(table["open"], ",.0f"),
-        "overdue": num(table["overdue"], ",.0f"),
-        "closure_rate": num(table["closure_rate"], ".0%"),
-        "components": num(table["components"], ",.0f"),
+def grid_tips(table: pd.DataFrame, *, labels: Mapping[str, str]) -> dict[str, Any]:
+    """Tooltip texts per grid: the labels once, then one column of plain texts per label."""
+    return {
+        "labels": [labels[k] for k in TIP_COLUMNS],
+        "columns": [_texts(table[k], _TIP_FORMATS.get(k)) for k in TIP_COLUMNS],
     }
-    return GridTips(labels={k: labels[k] for k in values}, values=values)
 
 
-def frame_map(*, grids: gpd.GeoDataFrame, basemap: Basemap, base: str = DEFAULT_BASE) -> folium.Map:
-    """The map that stays while the data layers change: basemap and view of ``grids``.
-
-    It also loads the heat plugin, so a heat layer can arrive later without redrawing the map.
-    """
-    m = base_map(bounds=lonlat_bounds(grids), basemap=basemap)
-    m.default_js = [*m.default_js, *HeatMap.default_js]
-    return finish(m, base=base)
-
-
-def coverage_layers(
+def grid_layer(
     *,
-    grids: gpd.GeoDataFrame,
+    shapes: Shapes,
     table: pd.DataFrame,
     metric: str | None,
     labels: Mapping[str, str],
-    heat: Heat | None = None,
-    component_circles: pd.DataFrame | None = None,
+    selected: str | None = None,
     scheme: str = "quantiles",
     k: int = 5,
-    base: str = DEFAULT_BASE,
-) -> tuple[list[folium.FeatureGroup], Classes | None]:
-    """The data layers: grids (outlined, or filled by ``metric``) with a legend, heat, component counts.
-
-    ``grids`` are display grids (WGS84) and ``table`` their :func:`layers.analysis.coverage`
-    rows in the same order. ``labels`` holds the page's words for every column and layer.
-    """
+) -> tuple[dict[str, Any], dict[str, Any] | None, Classes | None]:
+    """Styles and tooltips of the grids (``selected`` outlined), and the legend (none for outlines)."""
     if metric is not None and metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {list(METRICS)}")
-    if list(grids["code"]) != list(table["code"]):
+    if tuple(str(c) for c in table["code"]) != shapes.codes:
         raise ValueError("the coverage table is not in the order of the grids")
-    tips = grid_tips(table, labels=labels)
-    classes = None
-    grid_group = folium.FeatureGroup(name=labels["grids"])
+    spec: dict[str, Any] = {
+        "tips": grid_tips(table, labels=labels),
+        "selected": shapes.codes.index(selected) if selected in shapes.codes else None,
+    }
     if metric is None:
-        grid_outlines(grids, tips=tips, name=labels["grids"]).add_to(grid_group)
-    else:
-        classes = classify(
-            table[metric].to_numpy(dtype=float),
-            k=k,
-            scheme=scheme,
-            higher_is_worse=METRICS[metric],
-            fmt=_fmt_value(metric),
-        )
-        choropleth(grids, classes=classes, tips=tips, name=labels[metric]).add_to(grid_group)
-        grid_group.add_child(Legend(title=labels[metric], classes=classes, no_data=labels["no_data"]))
-    groups = [grid_group]
-    if heat is not None and len(heat.lon):
-        heat_group = folium.FeatureGroup(name=labels["heat"])
-        heat_layer(heat, name=labels["heat"]).add_to(heat_group)
-        groups.append(heat_group)
-    if component_circles is not None:
-        groups.append(
-            component_counts(component_circles, name=labels["components"], label=labels["components"])
-        )
-    return [localize(g, base=base) for g in groups], classes
+        spec.update(fills=None, style=OUTLINE)
+        return spec, None, None
+    classes = classify(
+        table[metric].to_numpy(dtype=float),
+        k=k,
+        scheme=scheme,
+        higher_is_worse=METRICS[metric],
+        fmt=_fmt_value(metric),
+    )
+    spec.update(fills=classes.color_of(), style=FILLED)
+    legend = {
+        "title": labels[metric],
+        "rows": [
+            *([c, lab] for c, lab in zip(classes.colors, classes.labels, strict=True)),
+            [NO_DATA, labels["no_data"]],
+        ],
+    }
+    return spec, legend, classes
 
 
-def coverage_map(
+def heat_layer(data: Heat | None, *, decimals: int = 5) -> dict[str, Any] | None:
+    """Case heat; binned cells are weighted by their counts, scaled to 0..1 for leaflet.heat."""
+    if data is None or not len(data.lon):
+        return None
+    w = np.asarray(data.weight, dtype=float)
+    top = float(w.max())
+    radius = 14 if data.binned else 10
+    return {
+        "lat": np.round(np.asarray(data.lat, dtype=float), decimals).tolist(),
+        "lon": np.round(np.asarray(data.lon, dtype=float), decimals).tolist(),
+        "w": np.round(w / top if top > 0 else w, 3).tolist(),
+        "radius": radius,
+        "blur": radius + 4,
+        "binned": bool(data.binned),
+    }
+
+
+def component_counts(points: pd.DataFrame | None, *, label: str) -> dict[str, Any] | None:
+    """One circle per grid sized by its component count (``points``: lon, lat, count, name)."""
+    if points is None:
+        return None
+    count = points["count"].to_numpy(dtype=float)
+    top = max(float(count.max()), 1.0) if len(count) else 1.0
+    return {
+        "lat": np.round(points["lat"].to_numpy(dtype=float), 5).tolist(),
+        "lon": np.round(points["lon"].to_numpy(dtype=float), 5).tolist(),
+        "radius": np.round(4 + 16 * np.sqrt(count / top), 1).tolist(),
+        "color": COMPONENT_COLOR,
+        "tips": [[str(n), f"{int(c):,} {label}"] for n, c in zip(points["name"], count, strict=True)],
+    }
+
+
+def component_points(frame: pd.DataFrame | None, *, labels: Mapping[str, str]) -> dict[str, Any] | None:
+    """Components of the viewport as dots coloured by state (``frame``: lon, lat, code, class_name, state)."""
+    if frame is None:
+        return None
+    state = frame["state"].astype(str)
+    return {
+        "lat": np.round(frame["lat"].to_numpy(dtype=float), 6).tolist(),
+        "lon": np.round(frame["lon"].to_numpy(dtype=float), 6).tolist(),
+        "color": [STATE_COLORS.get(s, "#666666") for s in state],
+        "labels": [labels["code"], labels["class"], labels["state"]],
+        "columns": [
+            frame["code"].astype(str).tolist(),
+            frame["class_name"].astype(str).tolist(),
+            state.tolist(),
+        ],
+    }
+
+
+def coverage_spec(
     *,
-    grids: gpd.GeoDataFrame,
+    shapes: Shapes,
     table: pd.DataFrame,
     metric: str | None,
     labels: Mapping[str, str],
     basemap: Basemap,
+    assets: Mapping[str, list[str]],
     heat: Heat | None = None,
     component_circles: pd.DataFrame | None = None,
+    components: pd.DataFrame | None = None,
+    selected: str | None = None,
+    report_view: bool = False,
+    fit_key: str = "",
+    height: int = 600,
     scheme: str = "quantiles",
     k: int = 5,
-    base: str = DEFAULT_BASE,
-) -> tuple[folium.Map, Classes | None]:
-    """:func:`frame_map` with the :func:`coverage_layers` on it, as one map."""
-    groups, classes = coverage_layers(
-        grids=grids,
-        table=table,
-        metric=metric,
-        labels=labels,
-        heat=heat,
-        component_circles=component_circles,
-        scheme=scheme,
-        k=k,
-        base=base,
-    )
-    m = base_map(bounds=lonlat_bounds(grids), basemap=basemap)
-    for g in groups:
-        g.add_to(m)
-    return finish(m, base=base), classes
+) -> tuple[dict[str, Any], Classes | None]:
+    """Everything a :mod:`maps.livemap` map draws: grids by ``metric`` (or outlined), heat, components.
 
-
-def viewport_components(
-    frame: pd.DataFrame, *, labels: Mapping[str, str], base: str = DEFAULT_BASE
-) -> folium.FeatureGroup:
-    """Components of the current view as a layer added to a drawn map without redrawing it."""
-    fg = component_points(
-        frame,
-        name=labels["components"],
-        labels={"code": labels["code"], "class": labels["class"], "state": labels["state"]},
+    ``shapes`` are the display grids and ``table`` their :func:`layers.analysis.coverage` rows in
+    the same order; ``labels`` holds the page's words; the ``selected`` grid (a code) is outlined.
+    The map fits the grids' bounds when first drawn and whenever ``fit_key`` changes (a new town),
+    and keeps the user's view otherwise.
+    """
+    grids, legend, classes = grid_layer(
+        shapes=shapes, table=table, metric=metric, labels=labels, selected=selected, scheme=scheme, k=k
     )
-    return localize(fg, base=base)
+    spec = {
+        "assets": dict(assets),
+        "basemap": {"url": basemap.url, "attribution": basemap.attribution} if basemap.url else None,
+        "shapes": shapes.spec(),
+        "grids": grids,
+        "legend": legend,
+        "heat": heat_layer(heat),
+        "circles": component_counts(component_circles, label=labels["components"]),
+        "points": component_points(components, labels=labels),
+        "layer_names": {
+            "grids": labels["grids"],
+            "heat": labels["heat"],
+            "components": labels["components"],
+            "points": labels.get("points", labels["components"]),
+        },
+        "report_view": report_view,
+        "fit_key": fit_key,
+        "height": height,
+    }
+    return spec, classes

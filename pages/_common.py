@@ -7,8 +7,9 @@ Pages call these helpers and :mod:`layers` / :mod:`maps`; they hold no logic of 
 - :func:`open_store_ro` — a read-only store for the length of a ``with`` block;
 - ``cached_*`` — layers cached per store file and revision (``st.cache_resource`` for read-only
   shared objects, ``st.cache_data`` with a TTL for aggregates);
+- :func:`map_assets` — what the overview's and explorer's :mod:`maps.livemap` map loads;
 - :func:`show_map` — ``st_folium`` with local assets, a stable key and only the returned objects
-  the page asks for.
+  the page asks for (the surveyor's and planner's editing maps).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from layers.grids import load_grids
 from layers.store import Store, open_store
 from maps.base import Basemap, basemap_choices
 from maps.geometry import display_grids
+from maps.livemap import assets as live_map_assets
 from maps.offline import DEFAULT_BASE, assets_installed
+from maps.views import Shapes, shapes_of
 from pages._i18n import LANGUAGES, language, t
 from spatial.component_index import ComponentIndex
 from spatial.errors import OneGridError
@@ -247,6 +250,12 @@ def cached_display_grids(key: tuple[str, int, int], rev: tuple[int, ...], level:
     return display_grids(cached_grids(key, rev, level))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_shapes(key: tuple[str, int, int], rev: tuple[int, ...], level: int, town: str | None) -> Shapes:
+    """The display geometry of one level (in one town) as the live map keeps it (read-only, shared)."""
+    return shapes_of(grids_in_town(cached_display_grids(key, rev, level), town))
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def cached_component_index(key: tuple[str, int, int], rev: tuple[int, ...]) -> ComponentIndex:
     """The component index for viewport queries (read-only, shared between sessions)."""
@@ -338,6 +347,7 @@ def map_labels() -> dict[str, str]:
     labels.update({m: t(f"metric.{m}") for m in analysis.METRICS})
     labels.update({"grids": t("layer.grids"), "heat": t("layer.heat"), "no_data": t("legend.no_data")})
     labels["components"] = t("layer.components")
+    labels["points"] = t("layer.points")
     return labels
 
 
@@ -376,6 +386,38 @@ def show_map(
         **kwargs,
     )
     return result or {}
+
+
+def map_assets() -> dict[str, list[str]]:
+    """Leaflet's files as the live map loads them from the app (honours ``server.baseUrlPath``)."""
+    return live_map_assets(base=static_base())
+
+
+def warm_caches(path: Path | None = None) -> list[str]:
+    """Fill the shared caches with what the first pages of a session read; returns what was loaded.
+
+    The server calls this before it answers, so the first person to open the app does not wait
+    for the store to be read: each level's grids and their display geometry, component counts,
+    and the cases of the default dates as the overview (level 1) and the explorer (level 2) ask
+    for them. The arguments are those the pages pass, so later calls hit these entries.
+    """
+    path = path or store_path()
+    if not path.exists():
+        return []  # the first session generates the district
+    key = _store_key(path)
+    revs, span = _revisions_and_span(path)
+    start, end = default_dates(span)
+    done = []
+    for level in (1, 2, 3):
+        cached_shapes(key, (revs["grids"],), level, None)
+        cached_component_counts(key, (revs["components"],), level)
+        done.append(f"grids {level}")
+    cached_filter_options(key, (revs["catalog"], revs["cases"]))
+    flt = analysis.CaseFilter(start=start, end=end)
+    cached_case_aggregates(key, (revs["cases"],), flt, 1, False)  # the overview
+    cached_case_aggregates(key, (revs["cases"],), flt, 2, True)  # the explorer's default view
+    done.append(f"cases {start}..{end}")
+    return done
 
 
 # -- first run ----------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "legend.no_data": ("无数据", "No data"),
     "layer.heat": ("案件热力", "Case heat"),
     "layer.components": ("部件", "Components"),
+    "layer.points": ("部件点位", "Component points"),
     "layer.grids": ("网格", "Grids"),
     "explorer.title": ("地图研判", "Map explorer"),
     "explorer.event_class": ("事件大类", "Event class"),

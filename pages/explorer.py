@@ -8,25 +8,25 @@ import streamlit as st
 
 from layers import analysis
 from maps import events
-from maps.views import coverage_layers, frame_map, viewport_components
+from maps.livemap import live_map
+from maps.views import coverage_spec
 from pages._common import (
     assets_check,
     basemap_picker,
     cached_case_aggregates,
     cached_component_counts,
-    cached_display_grids,
     cached_filter_options,
     cached_grid_points,
     cached_grids,
+    cached_shapes,
     cached_staff,
     cached_top_types,
     components_in_view,
     context,
     grids_in_town,
     guarded,
+    map_assets,
     map_labels,
-    show_map,
-    static_base,
 )
 from pages._i18n import t
 
@@ -107,7 +107,7 @@ with guarded():
     )
     stats, heat, n_cases = cached_case_aggregates(ctx.store_key, ctx.rev("cases"), flt, ctx.level, show_heat)
     grids = grids_in_town(cached_grids(ctx.store_key, ctx.rev("grids"), ctx.level), ctx.town)
-    shown = grids_in_town(cached_display_grids(ctx.store_key, ctx.rev("grids"), ctx.level), ctx.town)
+    shapes = cached_shapes(ctx.store_key, ctx.rev("grids"), ctx.level, ctx.town)
     comps = cached_component_counts(ctx.store_key, ctx.rev("components"), ctx.level)
     table = analysis.coverage(grids, case_stats=stats, components=comps)
     circles = None
@@ -116,39 +116,38 @@ with guarded():
         pts = pts[pts["code"].isin(table["code"])]
         circles = pts.assign(count=comps.reindex(pts["code"]).fillna(0).to_numpy())
     labels = map_labels()
-    # The map itself only changes with the town and basemap; data layers are swapped into it
-    # without reloading it (a filter change redraws the heat, not the whole map).
-    m = frame_map(grids=shown, basemap=basemap, base=static_base())
-    data_layers, _ = coverage_layers(
-        grids=shown,
-        table=table,
-        metric=None if metric == "none" else metric,
-        labels=labels,
-        heat=heat if show_heat else None,
-        component_circles=circles,
-        base=static_base(),
-    )
 
     view = st.session_state.get("x_view")
     comp_note = None
+    points = None
     if show_comp and events.wants_points(view):
-        frame, total = components_in_view(ctx, view)
-        comp_labels = {**labels, "class": t("col.class"), "state": t("col.state")}
-        data_layers.append(viewport_components(frame, labels=comp_labels, base=static_base()))
-        comp_note = t("explorer.components_shown", total=total, shown=len(frame))
+        points, total = components_in_view(ctx, view)
+        comp_note = t("explorer.components_shown", total=total, shown=len(points))
     elif show_comp:
         comp_note = t("explorer.components_zoom", zoom=events.POINTS_ZOOM)
 
+    click = st.session_state.get("x_click")
+    code = analysis.grid_at(grids, lon=click[1], lat=click[0]) if click else None
+
+    # The map stays in the browser: a filter change restyles its grids and swaps the heat.
+    spec, _ = coverage_spec(
+        shapes=shapes,
+        table=table,
+        metric=None if metric == "none" else metric,
+        labels=labels,
+        basemap=basemap,
+        assets=map_assets(),
+        heat=heat if show_heat else None,
+        component_circles=circles,
+        components=points,
+        selected=code,
+        report_view=show_comp,
+        fit_key=ctx.town or "",
+    )
+
     left, right = st.columns([3, 1])
     with left:
-        show_map(
-            m,
-            key=MAP_KEY,
-            returned_objects=events.CLICKS_AND_VIEW if show_comp else events.CLICKS,
-            feature_group=data_layers,
-            view=view,
-            on_change=_remember_map_state,
-        )
+        live_map(spec, key=MAP_KEY, on_change=_remember_map_state)
         notes = []
         if heat is not None:
             notes.append(
@@ -164,8 +163,6 @@ with guarded():
 
     with right:
         st.subheader(t("explorer.panel"))
-        click = st.session_state.get("x_click")
-        code = analysis.grid_at(grids, lon=click[1], lat=click[0]) if click else None
         if code is None:
             st.caption(t("explorer.click_hint"))
         else:

@@ -5,21 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from layers import analysis
-from maps.events import CLICKS
-from maps.views import coverage_map
+from maps.livemap import live_map
+from maps.views import coverage_spec
 from pages._common import (
     assets_check,
     basemap_picker,
     cached_case_aggregates,
     cached_component_counts,
-    cached_display_grids,
     cached_grids,
+    cached_shapes,
     context,
     grids_in_town,
     guarded,
+    map_assets,
     map_labels,
-    show_map,
-    static_base,
 )
 from pages._i18n import t
 
@@ -40,31 +39,35 @@ with guarded():
     grids = grids_in_town(cached_grids(ctx.store_key, ctx.rev("grids"), level), ctx.town)
     table = analysis.coverage(grids, case_stats=stats, components=comps)
 
-    cols = st.columns(5)
-    closed, due = (
-        int(stats["closed"].sum()) if len(stats) else 0,
-        int(stats["due"].sum()) if len(stats) else 0,
-    )
-    cols[0].metric(t("home.cases"), f"{n_cases:,}")
-    cols[1].metric(t("home.open"), f"{int(table['open'].sum()):,}")
-    cols[2].metric(t("home.overdue"), f"{int(table['overdue'].sum()):,}")
-    cols[3].metric(t("home.closure_rate"), f"{closed / due:.0%}" if due else "–")
-    cols[4].metric(t("home.components"), f"{int(table['components'].sum()):,}")
-    if not n_cases:
-        st.info(t("home.no_cases"))
-
+    # The map is sent to the browser first (its frame then loads Leaflet while the figures and
+    # the table draw); the figures still show above it.
+    figures = st.container()
     left, right = st.columns([3, 2])
     with left:
-        shown = grids_in_town(cached_display_grids(ctx.store_key, ctx.rev("grids"), level), ctx.town)
-        m, _ = coverage_map(
-            grids=shown,
+        spec = coverage_spec(
+            shapes=cached_shapes(ctx.store_key, ctx.rev("grids"), level, ctx.town),
             table=table,
             metric="cases_per_km2",
             labels=map_labels(),
             basemap=basemap_picker(where=st),
-            base=static_base(),
+            assets=map_assets(),
+            fit_key=ctx.town or "",
+            height=480,
+        )[0]
+        live_map(spec, key="home_map")
+    with figures:
+        cols = st.columns(5)
+        closed, due = (
+            int(stats["closed"].sum()) if len(stats) else 0,
+            int(stats["due"].sum()) if len(stats) else 0,
         )
-        show_map(m, key="home_map", returned_objects=CLICKS, height=480)
+        cols[0].metric(t("home.cases"), f"{n_cases:,}")
+        cols[1].metric(t("home.open"), f"{int(table['open'].sum()):,}")
+        cols[2].metric(t("home.overdue"), f"{int(table['overdue'].sum()):,}")
+        cols[3].metric(t("home.closure_rate"), f"{closed / due:.0%}" if due else "–")
+        cols[4].metric(t("home.components"), f"{int(table['components'].sum()):,}")
+        if not n_cases:
+            st.info(t("home.no_cases"))
     with right:
         st.subheader(t("home.table"))
         view = table[["name", "code", "cases", "open", "overdue", "closure_rate", "components"]].rename(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bench.appserver import HEAT_COUNT, MAP_FRAME
+from bench.appserver import HEAT_COUNT, MAP_FRAME, start_server, stop_server
+from tests.maps.tinystore import EVIL_NAME
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +47,7 @@ def test_a_filter_changes_the_heat(server: str, page_and_traffic: tuple) -> None
     page.wait_for_function("() => true")
     before = frame.evaluate(HEAT_COUNT)
     assert before > 0
+    frame.evaluate("() => { window.__sameMap = true; }")
     status = page.locator('[data-testid="stMultiSelect"]').filter(has_text="案件状态")
     status.locator("input").click()
     page.get_by_role("option", name="已结案").click()
@@ -60,3 +64,64 @@ def test_a_filter_changes_the_heat(server: str, page_and_traffic: tuple) -> None
         assert page.evaluate("() => Date.now()") < deadline, "the heat did not change after the filter"
         page.wait_for_timeout(200)
     assert traffic.failed == [] and traffic.outside() == []
+    # The map was restyled in place, not reloaded: its frame still holds what was set on it.
+    assert _frame(page).evaluate("() => window.__sameMap === true")
+
+
+def test_grid_tooltips_are_text_not_html(server: str, page_and_traffic: tuple) -> None:
+    """A grid named ``<b>横泾</b><script>…`` shows those characters; nothing of it is markup."""
+    page, _ = page_and_traffic
+    page.goto(f"{server}/?role=analyst")
+    frame = _frame(page)
+    shown = frame.evaluate(
+        """() => {
+            const out = [];
+            window.map.eachLayer(l => {
+                if (l.feature && l.getTooltip()) {
+                    l.openTooltip(l.getBounds().getCenter());
+                    const el = l.getTooltip().getElement();
+                    out.push({text: el.textContent, tags: el.querySelectorAll("script, b").length});
+                    l.closeTooltip();
+                }
+            });
+            return out;
+        }"""
+    )
+    assert len(shown) == 2, shown  # the tiny district's two towns
+    evil = [s for s in shown if EVIL_NAME in s["text"]]
+    assert evil and all(s["tags"] == 0 for s in shown), shown
+
+
+def test_a_click_on_the_map_opens_the_grid_panel(server: str, page_and_traffic: tuple) -> None:
+    page, traffic = page_and_traffic
+    page.goto(f"{server}/explorer?role=analyst")
+    frame = _frame(page)
+    # The centre of the fitted map: inside one of the tiny district's grids.
+    lat, lng = frame.evaluate("() => { const c = window.map.getCenter(); return [c.lat, c.lng]; }")
+    point = frame.evaluate(
+        "([lat, lng]) => { const p = window.map.latLngToContainerPoint([lat, lng]); return [p.x, p.y]; }",
+        [lat, lng],
+    )
+    page.locator(MAP_FRAME).click(position={"x": point[0], "y": point[1]})
+    page.get_by_text("320506", exact=False).first.wait_for(timeout=20_000)
+    panel = page.locator('[data-testid="stText"]').all_inner_texts()
+    assert any("320506" in t for t in panel), panel
+    assert traffic.failed == [] and traffic.outside() == []
+
+
+def test_a_deep_link_as_the_servers_first_session_gets_the_app_frame(
+    browser_store: Path, page_and_traffic: tuple
+) -> None:
+    """/explorer opened first on a fresh server runs through app.py: role, language and filters."""
+    proc, url = start_server(browser_store)
+    try:
+        page, _ = page_and_traffic
+        page.goto(f"{url}/explorer?role=analyst")
+        _frame(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("语言 / Language").wait_for(timeout=20_000)
+        text = sidebar.inner_text()
+        assert "网格层级" in text and "地图研判" in text
+        assert "i18n" not in text and "common" not in text  # helper modules are not pages
+    finally:
+        stop_server(proc)

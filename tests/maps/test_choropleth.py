@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from maps.choropleth import NO_DATA, Legend, classify
+from maps.choropleth import NO_DATA, classify
 
 
 def test_classes_cover_values_and_missing() -> None:
@@ -33,13 +33,6 @@ def test_bad_options() -> None:
         classify(np.array([1.0]), scheme="jenks?")
     with pytest.raises(ValueError, match="k must be"):
         classify(np.array([1.0]), k=12)
-
-
-def test_legend_escapes_text() -> None:
-    c = classify(np.array([1.0, 2.0, 3.0]), k=3)
-    leg = Legend(title="<script>alert(1)</script>", classes=c, no_data="n/a")
-    assert "<script>" not in leg.html_json and "&lt;script&gt;" in leg.html_json
-    assert "</" not in leg.html_json
 
 
 @pytest.mark.parametrize("k", [3, 5, 7])

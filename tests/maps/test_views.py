@@ -1,20 +1,25 @@
-"""The pages' maps on the tiny district: nothing remote but tiles, every text escaped, small payloads."""
+"""The live maps' data on the tiny district: geometry once, small per-grid arrays, texts as plain text."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import shapely
 
 from layers import analysis
 from layers.grids import load_grids
 from layers.store import open_store
-from maps.base import basemap_from_setting, payload_bytes, render_html
+from maps.base import basemap_from_setting
+from maps.choropleth import NO_DATA
 from maps.geometry import display_grids
+from maps.livemap import assets
 from maps.offline import remote_urls
-from maps.views import coverage_map, viewport_components
-from tests.maps.tinystore import END
+from maps.views import coverage_spec, shapes_of
+from tests.maps.tinystore import END, EVIL_NAME
 
 LABELS = {
     k: f"L:{k}"
@@ -33,16 +38,10 @@ LABELS = {
         "no_data",
         "class",
         "state",
+        "points",
     )
 }
 MAX_PAYLOAD = 3 * 1024 * 1024
-
-
-def _in_script(text: str) -> str:
-    """How folium writes a string into the map's script (HTML-safe JSON)."""
-    from jinja2.utils import htmlsafe_json_dumps
-
-    return str(htmlsafe_json_dumps(text))[1:-1]
 
 
 @pytest.fixture(scope="module")
@@ -68,66 +67,121 @@ def data(tiny_store: Path) -> dict:
     return out
 
 
+def _spec(data: dict, level: int, **kw: object) -> tuple[dict, object]:
+    grids, table = data[level][:2]
+    options: dict = {"metric": "cases_per_km2", "basemap": basemap_from_setting("none"), **kw}
+    return coverage_spec(shapes=shapes_of(grids), table=table, labels=LABELS, assets=assets(), **options)
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_shapes_are_the_display_grids_in_order(data: dict, level: int) -> None:
+    grids = data[level][0]
+    shapes = shapes_of(grids)
+    fc = json.loads(shapes.json)
+    assert [f["id"] for f in fc["features"]] == list(grids["code"]) == list(shapes.codes)
+    back = shapely.from_geojson([json.dumps(f["geometry"]) for f in fc["features"]])
+    assert shapely.equals(back, grids.geometry.to_numpy()).all()
+    assert shapes_of(grids).id == shapes.id  # same geometry, same id: the browser keeps it
+    assert shapes_of(grids.iloc[:-1]).id != shapes.id
+
+
+def test_shapes_need_wgs84(data: dict) -> None:
+    with pytest.raises(ValueError, match="WGS84"):
+        shapes_of(data[1][0].to_crs("EPSG:4549"))
+
+
 @pytest.mark.parametrize("tiles", ["osm", "none", "https://tiles.example.cn/{z}/{x}/{y}.png"])
 @pytest.mark.parametrize("metric", [None, *analysis.METRICS])
 @pytest.mark.parametrize("level", [1, 3])
-def test_coverage_map_is_offline_and_escaped(data: dict, tiles: str, metric: str | None, level: int) -> None:
-    grids, table, heat, circles = data[level]
+def test_spec_is_offline_and_small(data: dict, tiles: str, metric: str | None, level: int) -> None:
     basemap = basemap_from_setting(tiles)
-    m, classes = coverage_map(
-        grids=grids,
-        table=table,
-        metric=metric,
-        labels=LABELS,
-        basemap=basemap,
-        heat=heat,
-        component_circles=circles,
-    )
-    html = render_html(m)
-    assert remote_urls(html, allowed=basemap.allowed_urls) == []
-    assert "<script>alert" not in html and "<b>横泾" not in html
-    assert (classes is None) == (metric is None)
-    assert payload_bytes(m) < MAX_PAYLOAD
+    spec, classes = _spec(data, level, metric=metric, basemap=basemap, heat=data[level][2])
+    text = json.dumps(spec, ensure_ascii=False)
+    assert remote_urls(text, allowed=basemap.allowed_urls) == []
+    assert all(u.startswith("/app/static/vendor/") for u in spec["assets"]["js"] + spec["assets"]["css"])
+    assert (classes is None) == (metric is None) == (spec["legend"] is None)
+    assert (spec["basemap"] is None) == (tiles == "none")
+    assert len(text.encode("utf-8")) < MAX_PAYLOAD
+    n = len(data[level][1])
+    assert spec["shapes"]["n"] == n
+    assert all(len(col) == n for col in spec["grids"]["tips"]["columns"])
+    if metric is not None:
+        assert len(spec["grids"]["fills"]) == n
+        assert spec["legend"]["rows"][-1] == [NO_DATA, LABELS["no_data"]]
 
 
-def test_tooltips_carry_escaped_names(data: dict) -> None:
-    grids, table, _, _ = data[1]
-    m, _ = coverage_map(
-        grids=grids, table=table, metric="open", labels=LABELS, basemap=basemap_from_setting("none")
-    )
-    html = render_html(m)
-    assert _in_script("&lt;b&gt;横泾&lt;/b&gt;&lt;script&gt;") in html
+def test_colours_follow_the_classes(data: dict) -> None:
+    table = data[3][1]
+    spec, classes = _spec(data, 3, metric="open")
+    fills = spec["grids"]["fills"]
+    values = table["open"].to_numpy(dtype=float)
+    order = np.argsort(values, kind="stable")
+    ranks = [classes.colors.index(fills[i]) for i in order]  # type: ignore[union-attr]
+    assert ranks == sorted(ranks)  # more open cases, never a lighter colour
+    assert [row[0] for row in spec["legend"]["rows"][:-1]] == list(classes.colors)  # type: ignore[union-attr]
+
+
+def test_texts_stay_plain_text(data: dict) -> None:
+    """Names go to the browser as they are (it writes them with textContent), not pre-escaped HTML."""
+    spec, _ = _spec(data, 1)
+    tips = spec["grids"]["tips"]
+    names = tips["columns"][tips["labels"].index(LABELS["name"])]
+    assert EVIL_NAME in names
+
+
+def test_filter_change_moves_only_styles_and_heat(data: dict) -> None:
+    heat = data[3][2]
+    a, _ = _spec(data, 3, heat=heat)
+    b, _ = _spec(data, 3, heat=None, metric="closure_rate")
+    assert a["shapes"] == b["shapes"]
+    assert a["grids"]["fills"] != b["grids"]["fills"] and b["heat"] is None
 
 
 def test_heat_is_binned_beyond_a_day(data: dict) -> None:
     heat = data[3][2]
     assert heat.binned and heat.cell_m == analysis.HEAT_CELL_M
     assert len(heat.lon) < heat.n_cases and heat.weight.sum() == heat.n_cases
+    spec, _ = _spec(data, 3, heat=heat)
+    h = spec["heat"]
+    assert len(h["lat"]) == len(h["lon"]) == len(h["w"]) == len(heat.lon)
+    assert max(h["w"]) == 1.0 and min(h["w"]) > 0
 
 
-def test_viewport_components_are_bounded_and_local(data: dict) -> None:
+def test_components_as_circles_and_viewport_points(data: dict) -> None:
     comps, total = data["components"]
     assert 0 < len(comps) <= 300 and total >= len(comps)
-    fg = viewport_components(comps, labels=LABELS)
-    import folium
-
-    m = folium.Map(tiles=None)
-    fg.add_to(m)
-    html = render_html(m)
-    assert _in_script("路灯&lt;1&gt;") in html and "路灯<1>" not in html
+    circles = data[3][3]
+    spec, _ = _spec(data, 3, component_circles=circles, components=comps, report_view=True)
+    assert len(spec["circles"]["lat"]) == len(circles) and max(spec["circles"]["radius"]) == 20.0
+    pts = spec["points"]
+    assert len(pts["lat"]) == len(comps) and pts["labels"] == [
+        LABELS["code"],
+        LABELS["class"],
+        LABELS["state"],
+    ]
+    assert "路灯<1>" in pts["columns"][1]  # plain text, written with textContent
+    assert spec["report_view"] is True
 
 
 def test_unknown_metric_and_misaligned_table(data: dict) -> None:
     grids, table, _, _ = data[1]
     with pytest.raises(ValueError, match="unknown metric"):
-        coverage_map(
-            grids=grids, table=table, metric="bogus", labels=LABELS, basemap=basemap_from_setting("none")
-        )
+        _spec(data, 1, metric="bogus")
     with pytest.raises(ValueError, match="not in the order"):
-        coverage_map(
-            grids=grids,
+        coverage_spec(
+            shapes=shapes_of(grids),
             table=table.iloc[::-1],
             metric=None,
             labels=LABELS,
             basemap=basemap_from_setting("none"),
+            assets=assets(),
         )
+
+
+def test_the_selected_grid_is_marked_by_position(data: dict) -> None:
+    table = data[3][1]
+    code = str(table["code"].iloc[3])
+    spec, _ = _spec(data, 3, selected=code)
+    assert spec["grids"]["selected"] == 3
+    assert _spec(data, 3, selected="999")[0]["grids"]["selected"] is None
+    assert _spec(data, 3)[0]["grids"]["selected"] is None

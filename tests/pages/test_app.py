@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from maps.livemap import COMPONENT_NAME
 from maps.offline import remote_urls
 from pages._common import ROLE_PAGES, generation_lock
 from tests.maps.tinystore import build_tiny_store
@@ -24,23 +25,24 @@ def _app(**state: object) -> AppTest:
 
 
 def _maps(at: AppTest) -> list[dict]:
+    """The specs of the live maps the page drew (:mod:`maps.livemap`)."""
     return [
-        json.loads(el.proto.json_args)
+        json.loads(el.proto.json_args)["spec"]
         for el in at.get("component_instance")
-        if el.proto.component_name == "streamlit_folium.st_folium"
+        if el.proto.component_name == COMPONENT_NAME
     ]
 
 
 def _assert_local_map(at: AppTest) -> dict:
     maps = _maps(at)
     assert maps, "the page drew no map"
-    for args in maps:
-        for url in [*args["js_links"], *args["css_links"]]:
+    for spec in maps:
+        for url in [*spec["assets"]["js"], *spec["assets"]["css"]]:
             assert url.startswith("/app/static/vendor/"), url
             assert (ROOT / "static" / "vendor" / url.removeprefix("/app/static/vendor/")).is_file(), url
-        text = args["script"] + args["header"] + args["html"] + (args.get("feature_group") or "")
+        text = json.dumps(spec, ensure_ascii=False)
         assert remote_urls(text) == [], "a map refers to a remote address with no basemap"
-        assert "<script>alert" not in text
+        assert spec["basemap"] is None
     return maps[0]
 
 
@@ -73,19 +75,20 @@ def _explorer(**state: object) -> AppTest:
 def test_explorer_filters_change_the_heat(app_env: Path) -> None:
     at = _explorer()
     first = _assert_local_map(at)
-    before = first["feature_group"]
-    assert "heatLayer" in before
+    assert first["heat"] and len(first["heat"]["lat"]) > 0
     at.multiselect(key="x_status").set_value(["closed"]).run()
     assert not at.exception
     after = _assert_local_map(at)
-    assert after["feature_group"] != before
-    assert after["key"] == first["key"]  # same map, only its data layers swapped: no reload
+    assert after["heat"]["w"] != first["heat"]["w"] or after["heat"]["lat"] != first["heat"]["lat"]
+    assert after["grids"]["tips"] != first["grids"]["tips"]  # fewer cases in the tooltips
+    assert after["shapes"] == first["shapes"]  # the geometry the browser holds is reused
     at.select_slider(key="x_month").set_value(at.select_slider(key="x_month").options[-1]).run()
     assert not at.exception
     at.selectbox(key="x_metric").set_value("closure_rate").run()
     at.toggle(key="x_heat").set_value(False).run()
     assert not at.exception
-    assert "heatLayer" not in _assert_local_map(at)["feature_group"]
+    last = _assert_local_map(at)
+    assert last["heat"] is None and last["legend"]["title"] == "结案率"
 
 
 def test_explorer_grid_panel_masks_staff(app_env: Path) -> None:
@@ -95,6 +98,8 @@ def test_explorer_grid_panel_masks_staff(app_env: Path) -> None:
     at = _explorer(f_level=3, x_click=(float(lat[0]), float(lon[0])))
     texts = [t.value for t in at.text]
     assert any("320506001001001" in t for t in texts), texts
+    spec = _assert_local_map(at)
+    assert spec["grids"]["selected"] is not None  # the clicked grid is outlined on the map
     frames = [df.value for df in at.dataframe]
     staff = next(f for f in frames if "320506001001001" in f.to_string())
     assert "张三丰" not in staff.to_string() and "13912345678" not in staff.to_string()
@@ -104,9 +109,9 @@ def test_explorer_components_at_street_zoom(app_env: Path) -> None:
     from maps.events import View
 
     at = _explorer(x_comp=True, x_view=View(west=120.59, south=31.22, east=120.62, north=31.26, zoom=16))
-    args = _assert_local_map(at)
-    assert args["feature_group"] and "circlemarker" in args["feature_group"].lower()
-    assert set(args["returned_objects"]) == {"last_object_clicked", "bounds", "zoom"}
+    spec = _assert_local_map(at)
+    assert spec["points"] and 0 < len(spec["points"]["lat"]) <= 2000
+    assert spec["circles"] and spec["report_view"] is True
     assert any("显示" in c.value for c in at.caption)
 
 
@@ -147,3 +152,30 @@ def test_generation_lock_excludes_a_second_session(tmp_path: Path) -> None:
             assert not second
     with generation_lock(target) as again:
         assert again
+
+
+def test_warm_caches_fills_the_entries_the_first_pages_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the warm-up, the overview's and explorer's first reads are cache hits, not store reads."""
+    import pages._common as common
+    from layers import analysis
+
+    path = build_tiny_store(tmp_path / "fresh.sqlite")  # a new store file: nothing cached for it yet
+    done = common.warm_caches(path)
+    assert done[:3] == ["grids 1", "grids 2", "grids 3"] and done[-1].startswith("cases ")
+
+    def no_more_reads(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a warmed entry was computed again")
+
+    monkeypatch.setattr(common, "shapes_of", no_more_reads)
+    monkeypatch.setattr(analysis, "load_cases", no_more_reads)
+    key = common._store_key(path)
+    revs, span = common._revisions_and_span(path)
+    start, end = common.default_dates(span)
+    flt = analysis.CaseFilter(start=start, end=end)
+    for level in (1, 2, 3):
+        common.cached_shapes(key, (revs["grids"],), level, None)
+    common.cached_case_aggregates(key, (revs["cases"],), flt, 1, False)
+    common.cached_case_aggregates(key, (revs["cases"],), flt, 2, True)
+    assert common.warm_caches(tmp_path / "missing.sqlite") == []  # the first session generates it
