@@ -59,9 +59,10 @@ class District:
     @cached_property
     def _level_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Level-3, -2 and -1 codes per locator index; the extra last entry (index -1) is None."""
-        l3 = np.append(self.locator.codes.astype(object), None)
-        l2 = np.append(community_of(self.locator.codes), None)
-        l1 = np.append(town_of(self.locator.codes), None)
+        none = np.array([None], dtype=object)
+        l3 = np.concatenate([self.locator.codes.astype(object), none])
+        l2 = np.concatenate([community_of(self.locator.codes), none])
+        l1 = np.concatenate([town_of(self.locator.codes), none])
         return l3, l2, l1
 
     def locate_all(self, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
