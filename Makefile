@@ -20,7 +20,7 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 lint: install
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy spatial layers
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy spatial layers maps
 
 bench: install
 	$(PY) cli.py bench all

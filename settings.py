@@ -7,6 +7,7 @@ environment variable       meaning                                         defau
 ``ONEGRID_SEED``           seed of the generated default district          ``20260101``
 ``ONEGRID_DAYS``           days of case history in the default district    ``365``
 ``ONEGRID_TILES``          basemap: ``osm``, ``none`` or an XYZ tile URL   ``osm``
+``ONEGRID_TILES_DATUM``    datum of that tile URL: ``wgs84`` or ``gcj02``  ``wgs84``
 ``ONEGRID_MAX_UPLOAD_MB``  largest file accepted by an upload              ``20``
 =========================  ==============================================  =========================
 
@@ -51,6 +52,8 @@ DEFAULT_SEED = _env_int("ONEGRID_SEED", 20260101)
 DEFAULT_DAYS = _env_int("ONEGRID_DAYS", 365)
 MAX_UPLOAD_MB = _env_int("ONEGRID_MAX_UPLOAD_MB", 20)
 TILES = os.environ.get("ONEGRID_TILES", "osm")
+#: What an intranet tile service draws in: ``wgs84`` (also CGCS2000, e.g. Tianditu) or ``gcj02``.
+TILES_DATUM = os.environ.get("ONEGRID_TILES_DATUM", "wgs84")
 
 
 def store_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -2,16 +2,28 @@
 
 Basemaps: OpenStreetMap, an intranet XYZ tile service (``settings.TILES`` / ``ONEGRID_TILES``
 holding a URL template), or none — the data layers draw the same on any of them.
+
+An intranet service may draw its tiles in GCJ-02 (``ONEGRID_TILES_DATUM=gcj02``), the datum of
+most commercial Chinese maps, offset from WGS84 by a few hundred metres. Data is then shifted to
+GCJ-02 for drawing (:meth:`Basemap.to_map`) and what the user clicks is shifted back
+(:meth:`Basemap.from_map`): the store stays in CGCS2000 / WGS84 and only the picture moves.
+Tianditu and other CGCS2000 services need no shift (CGCS2000 and WGS84 differ by centimetres).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+import shapely.geometry
 
 from maps.offline import DEFAULT_BASE, localize
+from spatial.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from spatial.errors import OneGridError
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -21,7 +33,11 @@ OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 
 
 class TilesError(OneGridError):
-    """The configured tile service is not an http(s) XYZ template."""
+    """The configured tile service is not an http(s) XYZ template, or its datum is unknown."""
+
+
+#: Datums a tile service may draw in; CGCS2000 tiles (Tianditu) are WGS84 to within centimetres.
+DATUMS = {"wgs84": "wgs84", "cgcs2000": "wgs84", "gcj02": "gcj02"}
 
 
 @dataclass(frozen=True)
@@ -29,19 +45,93 @@ class Basemap:
     kind: str  # "osm", "custom" or "none"
     url: str | None = None
     attribution: str = ""
+    datum: str = "wgs84"  # what the tiles are drawn in: "wgs84" or "gcj02"
 
     @property
     def allowed_urls(self) -> tuple[str, ...]:
         """The only remote addresses a map on this basemap may contain."""
         return (self.url,) if self.url else ()
 
+    def to_map(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+        """WGS84 lon/lat → where they are drawn on these tiles."""
+        return to_datum(lon, lat, datum=self.datum)
+
+    def from_map(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+        """A position on these tiles (a click) → WGS84 lon/lat."""
+        if self.datum == "gcj02":
+            return gcj02_to_wgs84(lon, lat)
+        return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
 
 NO_BASEMAP = Basemap(kind="none")
 OSM = Basemap(kind="osm", url=OSM_URL, attribution=OSM_ATTRIBUTION)
 
 
-def basemap_from_setting(value: str) -> Basemap:
-    """``osm``, ``none`` or an http(s) XYZ template with ``{z}``, ``{x}`` and ``{y}``."""
+def to_datum(lon: Any, lat: Any, *, datum: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 lon/lat as drawn on tiles in ``datum``."""
+    if datum == "gcj02":
+        return wgs84_to_gcj02(lon, lat)
+    if datum != "wgs84":
+        raise ValueError(f"unknown basemap datum {datum!r}")
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def geometries_to_datum(geoms: np.ndarray, *, datum: str, decimals: int | None = None) -> np.ndarray:
+    """WGS84 geometries as drawn on tiles in ``datum`` (every vertex moved; rounded if asked).
+
+    Rounding after the shift keeps shared vertices shared: equal vertices move equally.
+    """
+    if datum == "wgs84" and decimals is None:
+        return geoms
+
+    def move(coords: np.ndarray) -> np.ndarray:
+        lon, lat = to_datum(coords[:, 0], coords[:, 1], datum=datum)
+        out = np.column_stack([lon, lat])
+        return out if decimals is None else np.round(out, decimals)
+
+    return shapely.transform(geoms, move)
+
+
+def frame_to_datum(frame: gpd.GeoDataFrame, *, datum: str) -> gpd.GeoDataFrame:
+    """A WGS84 GeoDataFrame with its geometry as drawn on tiles in ``datum`` (for display only)."""
+    if datum == "wgs84":
+        return frame
+    return frame.set_geometry(
+        gpd.GeoSeries(
+            geometries_to_datum(frame.geometry.to_numpy(), datum=datum), index=frame.index, crs=frame.crs
+        )
+    )
+
+
+def geojson_to_datum(collection: dict[str, Any], *, datum: str) -> dict[str, Any]:
+    """A WGS84 GeoJSON FeatureCollection with every geometry as drawn on tiles in ``datum``."""
+    if datum == "wgs84":
+        return collection
+    features = []
+    for f in collection["features"]:
+        g = geometries_to_datum(np.array([shapely.geometry.shape(f["geometry"])]), datum=datum)[0]
+        features.append({**f, "geometry": shapely.geometry.mapping(g)})
+    return {**collection, "features": features}
+
+
+def datum_from_setting(value: str) -> str:
+    """``wgs84`` (also ``cgcs2000``) or ``gcj02``."""
+    d = (value or "wgs84").strip().lower().replace("-", "").replace("_", "")
+    if d not in DATUMS:
+        raise TilesError(
+            f"ONEGRID_TILES_DATUM={value!r} is not 'wgs84', 'cgcs2000' or 'gcj02' "
+            "(the datum the tile service draws in)"
+        )
+    return DATUMS[d]
+
+
+def basemap_from_setting(value: str, *, datum: str = "wgs84") -> Basemap:
+    """``osm``, ``none`` or an http(s) XYZ template with ``{z}``, ``{x}`` and ``{y}`` drawn in ``datum``.
+
+    The datum is that of an intranet service: OpenStreetMap is WGS84, and with no basemap the
+    data is drawn where it is.
+    """
+    d = datum_from_setting(datum)
     v = (value or "").strip()
     if v.lower() in {"", "none", "off"}:
         return NO_BASEMAP
@@ -52,12 +142,12 @@ def basemap_from_setting(value: str) -> Basemap:
             f"ONEGRID_TILES={v!r} is not 'osm', 'none' or an http(s) tile template "
             "with {z}, {x} and {y}"
         )
-    return Basemap(kind="custom", url=v, attribution="")
+    return Basemap(kind="custom", url=v, attribution="", datum=d)
 
 
-def basemap_choices(setting: str) -> list[Basemap]:
+def basemap_choices(setting: str, *, datum: str = "wgs84") -> list[Basemap]:
     """What the basemap switch offers: the configured one first, then OSM and none."""
-    first = basemap_from_setting(setting)
+    first = basemap_from_setting(setting, datum=datum)
     out = [first]
     for b in (OSM, NO_BASEMAP):
         if b.kind not in {c.kind for c in out}:
@@ -68,11 +158,12 @@ def basemap_choices(setting: str) -> list[Basemap]:
 def base_map(
     *, bounds: tuple[float, float, float, float], basemap: Basemap, max_zoom: int = 19
 ) -> folium.Map:
-    """A map fitted to ``bounds`` (west, south, east, north in lon/lat) on ``basemap``.
+    """A map fitted to ``bounds`` (west, south, east, north in WGS84 lon/lat) on ``basemap``.
 
-    Vectors are drawn on canvas: hundreds of polygons and thousands of points stay fluid.
+    Vectors are drawn on canvas: hundreds of polygons and thousands of points stay fluid. Layers
+    added to it must be drawn in the basemap's datum (:meth:`Basemap.to_map`).
     """
-    west, south, east, north = bounds
+    (west, east), (south, north) = basemap.to_map([bounds[0], bounds[2]], [bounds[1], bounds[3]])
     m = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
         zoom_start=11,

@@ -7,8 +7,10 @@ changes reruns the whole page, so a map that does not need the viewport does not
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from maps.base import Basemap
 
 #: Clicks only (a grid's panel).
 CLICKS = ("last_object_clicked",)
@@ -58,11 +60,11 @@ def view_of(result: dict[str, Any] | None) -> View | None:
     if not isinstance(b, dict):
         return None
     sw, ne = b.get("_southWest") or {}, b.get("_northEast") or {}
-    vals = [_num(sw.get("lng")), _num(sw.get("lat")), _num(ne.get("lng")), _num(ne.get("lat"))]
+    west, south = _num(sw.get("lng")), _num(sw.get("lat"))
+    east, north = _num(ne.get("lng")), _num(ne.get("lat"))
     zoom = _num(r.get("zoom"))
-    if any(v is None for v in vals) or zoom is None:
+    if west is None or south is None or east is None or north is None or zoom is None:
         return None
-    west, south, east, north = vals  # type: ignore[misc]
     if not (south < north and west < east):
         return None
     return View(west=west, south=south, east=east, north=north, zoom=int(zoom))
@@ -79,3 +81,15 @@ def new_click(
 def wants_points(view: View | None, *, min_zoom: int = POINTS_ZOOM) -> bool:
     """Whether the view is close enough to draw single components."""
     return view is not None and view.zoom >= min_zoom
+
+
+def click_in_wgs84(click: tuple[float, float], basemap: Basemap) -> tuple[float, float]:
+    """A ``(lat, lon)`` click on ``basemap``'s tiles as WGS84 ``(lat, lon)``."""
+    lon, lat = basemap.from_map([click[1]], [click[0]])
+    return float(lat[0]), float(lon[0])
+
+
+def view_in_wgs84(view: View, basemap: Basemap) -> View:
+    """A view of ``basemap``'s tiles as a WGS84 box (corners moved; zoom kept)."""
+    lon, lat = basemap.from_map([view.west, view.east], [view.south, view.north])
+    return replace(view, west=float(lon[0]), east=float(lon[1]), south=float(lat[0]), north=float(lat[1]))

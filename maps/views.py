@@ -22,9 +22,9 @@ import pandas as pd
 import shapely
 
 from layers.analysis import METRICS, Heat
-from maps.base import Basemap
+from maps.base import NO_BASEMAP, Basemap, geometries_to_datum
 from maps.choropleth import NO_DATA, Classes, classify
-from maps.geometry import lonlat_bounds
+from maps.geometry import DECIMALS
 from maps.overlays import STATE_COLORS
 
 #: Tooltip rows of a grid, in order (keys of the coverage table and of the page's labels).
@@ -49,29 +49,41 @@ class Shapes:
     id: str
     json: str
     codes: tuple[str, ...]
-    bounds: tuple[float, float, float, float]  # west, south, east, north
+    bounds: tuple[float, float, float, float]  # west, south, east, north, as drawn
+    datum: str = "wgs84"  # the basemap datum the geometry is drawn in
 
     def spec(self) -> dict[str, Any]:
         return {"id": self.id, "json": self.json, "bounds": list(self.bounds), "n": len(self.codes)}
 
 
-def shapes_of(grids: gpd.GeoDataFrame) -> Shapes:
+def shapes_of(grids: gpd.GeoDataFrame, *, datum: str = "wgs84") -> Shapes:
     """The geometry of display grids (WGS84, see :func:`maps.geometry.display_grids`) for the browser.
 
-    Features carry only their grid code as id: tooltips and colours arrive separately, by position.
+    Drawn in ``datum``, the basemap's (:attr:`maps.base.Basemap.datum`). Features carry only
+    their grid code as id: tooltips and colours arrive separately, by position.
     """
     if grids.crs is None or grids.crs.to_epsg() != 4326:
         raise ValueError("shapes are built from display grids in WGS84 (maps.geometry.display_grids)")
     codes = tuple(str(c) for c in grids["code"])
-    # The display grids are rounded already; GEOS prints them in their shortest form.
-    geoms = shapely.to_geojson(grids.geometry.to_numpy())
+    drawn = geometries_to_datum(
+        grids.geometry.to_numpy(), datum=datum, decimals=DECIMALS if datum != "wgs84" else None
+    )
+    # The display grids are rounded (a shift rounds again); GEOS prints them in their shortest form.
+    geoms = shapely.to_geojson(drawn)
     feats = ",".join(
         f'{{"type":"Feature","id":{json.dumps(c)},"properties":{{}},"geometry":{g}}}'
         for c, g in zip(codes, geoms, strict=True)
     )
     text = f'{{"type":"FeatureCollection","features":[{feats}]}}'
     digest = hashlib.blake2b(text.encode("utf-8"), digest_size=10).hexdigest()
-    return Shapes(id=digest, json=text, codes=codes, bounds=lonlat_bounds(grids))
+    w, s, e, n = shapely.total_bounds(drawn)
+    return Shapes(
+        id=digest,
+        json=text,
+        codes=codes,
+        bounds=(float(w), float(s), float(e), float(n)),
+        datum=datum,
+    )
 
 
 def _fmt_value(metric: str) -> Callable[[float], str]:
@@ -137,16 +149,19 @@ def grid_layer(
     return spec, legend, classes
 
 
-def heat_layer(data: Heat | None, *, decimals: int = 5) -> dict[str, Any] | None:
+def heat_layer(
+    data: Heat | None, *, basemap: Basemap = NO_BASEMAP, decimals: int = 5
+) -> dict[str, Any] | None:
     """Case heat; binned cells are weighted by their counts, scaled to 0..1 for leaflet.heat."""
     if data is None or not len(data.lon):
         return None
     w = np.asarray(data.weight, dtype=float)
     top = float(w.max())
     radius = 14 if data.binned else 10
+    lon, lat = basemap.to_map(data.lon, data.lat)
     return {
-        "lat": np.round(np.asarray(data.lat, dtype=float), decimals).tolist(),
-        "lon": np.round(np.asarray(data.lon, dtype=float), decimals).tolist(),
+        "lat": np.round(lat, decimals).tolist(),
+        "lon": np.round(lon, decimals).tolist(),
         "w": np.round(w / top if top > 0 else w, 3).tolist(),
         "radius": radius,
         "blur": radius + 4,
@@ -154,29 +169,35 @@ def heat_layer(data: Heat | None, *, decimals: int = 5) -> dict[str, Any] | None
     }
 
 
-def component_counts(points: pd.DataFrame | None, *, label: str) -> dict[str, Any] | None:
+def component_counts(
+    points: pd.DataFrame | None, *, label: str, basemap: Basemap = NO_BASEMAP
+) -> dict[str, Any] | None:
     """One circle per grid sized by its component count (``points``: lon, lat, count, name)."""
     if points is None:
         return None
     count = points["count"].to_numpy(dtype=float)
     top = max(float(count.max()), 1.0) if len(count) else 1.0
+    lon, lat = basemap.to_map(points["lon"].to_numpy(dtype=float), points["lat"].to_numpy(dtype=float))
     return {
-        "lat": np.round(points["lat"].to_numpy(dtype=float), 5).tolist(),
-        "lon": np.round(points["lon"].to_numpy(dtype=float), 5).tolist(),
+        "lat": np.round(lat, 5).tolist(),
+        "lon": np.round(lon, 5).tolist(),
         "radius": np.round(4 + 16 * np.sqrt(count / top), 1).tolist(),
         "color": COMPONENT_COLOR,
         "tips": [[str(n), f"{int(c):,} {label}"] for n, c in zip(points["name"], count, strict=True)],
     }
 
 
-def component_points(frame: pd.DataFrame | None, *, labels: Mapping[str, str]) -> dict[str, Any] | None:
+def component_points(
+    frame: pd.DataFrame | None, *, labels: Mapping[str, str], basemap: Basemap = NO_BASEMAP
+) -> dict[str, Any] | None:
     """Components of the viewport as dots coloured by state (``frame``: lon, lat, code, class_name, state)."""
     if frame is None:
         return None
     state = frame["state"].astype(str)
+    lon, lat = basemap.to_map(frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float))
     return {
-        "lat": np.round(frame["lat"].to_numpy(dtype=float), 6).tolist(),
-        "lon": np.round(frame["lon"].to_numpy(dtype=float), 6).tolist(),
+        "lat": np.round(lat, 6).tolist(),
+        "lon": np.round(lon, 6).tolist(),
         "color": [STATE_COLORS.get(s, "#666666") for s in state],
         "labels": [labels["code"], labels["class"], labels["state"]],
         "columns": [
@@ -199,6 +220,7 @@ def coverage_spec(
     component_circles: pd.DataFrame | None = None,
     components: pd.DataFrame | None = None,
     selected: str | None = None,
+    report_clicks: bool = True,
     report_view: bool = False,
     fit_key: str = "",
     height: int = 600,
@@ -210,8 +232,14 @@ def coverage_spec(
     ``shapes`` are the display grids and ``table`` their :func:`layers.analysis.coverage` rows in
     the same order; ``labels`` holds the page's words; the ``selected`` grid (a code) is outlined.
     The map fits the grids' bounds when first drawn and whenever ``fit_key`` changes (a new town),
-    and keeps the user's view otherwise.
+    and keeps the user's view otherwise. It sends back clicks if ``report_clicks`` and its view if
+    ``report_view``: each value sent reruns the page, so a page asks only for what it uses.
     """
+    if shapes.datum != basemap.datum:
+        raise ValueError(
+            f"the grid shapes are drawn in {shapes.datum}, the basemap in {basemap.datum}: "
+            "build them with shapes_of(..., datum=basemap.datum)"
+        )
     grids, legend, classes = grid_layer(
         shapes=shapes, table=table, metric=metric, labels=labels, selected=selected, scheme=scheme, k=k
     )
@@ -221,15 +249,16 @@ def coverage_spec(
         "shapes": shapes.spec(),
         "grids": grids,
         "legend": legend,
-        "heat": heat_layer(heat),
-        "circles": component_counts(component_circles, label=labels["components"]),
-        "points": component_points(components, labels=labels),
+        "heat": heat_layer(heat, basemap=basemap),
+        "circles": component_counts(component_circles, label=labels["components"], basemap=basemap),
+        "points": component_points(components, labels=labels, basemap=basemap),
         "layer_names": {
             "grids": labels["grids"],
             "heat": labels["heat"],
             "components": labels["components"],
             "points": labels.get("points", labels["components"]),
         },
+        "report_clicks": report_clicks,
         "report_view": report_view,
         "fit_key": fit_key,
         "height": height,

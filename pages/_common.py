@@ -212,12 +212,19 @@ def sidebar_filters() -> Context:
 
 def basemap_picker(*, where: Any = None) -> Basemap:
     """The basemap switch (configured service first)."""
-    choices = basemap_choices(settings.TILES)
+    choices = basemap_choices(settings.TILES, datum=settings.TILES_DATUM)
     box = where or st.sidebar
     kind = box.selectbox(
         t("basemap.label"), [b.kind for b in choices], format_func=lambda k: t(f"basemap.{k}"), key="basemap"
     )
     return next(b for b in choices if b.kind == kind)
+
+
+def current_basemap() -> Basemap:
+    """The basemap the session's switch shows (for map events handled before the page draws it)."""
+    choices = basemap_choices(settings.TILES, datum=settings.TILES_DATUM)
+    kind = st.session_state.get("basemap")
+    return next((b for b in choices if b.kind == kind), choices[0])
 
 
 def assets_check() -> None:
@@ -251,9 +258,12 @@ def cached_display_grids(key: tuple[str, int, int], rev: tuple[int, ...], level:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def cached_shapes(key: tuple[str, int, int], rev: tuple[int, ...], level: int, town: str | None) -> Shapes:
-    """The display geometry of one level (in one town) as the live map keeps it (read-only, shared)."""
-    return shapes_of(grids_in_town(cached_display_grids(key, rev, level), town))
+def cached_shapes(
+    key: tuple[str, int, int], rev: tuple[int, ...], level: int, town: str | None, datum: str
+) -> Shapes:
+    """The display geometry of one level (in one town), drawn in a basemap datum, as the live map
+    keeps it (read-only, shared)."""
+    return shapes_of(grids_in_town(cached_display_grids(key, rev, level), town), datum=datum)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -407,9 +417,10 @@ def warm_caches(path: Path | None = None) -> list[str]:
     key = _store_key(path)
     revs, span = _revisions_and_span(path)
     start, end = default_dates(span)
+    datum = basemap_choices(settings.TILES, datum=settings.TILES_DATUM)[0].datum
     done = []
     for level in (1, 2, 3):
-        cached_shapes(key, (revs["grids"],), level, None)
+        cached_shapes(key, (revs["grids"],), level, None, datum)
         cached_component_counts(key, (revs["components"],), level)
         done.append(f"grids {level}")
     cached_filter_options(key, (revs["catalog"], revs["cases"]))

@@ -23,6 +23,7 @@ from pages._common import (
     cached_top_types,
     components_in_view,
     context,
+    current_basemap,
     grids_in_town,
     guarded,
     map_assets,
@@ -35,15 +36,19 @@ PLAY_SECONDS = 1.5
 
 
 def _remember_map_state() -> None:
-    """Runs before the rerun a map interaction causes, so this run already draws for the new view."""
+    """Runs before the rerun a map interaction causes, so this run already draws for the new view.
+
+    What the map reports is where it is on the basemap's tiles; it is kept in WGS84.
+    """
     result = st.session_state.get(MAP_KEY) or {}
+    basemap = current_basemap()
     view = events.view_of(result)
     if view is not None:
-        st.session_state["x_view"] = view
+        st.session_state["x_view"] = events.view_in_wgs84(view, basemap)
     click = events.new_click(result, last=st.session_state.get("x_last_click"))
     if click is not None:
         st.session_state["x_last_click"] = click
-        st.session_state["x_click"] = click
+        st.session_state["x_click"] = events.click_in_wgs84(click, basemap)
 
 
 # A month the play-through chose last run; a widget's value can only be set before it is drawn.
@@ -107,7 +112,7 @@ with guarded():
     )
     stats, heat, n_cases = cached_case_aggregates(ctx.store_key, ctx.rev("cases"), flt, ctx.level, show_heat)
     grids = grids_in_town(cached_grids(ctx.store_key, ctx.rev("grids"), ctx.level), ctx.town)
-    shapes = cached_shapes(ctx.store_key, ctx.rev("grids"), ctx.level, ctx.town)
+    shapes = cached_shapes(ctx.store_key, ctx.rev("grids"), ctx.level, ctx.town, basemap.datum)
     comps = cached_component_counts(ctx.store_key, ctx.rev("components"), ctx.level)
     table = analysis.coverage(grids, case_stats=stats, components=comps)
     circles = None

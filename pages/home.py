@@ -44,15 +44,17 @@ with guarded():
     figures = st.container()
     left, right = st.columns([3, 2])
     with left:
+        basemap = basemap_picker(where=st)
         spec = coverage_spec(
-            shapes=cached_shapes(ctx.store_key, ctx.rev("grids"), level, ctx.town),
+            shapes=cached_shapes(ctx.store_key, ctx.rev("grids"), level, ctx.town, basemap.datum),
             table=table,
             metric="cases_per_km2",
             labels=map_labels(),
-            basemap=basemap_picker(where=st),
+            basemap=basemap,
             assets=map_assets(),
             fit_key=ctx.town or "",
             height=480,
+            report_clicks=False,  # the overview's map is for looking; the explorer answers clicks
         )[0]
         live_map(spec, key="home_map")
     with figures:

@@ -25,7 +25,7 @@ from layers.grid_files import GRID_FORMATS
 from layers.grids import load_grids
 from layers.planner import GridComparison, adopt_grids, check_candidate, compare_grids, read_candidate
 from layers.store import open_store
-from maps.base import base_map, finish
+from maps.base import base_map, finish, frame_to_datum, geojson_to_datum
 from maps.geometry import display_grids
 from maps.overlays import GridTips, grid_outlines, tooltip_html
 from pages._common import (
@@ -141,9 +141,10 @@ def _map(
     if shown.empty:
         return
     bounds = focus or tuple(shown.to_crs(settings.DISPLAY_CRS).total_bounds)
-    m = base_map(bounds=bounds, basemap=basemap_picker())  # type: ignore[arg-type]
+    basemap = basemap_picker()
+    m = base_map(bounds=bounds, basemap=basemap)  # type: ignore[arg-type]
     for level, color, weight in ((3, "#3367d6", 0.8), (1, "#1a237e", 2.5)):
-        d = _display(shown, level)
+        d = frame_to_datum(_display(shown, level), datum=basemap.datum)
         if d.empty:
             continue
         tips = _tips(d)
@@ -158,7 +159,7 @@ def _map(
                 ).add_to(m)
     if report.problems:
         folium.GeoJson(
-            _problem_features(report),
+            geojson_to_datum(_problem_features(report), datum=basemap.datum),
             name=_t("拓扑问题", "Problems"),
             style_function=lambda f: {
                 "color": "#d62728",

@@ -16,7 +16,7 @@ from layers import survey
 from layers.components import STATES
 from layers.errors import StaleBatchError, StaleEditError
 from layers.store import Store, open_store
-from maps.base import base_map, finish
+from maps.base import base_map, finish, frame_to_datum
 from maps.overlays import STATE_COLORS, GridTips, grid_outlines, tooltip_html
 from pages._common import assets_check, basemap_picker, show_error, show_map, static_base, store_path
 from pages._i18n import language
@@ -128,14 +128,15 @@ def _finder(store: Store) -> None:
 
 
 def _map(store: Store, rec: dict[str, Any]) -> tuple[float, float] | None:
-    """The component on its grid; returns the map's last click as (lon, lat), if any."""
+    """The component on its grid; returns the map's last click as WGS84 (lon, lat), if any."""
     lon, lat = survey.to_lonlat([rec["x"]], [rec["y"]])
     grid = survey.grid_shape(store, rec["grid_code"])
     pad = 0.003
     bounds = (float(lon[0]) - pad, float(lat[0]) - pad, float(lon[0]) + pad, float(lat[0]) + pad)
-    m = base_map(bounds=bounds, basemap=basemap_picker())
+    basemap = basemap_picker()
+    m = base_map(bounds=bounds, basemap=basemap)
     if not grid.empty:
-        shown = grid.to_crs(settings.DISPLAY_CRS)
+        shown = frame_to_datum(grid.to_crs(settings.DISPLAY_CRS), datum=basemap.datum)
         tips = GridTips(
             labels={"code": _t("网格", "Grid"), "name": _t("名称", "Name")},
             values={
@@ -145,8 +146,9 @@ def _map(store: Store, rec: dict[str, Any]) -> tuple[float, float] | None:
         )
         grid_outlines(shown, tips=tips, name=_t("网格", "Grid")).add_to(m)
     color = STATE_COLORS.get(str(rec["state"]), "#333")
+    at_lon, at_lat = basemap.to_map(lon, lat)
     folium.CircleMarker(
-        location=[float(lat[0]), float(lon[0])],
+        location=[float(at_lat[0]), float(at_lon[0])],
         radius=8,
         color=color,
         fill=True,
@@ -155,8 +157,9 @@ def _map(store: Store, rec: dict[str, Any]) -> tuple[float, float] | None:
     ).add_to(m)
     click = st.session_state.get(K_CLICK)
     if click:
+        c_lon, c_lat = basemap.to_map([click[0]], [click[1]])
         folium.CircleMarker(
-            location=[click[1], click[0]],
+            location=[float(c_lat[0]), float(c_lon[0])],
             radius=7,
             color="#d62728",
             dash_array="4",
@@ -169,7 +172,11 @@ def _map(store: Store, rec: dict[str, Any]) -> tuple[float, float] | None:
         lon_c, lat_c = float(last["lng"]), float(last["lat"])  # type: ignore[index]
     except (TypeError, KeyError, ValueError):
         return None
-    return (lon_c, lat_c) if -180 <= lon_c <= 180 and -90 <= lat_c <= 90 else None
+    if not (-180 <= lon_c <= 180 and -90 <= lat_c <= 90):
+        return None
+    # The click is where the user saw the spot on the tiles: kept in WGS84 like everything else.
+    w_lon, w_lat = basemap.from_map([lon_c], [lat_c])
+    return float(w_lon[0]), float(w_lat[0])
 
 
 def _workspace(store: Store, code: str, actor: str) -> None:

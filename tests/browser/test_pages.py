@@ -11,6 +11,13 @@ from tests.maps.tinystore import EVIL_NAME
 
 pytestmark = pytest.mark.browser
 
+#: Circle markers on the map: component count circles and component points.
+POINT_COUNT = """() => {
+    let n = 0;
+    window.map.eachLayer(l => { if (l instanceof L.CircleMarker) n++; });
+    return n;
+}"""
+
 
 def _frame(page):  # type: ignore[no-untyped-def]
     handle = page.wait_for_selector(MAP_FRAME, timeout=30_000)
@@ -125,3 +132,29 @@ def test_a_deep_link_as_the_servers_first_session_gets_the_app_frame(
         assert "i18n" not in text and "common" not in text  # helper modules are not pages
     finally:
         stop_server(proc)
+
+
+def test_components_become_points_of_the_view_when_zoomed_in(server: str, page_and_traffic: tuple) -> None:
+    """Components on, then the map zoomed to street level: the view goes back, its points come in."""
+    page, traffic = page_and_traffic
+    page.goto(f"{server}/explorer?role=analyst")
+    frame = _frame(page)
+    page.locator('[data-testid="stCheckbox"]').filter(has_text="显示部件").locator("label").click()
+    page.get_by_text("放大到", exact=False).first.wait_for(timeout=20_000)  # "zoom in to see points"
+    frame = _frame(page)
+    circles = frame.evaluate(POINT_COUNT)
+    assert circles > 0  # one count circle per grid
+    frame.evaluate("() => window.map.setView(window.map.getCenter(), 16, {animate: false})")
+    page.get_by_text("视野内部件", exact=False).first.wait_for(timeout=20_000)  # "n in view, m shown"
+
+    def points() -> int:
+        try:
+            return int(_frame(page).evaluate(POINT_COUNT))
+        except Exception:
+            return -1
+
+    deadline = page.evaluate("() => Date.now()") + 20_000
+    while points() <= circles:
+        assert page.evaluate("() => Date.now()") < deadline, "no component points after zooming in"
+        page.wait_for_timeout(200)
+    assert traffic.failed == [] and traffic.outside() == []

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import geopandas as gpd
+import numpy as np
 import pytest
+import shapely
+import shapely.geometry
 
 from maps.base import (
     NO_BASEMAP,
@@ -9,6 +13,9 @@ from maps.base import (
     base_map,
     basemap_choices,
     basemap_from_setting,
+    frame_to_datum,
+    geojson_to_datum,
+    geometries_to_datum,
     render_html,
 )
 from maps.offline import remote_urls
@@ -44,3 +51,61 @@ def test_only_the_tile_template_is_remote(setting: str) -> None:
     assert remote_urls(html, allowed=b.allowed_urls) == []
     if b.url:
         assert b.url.split("{")[0].replace("/", "\\/") in html or b.url.split("{")[0] in html
+
+
+GCJ_TILES = "http://10.1.2.3/amap/{z}/{x}/{y}.png"
+
+
+@pytest.mark.parametrize(("value", "datum"), [("wgs84", "wgs84"), ("CGCS2000", "wgs84"), ("gcj-02", "gcj02")])
+def test_tile_datum_setting(value: str, datum: str) -> None:
+    assert basemap_from_setting(GCJ_TILES, datum=value).datum == datum
+    # OpenStreetMap is WGS84 whatever the intranet service is; no basemap draws data where it is.
+    assert basemap_from_setting("osm", datum=value).datum == "wgs84"
+    assert [b.datum for b in basemap_choices(GCJ_TILES, datum=value)] == [datum, "wgs84", "wgs84"]
+
+
+def test_unknown_tile_datum_is_refused() -> None:
+    with pytest.raises(TilesError, match="ONEGRID_TILES_DATUM='bd09'"):
+        basemap_from_setting(GCJ_TILES, datum="bd09")
+
+
+def test_gcj02_tiles_shift_what_is_drawn_and_what_is_clicked() -> None:
+    """In Suzhou GCJ-02 is a few hundred metres off WGS84; a click comes back to the same spot."""
+    from pyproj import Geod
+
+    b = basemap_from_setting(GCJ_TILES, datum="gcj02")
+    lon, lat = np.array([120.6, 120.45]), np.array([31.25, 31.1])
+    m_lon, m_lat = b.to_map(lon, lat)
+    _, _, dist = Geod(ellps="WGS84").inv(lon, lat, m_lon, m_lat)
+    assert ((dist > 300) & (dist < 700)).all(), dist
+    back_lon, back_lat = b.from_map(m_lon, m_lat)
+    np.testing.assert_allclose(back_lon, lon, atol=1e-8)
+    np.testing.assert_allclose(back_lat, lat, atol=1e-8)
+    plain = basemap_from_setting(GCJ_TILES)
+    np.testing.assert_array_equal(plain.to_map(lon, lat)[0], lon)
+
+
+def test_shared_vertices_stay_shared_after_the_shift() -> None:
+    a = shapely.Polygon([(120.5, 31.2), (120.6, 31.2), (120.6, 31.3), (120.5, 31.3)])
+    b = shapely.Polygon([(120.6, 31.2), (120.7, 31.2), (120.7, 31.3), (120.6, 31.3)])
+    moved = geometries_to_datum(np.array([a, b]), datum="gcj02", decimals=5)
+    assert shapely.area(shapely.intersection(moved[0], moved[1])) == 0
+    assert shapely.touches(moved[0], moved[1])
+    frame = gpd.GeoDataFrame({"code": ["a", "b"]}, geometry=[a, b], crs="EPSG:4326")
+    assert frame_to_datum(frame, datum="wgs84") is frame
+    assert not frame_to_datum(frame, datum="gcj02").geometry.geom_equals(frame.geometry).any()
+    fc = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {}, "geometry": a.__geo_interface__}],
+    }
+    moved_fc = geojson_to_datum(fc, datum="gcj02")
+    assert shapely.geometry.shape(moved_fc["features"][0]["geometry"]).equals_exact(
+        geometries_to_datum(np.array([a]), datum="gcj02")[0], 1e-12
+    )
+
+
+def test_the_map_is_fitted_where_the_tiles_show_the_district() -> None:
+    bounds = (120.4, 31.0, 120.9, 31.4)
+    plain = render_html(base_map(bounds=bounds, basemap=basemap_from_setting(GCJ_TILES)))
+    shifted = render_html(base_map(bounds=bounds, basemap=basemap_from_setting(GCJ_TILES, datum="gcj02")))
+    assert "[31.0, 120.4]" in plain and "[31.0, 120.4]" not in shifted

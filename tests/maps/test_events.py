@@ -48,3 +48,18 @@ def test_view_of() -> None:
 )
 def test_view_of_rejects_incomplete(result: dict | None) -> None:
     assert events.view_of(result) is None
+
+
+def test_clicks_and_views_on_gcj02_tiles_come_back_in_wgs84() -> None:
+    from maps.base import basemap_from_setting
+
+    b = basemap_from_setting("http://10.1.2.3/{z}/{x}/{y}.png", datum="gcj02")
+    lon, lat = b.to_map([120.6], [31.25])
+    assert events.click_in_wgs84((float(lat[0]), float(lon[0])), b) == pytest.approx((31.25, 120.6), abs=1e-8)
+    view = events.View(west=120.5, south=31.1, east=120.7, north=31.3, zoom=16)
+    back = events.view_in_wgs84(view, b)
+    # Around Suzhou GCJ-02 lies ~430 m east and ~220 m south of WGS84: the WGS84 box is west and north.
+    assert back.zoom == 16 and back.west < view.west and back.south > view.south
+    assert 0.003 < view.west - back.west < 0.006 and 0.001 < back.north - view.north < 0.003
+    plain = basemap_from_setting("none")
+    assert events.view_in_wgs84(view, plain) == view

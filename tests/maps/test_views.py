@@ -185,3 +185,24 @@ def test_the_selected_grid_is_marked_by_position(data: dict) -> None:
     assert spec["grids"]["selected"] == 3
     assert _spec(data, 3, selected="999")[0]["grids"]["selected"] is None
     assert _spec(data, 3)[0]["grids"]["selected"] is None
+
+
+def test_on_gcj02_tiles_everything_is_drawn_shifted(data: dict) -> None:
+    grids, table, heat, _ = data[3]
+    gcj = basemap_from_setting("http://10.1.2.3/{z}/{x}/{y}.png", datum="gcj02")
+    plain = shapes_of(grids)
+    shifted = shapes_of(grids, datum="gcj02")
+    assert shifted.id != plain.id and shifted.codes == plain.codes
+    assert shifted.bounds[0] - plain.bounds[0] > 0.003  # ~400 m east around Suzhou
+    # Neighbours still share their edges after the shift: no gap or overlap opens on the map.
+    fc = json.loads(shifted.json)
+    moved = shapely.from_geojson([json.dumps(f["geometry"]) for f in fc["features"]])
+    assert shapely.area(shapely.union_all(moved)) == pytest.approx(shapely.area(moved).sum(), rel=1e-9)
+    spec, _ = coverage_spec(
+        shapes=shifted, table=table, metric=None, labels=LABELS, basemap=gcj, assets=assets(), heat=heat
+    )
+    lon, lat = gcj.to_map(heat.lon, heat.lat)
+    np.testing.assert_allclose(spec["heat"]["lon"], np.round(lon, 5))
+    np.testing.assert_allclose(spec["heat"]["lat"], np.round(lat, 5))
+    with pytest.raises(ValueError, match="drawn in wgs84, the basemap in gcj02"):
+        coverage_spec(shapes=plain, table=table, metric=None, labels=LABELS, basemap=gcj, assets=assets())

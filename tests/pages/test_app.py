@@ -51,7 +51,8 @@ def test_every_role_opens_its_pages(app_env: Path, role: str) -> None:
     at = _app(role=role).run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    _assert_local_map(at)  # the overview's map
+    overview = _assert_local_map(at)
+    assert overview["report_clicks"] is False and overview["report_view"] is False
     if "explorer" in ROLE_PAGES[role]:
         at.switch_page(str(ROOT / "pages" / "explorer.py")).run()
         assert not at.exception, at.exception
@@ -115,6 +116,27 @@ def test_explorer_components_at_street_zoom(app_env: Path) -> None:
     assert any("显示" in c.value for c in at.caption)
 
 
+def test_explorer_on_gcj02_tiles(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An intranet GCJ-02 basemap: the grids are drawn shifted onto it, the panel still finds the
+    grid of a WGS84 position, and the only remote address is the tile service."""
+    import settings
+    from layers import analysis
+
+    plain = _maps(_explorer(f_level=3))[0]
+    tiles = "http://10.1.2.3/amap/{z}/{x}/{y}.png"
+    monkeypatch.setattr(settings, "TILES", tiles)
+    monkeypatch.setattr(settings, "TILES_DATUM", "gcj02")
+    lon, lat = analysis.to_lonlat([557_500.0], [3_459_500.0])  # inside grid 320506001001001
+    at = _explorer(f_level=3, x_click=(float(lat[0]), float(lon[0])))
+    spec = _maps(at)[0]
+    assert spec["basemap"] == {"url": tiles, "attribution": ""}
+    assert remote_urls(json.dumps(spec, ensure_ascii=False), allowed=(tiles,)) == []
+    assert spec["shapes"]["id"] != plain["shapes"]["id"]
+    assert spec["shapes"]["bounds"][0] - plain["shapes"]["bounds"][0] > 0.003
+    assert any("320506001001001" in t.value for t in at.text)
+    assert spec["grids"]["selected"] is not None
+
+
 def test_a_broken_store_becomes_one_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "bad.sqlite"
     bad.write_text("not a database", encoding="utf-8")
@@ -175,7 +197,7 @@ def test_warm_caches_fills_the_entries_the_first_pages_read(
     start, end = common.default_dates(span)
     flt = analysis.CaseFilter(start=start, end=end)
     for level in (1, 2, 3):
-        common.cached_shapes(key, (revs["grids"],), level, None)
+        common.cached_shapes(key, (revs["grids"],), level, None, "wgs84")
     common.cached_case_aggregates(key, (revs["cases"],), flt, 1, False)
     common.cached_case_aggregates(key, (revs["cases"],), flt, 2, True)
     assert common.warm_caches(tmp_path / "missing.sqlite") == []  # the first session generates it

@@ -36,6 +36,7 @@
     hidden: new Set(),
     names: {},
     reportView: false,
+    reportClicks: true,
     lastClick: null,
     sent: null,
     viewTimer: null,
@@ -125,6 +126,7 @@
     window.map = S.map; // the browser tests look at the drawn layers through it
     L.control.scale({ imperial: false }).addTo(S.map);
     S.map.on("click", function (e) {
+      if (!S.reportClicks) return;
       S.lastClick = { lat: e.latlng.lat, lng: e.latlng.lng };
       sendValue();
     });
@@ -335,6 +337,7 @@
     }
     if (!S.map) createMap(spec);
     S.reportView = !!spec.report_view;
+    S.reportClicks = spec.report_clicks !== false;
     setBasemap(spec.basemap);
     setShapes(spec.shapes, spec.fit_key);
     styleGrids(spec.grids);
