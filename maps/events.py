@@ -1,7 +1,8 @@
-"""What a map interaction means, from the dictionary ``st_folium`` returns; plain, tested functions.
+"""What a map interaction means, from what a map sent back; plain, tested functions.
 
-Only the objects listed in :data:`RETURNED_OBJECTS` come back from the browser: each one that
-changes reruns the whole page, so a map that does not need the viewport does not ask for it.
+:mod:`maps.livemap` sends the shape ``st_folium`` returns (``last_object_clicked``, ``bounds``,
+``zoom``). Positions are where the user saw them on the basemap's tiles; :func:`click_in_wgs84`
+and :func:`view_in_wgs84` bring them back to WGS84 when the tiles are GCJ-02.
 """
 
 from __future__ import annotations
@@ -11,11 +12,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from maps.base import Basemap
-
-#: Clicks only (a grid's panel).
-CLICKS = ("last_object_clicked",)
-#: Clicks and the viewport (components as points of the current view).
-CLICKS_AND_VIEW = ("last_object_clicked", "bounds", "zoom")
 
 #: From this zoom on, components are drawn one by one for the viewport.
 POINTS_ZOOM = 15

@@ -1,8 +1,9 @@
 """What the overview and the explorer draw, as the data of a :mod:`maps.livemap` map.
 
-The grid geometry of a level (:class:`Shapes`) is built once and sent with an id; the browser keeps
-it and, on a filter change, only restyles the grids, swaps the heat and the legend. Everything else
-here is small per-grid arrays: colours, tooltip texts, heat points, component circles.
+The grid geometry of a level (:class:`Shapes`) is built once per level and cached; it travels with
+an id, and the browser builds its layer only when the id changes. On a filter change it restyles
+the grids and swaps the heat and the legend. Everything else here is small per-grid arrays:
+colours, tooltip texts, heat points, component circles.
 
 Texts (grid names, labels, component classes) go to the browser as plain strings and are put into
 the page with ``textContent`` there, never as HTML: a name holding ``<script>`` stays text.

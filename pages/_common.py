@@ -18,7 +18,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -364,36 +364,15 @@ def map_labels() -> dict[str, str]:
 # -- the map widget ---------------------------------------------------------------------------
 
 
-def show_map(
-    m: Any,
-    *,
-    key: str,
-    returned_objects: tuple[str, ...],
-    height: int = 600,
-    feature_group: Any = None,
-    view: Any = None,
-    on_change: Callable[[], None] | None = None,
-) -> dict[str, Any]:
-    """Draw a folium map; return what the browser sent back (only ``returned_objects``).
+def show_map(m: Any, *, key: str, returned_objects: tuple[str, ...], height: int = 600) -> dict[str, Any]:
+    """Draw a folium map (the surveyor's and planner's); return what the browser sent back.
 
-    ``view`` (a :class:`maps.events.View`) keeps the user's view when the map is rebuilt; a
-    ``feature_group`` is added to the drawn map without redrawing it (components on pan).
+    Only ``returned_objects`` come back: each one that changes reruns the page.
     """
     from streamlit_folium import st_folium
 
-    kwargs: dict[str, Any] = {}
-    if view is not None:
-        kwargs["center"] = view.center
-        kwargs["zoom"] = view.zoom
     result = st_folium(
-        m,
-        key=key,
-        height=height,
-        use_container_width=True,
-        returned_objects=list(returned_objects),
-        feature_group_to_add=feature_group,
-        on_change=on_change,
-        **kwargs,
+        m, key=key, height=height, use_container_width=True, returned_objects=list(returned_objects)
     )
     return result or {}
 

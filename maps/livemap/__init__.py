@@ -2,9 +2,10 @@
 
 ``st_folium`` sends a whole new folium document on every rerun and the browser rebuilds every layer
 from it; for the explorer's 887 grids that is most of a filter change. This Streamlit component
-loads Leaflet once (from the app's own ``static/vendor``), keeps the grid geometry it was given
-under its id, and on each rerun only restyles the grids and swaps the heat, legend and component
-layers (the data built by :mod:`maps.views`).
+loads Leaflet once (from the app's own ``static/vendor``) and builds the grid layer once per
+geometry id; on each rerun it only restyles the grids and swaps the heat, legend and component
+layers (the data built by :mod:`maps.views`). The geometry text still travels with every rerun
+(~150 KB at level 3, a few ms here); the browser just does not parse or draw it again.
 
 What it sends back has the shape ``st_folium`` returns, so :mod:`maps.events` reads both:
 ``{"last_object_clicked": {"lat", "lng"}, "bounds": {"_southWest", "_northEast"}, "zoom"}``, the
