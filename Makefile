@@ -20,7 +20,7 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 lint: install
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy spatial layers maps
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy spatial layers maps pages app.py serve.py cli.py commands
 
 bench: install
 	$(PY) cli.py bench all

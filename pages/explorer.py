@@ -73,14 +73,14 @@ with guarded():
     ev = c2.multiselect(
         t("explorer.event_class"),
         list(majors["code"]),
-        format_func=major_names.get,
+        format_func=lambda c: str(major_names.get(c, c)),
         key="x_event",
         placeholder=t("filter.all"),
     )
     ch = c3.multiselect(
         t("explorer.channel"),
         list(chans["code"]),
-        format_func=chan_names.get,
+        format_func=lambda c: str(chan_names.get(c, c)),
         key="x_channel",
         placeholder=t("filter.all"),
     )
