@@ -158,3 +158,41 @@ def test_components_become_points_of_the_view_when_zoomed_in(server: str, page_a
         assert page.evaluate("() => Date.now()") < deadline, "no component points after zooming in"
         page.wait_for_timeout(200)
     assert traffic.failed == [] and traffic.outside() == []
+
+
+GRID_COUNT = """() => {
+    let n = 0;
+    window.map.eachLayer(l => { if (l.feature) n++; });
+    return n;
+}"""
+
+
+def test_layers_the_page_replaces_stay_visible(server: str, page_and_traffic: tuple) -> None:
+    """A new grid level and the heat switched off and on again: both are drawn (a layer the page
+    removes is not mistaken for one the user unticked in the layer control)."""
+    page, traffic = page_and_traffic
+    page.goto(f"{server}/explorer?role=analyst")
+    frame = _frame(page)
+    level2 = frame.evaluate(GRID_COUNT)
+    assert level2 > 0
+
+    def wait_for(js: str, ok, what: str) -> None:  # type: ignore[no-untyped-def]
+        deadline = page.evaluate("() => Date.now()") + 20_000
+        while True:
+            try:
+                if ok(_frame(page).evaluate(js)):
+                    return
+            except Exception:  # the frame is being replaced
+                pass
+            assert page.evaluate("() => Date.now()") < deadline, what
+            page.wait_for_timeout(200)
+
+    page.get_by_text("三级 管理片区", exact=True).click()
+    wait_for(GRID_COUNT, lambda n: n > level2, "the level-3 grids were not drawn")
+    heat = page.locator('[data-testid="stCheckbox"]').filter(has_text="显示热力").locator("label")
+    heat.click()
+    wait_for(HEAT_COUNT, lambda n: n == -1, "the heat was not removed")
+    heat.click()
+    wait_for(HEAT_COUNT, lambda n: n > 0, "the heat did not come back")
+    assert _frame(page).evaluate(GRID_COUNT) > level2
+    assert traffic.failed == [] and traffic.outside() == []

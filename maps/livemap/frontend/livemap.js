@@ -34,6 +34,7 @@
     control: null,
     controlKey: null,
     hidden: new Set(),
+    drawing: false,
     names: {},
     reportView: false,
     reportClicks: true,
@@ -144,9 +145,11 @@
     S.map.on("resize", function () {
       if (!S.userMoved && S.fitBounds) S.map.fitBounds(S.fitBounds, { animate: false });
     });
+    // Leaflet reports a layer removed by this script (a new level, heat switched off on the
+    // page) like one the user unticked; only the user's own ticks are remembered.
     S.map.on("overlayadd overlayremove", function (e) {
       const key = S.names[e.name];
-      if (!key) return;
+      if (!key || S.drawing) return;
       if (e.type === "overlayadd") S.hidden.delete(key);
       else S.hidden.add(key);
     });
@@ -338,14 +341,19 @@
     if (!S.map) createMap(spec);
     S.reportView = !!spec.report_view;
     S.reportClicks = spec.report_clicks !== false;
-    setBasemap(spec.basemap);
-    setShapes(spec.shapes, spec.fit_key);
-    styleGrids(spec.grids);
-    setLegend(spec.legend);
-    setHeat(spec.heat);
-    setCircles(spec.circles);
-    setPoints(spec.points);
-    setControl(spec.layer_names);
+    S.drawing = true;
+    try {
+      setBasemap(spec.basemap);
+      setShapes(spec.shapes, spec.fit_key);
+      styleGrids(spec.grids);
+      setLegend(spec.legend);
+      setHeat(spec.heat);
+      setCircles(spec.circles);
+      setPoints(spec.points);
+      setControl(spec.layer_names);
+    } finally {
+      S.drawing = false;
+    }
     if (S.reportView) sendValue(); // the page needs the view to draw components of it
   }
 
