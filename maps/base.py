@@ -23,8 +23,8 @@ import shapely
 import shapely.geometry
 
 from maps.offline import DEFAULT_BASE, localize
-from spatial.crs import gcj02_to_wgs84, wgs84_to_gcj02
-from spatial.errors import OneGridError
+from spatial.crs import GCJ02, gcj02_to_wgs84, normalize_crs, wgs84_to_gcj02
+from spatial.errors import CRSError, OneGridError
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 # Plain text: a link would be one more remote address in the page, and the text is what the
@@ -36,8 +36,9 @@ class TilesError(OneGridError):
     """The configured tile service is not an http(s) XYZ template, or its datum is unknown."""
 
 
-#: Datums a tile service may draw in; CGCS2000 tiles (Tianditu) are WGS84 to within centimetres.
-DATUMS = {"wgs84": "wgs84", "cgcs2000": "wgs84", "gcj02": "gcj02"}
+#: Datums a tile service may draw in (by the engine's CRS names); CGCS2000 tiles (Tianditu) are
+#: WGS84 to within centimetres.
+_TILE_DATUMS = {"EPSG:4326": "wgs84", "EPSG:4490": "wgs84", GCJ02: "gcj02"}
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,17 @@ def geojson_to_datum(collection: dict[str, Any], *, datum: str) -> dict[str, Any
 
 
 def datum_from_setting(value: str) -> str:
-    """``wgs84`` (also ``cgcs2000``) or ``gcj02``."""
-    d = (value or "wgs84").strip().lower().replace("-", "").replace("_", "")
-    if d not in DATUMS:
+    """``wgs84`` or ``gcj02`` from any name the engine accepts for them (``cgcs2000`` is ``wgs84``)."""
+    try:
+        datum = _TILE_DATUMS.get(normalize_crs(value or "wgs84"))
+    except CRSError:
+        datum = None
+    if datum is None:
         raise TilesError(
             f"ONEGRID_TILES_DATUM={value!r} is not 'wgs84', 'cgcs2000' or 'gcj02' "
             "(the datum the tile service draws in)"
         )
-    return DATUMS[d]
+    return datum
 
 
 def basemap_from_setting(value: str, *, datum: str = "wgs84") -> Basemap:

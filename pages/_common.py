@@ -212,16 +212,14 @@ def sidebar_filters() -> Context:
 
 def basemap_picker(*, where: Any = None) -> Basemap:
     """The basemap switch (configured service first)."""
-    choices = basemap_choices(settings.TILES, datum=settings.TILES_DATUM)
+    kinds = [b.kind for b in basemap_choices(settings.TILES, datum=settings.TILES_DATUM)]
     box = where or st.sidebar
-    kind = box.selectbox(
-        t("basemap.label"), [b.kind for b in choices], format_func=lambda k: t(f"basemap.{k}"), key="basemap"
-    )
-    return next(b for b in choices if b.kind == kind)
+    box.selectbox(t("basemap.label"), kinds, format_func=lambda k: t(f"basemap.{k}"), key="basemap")
+    return current_basemap()
 
 
 def current_basemap() -> Basemap:
-    """The basemap the session's switch shows (for map events handled before the page draws it)."""
+    """The basemap the session's switch shows (also for map events handled before it is drawn)."""
     choices = basemap_choices(settings.TILES, datum=settings.TILES_DATUM)
     kind = st.session_state.get("basemap")
     return next((b for b in choices if b.kind == kind), choices[0])
