@@ -24,13 +24,11 @@
     fills: null,
     selected: -1,
     tips: null,
+    built: {},
     legend: null,
-    legendKey: null,
     heat: null,
     circles: null,
-    circlesKey: null,
     points: null,
-    pointsKey: null,
     control: null,
     controlKey: null,
     hidden: new Set(),
@@ -228,15 +226,18 @@
     if (selected >= 0 && selected < S.gridLayers.length) S.gridLayers[selected].bringToFront();
   }
 
-  function setLegend(legend) {
-    const key = JSON.stringify(legend);
-    if (key === S.legendKey) return;
-    S.legendKey = key;
-    if (S.legend) S.legend.remove();
-    S.legend = null;
-    if (!legend) return;
-    S.legend = L.control({ position: "bottomright" });
-    S.legend.onAdd = function () {
+  // Legend, count circles and viewport points are rebuilt whole, and only when their data changed.
+  function swap(name, data, build) {
+    const key = JSON.stringify(data);
+    if (key === S.built[name]) return;
+    S.built[name] = key;
+    if (S[name]) S[name].remove();
+    S[name] = data ? build(data) : null;
+  }
+
+  function buildLegend(legend) {
+    const control = L.control({ position: "bottomright" });
+    control.onAdd = function () {
       const div = L.DomUtil.create("div", "og-legend");
       const title = L.DomUtil.create("div", "og-title", div);
       title.textContent = legend.title;
@@ -248,7 +249,7 @@
       }
       return div;
     };
-    S.legend.addTo(S.map);
+    return control.addTo(S.map);
   }
 
   function setHeat(heat) {
@@ -280,36 +281,22 @@
     return group;
   }
 
-  function setCircles(circles) {
-    const key = JSON.stringify(circles);
-    if (key === S.circlesKey) return;
-    S.circlesKey = key;
-    if (S.circles) S.circles.remove();
-    S.circles = null;
-    if (!circles) return;
-    S.circles = markers(
+  function buildCircles(circles) {
+    return markers(
       circles,
       function (i) { return table([circles.tips[i][0]], [circles.tips[i][1]]); },
       function (i) { return circles.radius[i]; },
       function () { return circles.color; },
     );
-    show("components", S.circles);
   }
 
-  function setPoints(points) {
-    const key = JSON.stringify(points);
-    if (key === S.pointsKey) return;
-    S.pointsKey = key;
-    if (S.points) S.points.remove();
-    S.points = null;
-    if (!points) return;
-    S.points = markers(
+  function buildPoints(points) {
+    return markers(
       points,
       function (i) { return table(points.labels, points.columns.map(function (c) { return c[i]; })); },
       function () { return 4; },
       function (i) { return points.color[i]; },
     );
-    show("points", S.points);
   }
 
   function setControl(names) {
@@ -346,10 +333,12 @@
       setBasemap(spec.basemap);
       setShapes(spec.shapes, spec.fit_key);
       styleGrids(spec.grids);
-      setLegend(spec.legend);
+      swap("legend", spec.legend, buildLegend);
       setHeat(spec.heat);
-      setCircles(spec.circles);
-      setPoints(spec.points);
+      swap("circles", spec.circles, buildCircles);
+      show("components", S.circles);
+      swap("points", spec.points, buildPoints);
+      show("points", S.points);
       setControl(spec.layer_names);
     } finally {
       S.drawing = false;
