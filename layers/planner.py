@@ -304,10 +304,7 @@ def compare_grids(
     locator = _locator(cand)
     times["locator"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    comps = _read_components(store)
-    comp_moves = _component_moves(comps, locator)
-    cases = _read_open_cases(store)
-    case_moves = _case_moves(cases, locator)
+    comps, comp_moves, cases, case_moves = _located(store, locator)
     times["locate"] = time.perf_counter() - t0
     return _comparison(
         generation,
@@ -524,12 +521,13 @@ def _moves(frame: pd.DataFrame, locator: GridLocator) -> pd.DataFrame:
     return out
 
 
-def _component_moves(comps: pd.DataFrame, locator: GridLocator) -> pd.DataFrame:
-    return _moves(comps, locator)
-
-
-def _case_moves(cases: pd.DataFrame, locator: GridLocator) -> pd.DataFrame:
-    return _moves(cases, locator)
+def _located(
+    store: Store, locator: GridLocator
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Components and open cases, and those of each the candidate's grids would move."""
+    comps = _read_components(store)
+    cases = _read_open_cases(store)
+    return comps, _moves(comps, locator), cases, _moves(cases, locator)
 
 
 # --------------------------------------------------------------------------------------------
@@ -695,10 +693,7 @@ def adopt_grids(
 
         # Read under the write lock: no component or case can change between locate and update.
         t0 = time.perf_counter()
-        comps = _read_components(store)
-        comp_moves = _component_moves(comps, locator)
-        cases = _read_open_cases(store)
-        case_moves = _case_moves(cases, locator)
+        comps, comp_moves, cases, case_moves = _located(store, locator)
         times["locate"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
