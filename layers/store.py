@@ -26,8 +26,9 @@ from layers.errors import StoreError, StoreExistsError
 
 #: "ONGR" — marks a SQLite file as a OneGrid store (PRAGMA application_id).
 APPLICATION_ID = 0x4F4E4752
-#: Current schema version (PRAGMA user_version).
-SCHEMA_VERSION = 1
+#: Current schema version (PRAGMA user_version). 2: the case desk (intake, send-backs, cards,
+#: duplicate reports, duplicate rules, actor roles in the case history).
+SCHEMA_VERSION = 2
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -161,16 +162,16 @@ CREATE TABLE cases (
     id               TEXT PRIMARY KEY,
     channel_code     TEXT NOT NULL REFERENCES channels(code),
     event_type_code  TEXT NOT NULL REFERENCES event_types(code),
-    description      TEXT NOT NULL,
+    description      TEXT NOT NULL,     -- as the reporter gave it; always shown escaped
     x                REAL NOT NULL,     -- EPSG:4549
     y                REAL NOT NULL,
     grid_code        TEXT NOT NULL,     -- level-3 grid it was assigned under
     grid_generation  INTEGER NOT NULL REFERENCES generations(id),
     town_code        TEXT NOT NULL,     -- level-1 grid
     component_code   TEXT,
-    dept_code        TEXT REFERENCES departments(code),   -- the body it was routed to
+    dept_code        TEXT REFERENCES departments(code),   -- the body it is with (routed, re-dispatched)
     route_reason     TEXT NOT NULL DEFAULT '',
-    status           TEXT NOT NULL,     -- reported/registered/dispatched/handled/closed/evaluated/rejected
+    status           TEXT NOT NULL,     -- a state of layers.workflow.STATES
     urgency          TEXT NOT NULL,
     reported_at      TEXT NOT NULL,
     registered_at    TEXT,
@@ -180,25 +181,69 @@ CREATE TABLE cases (
     closed_at        TEXT,
     evaluated_at     TEXT,
     rework_count     INTEGER NOT NULL DEFAULT 0,
-    satisfaction     INTEGER,           -- call-back: 1 satisfied, 0 not, NULL none
-    version          INTEGER NOT NULL DEFAULT 1
+    satisfaction     INTEGER,           -- call-back: 1 satisfied or basically, 0 not, NULL none
+    version          INTEGER NOT NULL DEFAULT 1,
+    external_id      TEXT,              -- the channel's own id of the report (idempotent intake)
+    centre_code      TEXT NOT NULL DEFAULT 'district',   -- who dispatches: 'district' or a town's code
+    due_from         TEXT,              -- when the current deadline started (the last dispatch)
+    sendback_count   INTEGER NOT NULL DEFAULT 0,
+    duplicate_count  INTEGER NOT NULL DEFAULT 0,
+    card             TEXT NOT NULL DEFAULT '',         -- '' / yellow (80 % of the time) / red (overdue)
+    callback         TEXT,              -- satisfied / basically_satisfied / unsatisfied / unreachable
+    reporter_phone   TEXT NOT NULL DEFAULT '',         -- personal data: masked in every view
+    address          TEXT NOT NULL DEFAULT '',
+    media_url        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX cases_reported ON cases(reported_at);
 CREATE INDEX cases_grid ON cases(grid_code);
 CREATE INDEX cases_status ON cases(status);
 CREATE INDEX cases_dept ON cases(dept_code);
+CREATE UNIQUE INDEX cases_external ON cases(channel_code, external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX cases_open ON cases(status, deadline_at)
+    WHERE status IN ('reported', 'registered', 'dispatched', 'handled', 'supervisor');
 
 -- Every step and change of a case appends here.
 CREATE TABLE case_history (
     id        INTEGER PRIMARY KEY,
     case_id   TEXT NOT NULL,
-    step      TEXT NOT NULL,            -- report/register/dispatch/handle/check/rework/close/evaluate/reassign
+    step      TEXT NOT NULL,            -- an action of layers.workflow, or duplicate / yellow_card / red_card
     at        TEXT NOT NULL,
     actor     TEXT NOT NULL,
     dept_code TEXT,
-    note      TEXT NOT NULL DEFAULT ''
+    note      TEXT NOT NULL DEFAULT '',
+    role      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX case_history_case ON case_history(case_id);
+
+-- Further reports of an open case (same event type, near in place and time): counted on the case.
+CREATE TABLE duplicate_reports (
+    id             INTEGER PRIMARY KEY,
+    case_id        TEXT NOT NULL REFERENCES cases(id),
+    channel_code   TEXT NOT NULL REFERENCES channels(code),
+    external_id    TEXT NOT NULL,
+    reported_at    TEXT NOT NULL,
+    x              REAL NOT NULL,
+    y              REAL NOT NULL,
+    description    TEXT NOT NULL,
+    reporter_phone TEXT NOT NULL DEFAULT '',
+    linked_at      TEXT NOT NULL,
+    actor          TEXT NOT NULL,
+    UNIQUE (channel_code, external_id)
+);
+CREATE INDEX duplicate_reports_case ON duplicate_reports(case_id);
+
+-- When a new report is a duplicate of an open case: per event major class, a radius and a window.
+CREATE TABLE duplicate_rules (
+    major_code   TEXT PRIMARY KEY,      -- an event major class, or '*' for every other class
+    radius_m     REAL NOT NULL CHECK (radius_m > 0),
+    window_hours REAL NOT NULL CHECK (window_hours > 0)
+);
+-- Defaults a centre tunes: a broken component stays broken for days, a street-order problem moves on
+-- within hours, an emergency is reported by many people around a wider place at once.
+INSERT INTO duplicate_rules (major_code, radius_m, window_hours) VALUES
+    ('*', 100, 72), ('01', 50, 24), ('02', 50, 168), ('03', 150, 72), ('04', 50, 4), ('05', 300, 6),
+    ('11', 30, 168), ('12', 30, 168), ('13', 30, 72), ('14', 30, 168), ('15', 50, 168), ('16', 30, 168),
+    ('22', 300, 48), ('28', 50, 720), ('29', 200, 48);
 
 -- Imports: every batch, and every row it could not take, with the reason.
 CREATE TABLE import_batches (
@@ -220,8 +265,52 @@ CREATE TABLE import_rejects (
 );
 """
 
+
+def _statements(sql: str) -> list[str]:
+    """The statements of a script, one by one: ``executescript`` would commit the open upgrade
+    transaction first, so a failed upgrade could leave a half-upgraded store."""
+    out: list[str] = []
+    buf = ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    return out
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """The case desk: new case columns (constant defaults, so SQLite does not rewrite the table),
+    the duplicate tables, and the centre and deadline start of the cases already there."""
+    for column in (
+        "external_id TEXT",
+        "centre_code TEXT NOT NULL DEFAULT 'district'",
+        "due_from TEXT",
+        "sendback_count INTEGER NOT NULL DEFAULT 0",
+        "duplicate_count INTEGER NOT NULL DEFAULT 0",
+        "card TEXT NOT NULL DEFAULT ''",
+        "callback TEXT",
+        "reporter_phone TEXT NOT NULL DEFAULT ''",
+        "address TEXT NOT NULL DEFAULT ''",
+        "media_url TEXT NOT NULL DEFAULT ''",
+    ):
+        conn.execute(f"ALTER TABLE cases ADD COLUMN {column}")
+    conn.execute("ALTER TABLE case_history ADD COLUMN role TEXT NOT NULL DEFAULT ''")
+    for first, last in (
+        ("CREATE UNIQUE INDEX cases_external", "-- Every step and change of a case"),
+        ("-- Further reports of an open case", "-- Imports: every batch"),
+    ):
+        for statement in _statements(SCHEMA[SCHEMA.index(first) : SCHEMA.index(last)]):
+            conn.execute(statement)
+    conn.execute("UPDATE cases SET due_from = dispatched_at WHERE dispatched_at IS NOT NULL")
+    conn.execute(
+        "UPDATE cases SET centre_code = town_code WHERE dept_code IN "
+        "(SELECT code FROM departments WHERE town_code IS NOT NULL)"
+    )
+
+
 #: Upgrades from version N to N+1, each run inside the upgrade transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
 
 
 @dataclass(frozen=True)
