@@ -77,30 +77,59 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         open_store(path)
 
 
-def test_older_schema_is_upgraded_in_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "s.sqlite"
-    _make(path)
+_V2_CASE_COLUMNS = (
+    "external_id", "centre_code", "due_from", "sendback_count", "duplicate_count", "card", "callback",
+    "reporter_phone", "address", "media_url",
+)  # fmt: skip
+
+
+def _as_schema_1(path: Path) -> None:
+    """Turn a new store into what schema 1 wrote: no case-desk tables, columns or indexes."""
     raw = sqlite3.connect(path)
-    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1 if SCHEMA_VERSION > 1 else 0}")
+    for index in ("cases_external", "cases_open"):
+        raw.execute(f"DROP INDEX {index}")
+    for table in ("duplicate_reports", "duplicate_rules"):
+        raw.execute(f"DROP TABLE {table}")
+    for column in _V2_CASE_COLUMNS:
+        raw.execute(f"ALTER TABLE cases DROP COLUMN {column}")
+    raw.execute("ALTER TABLE case_history DROP COLUMN role")
+    raw.execute("PRAGMA user_version = 1")
     raw.commit()
     raw.close()
-    if SCHEMA_VERSION == 1:
-        # Version 0 means "incomplete": refused, never guessed at.
-        with pytest.raises(StoreError, match="incomplete OneGrid store"):
-            open_store(path)
-        # A registered migration path is taken; simulate schema 2 with a migration from 1.
-        raw = sqlite3.connect(path)
-        raw.execute("PRAGMA user_version = 1")
-        raw.commit()
-        raw.close()
-        monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
-        monkeypatch.setitem(
-            store_mod.MIGRATIONS, 1, lambda c: c.execute("ALTER TABLE departments ADD COLUMN email TEXT")
-        )
+
+
+def test_schema_1_store_is_upgraded_in_one_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    _make(path)
+    _as_schema_1(path)
     with open_store(path) as st:
-        assert st.info().schema_version == store_mod.SCHEMA_VERSION
-        cols = [r[1] for r in st.conn.execute("PRAGMA table_info(departments)")]
-        assert "email" in cols
+        assert st.info().schema_version == SCHEMA_VERSION == 2
+        cols = [r[1] for r in st.conn.execute("PRAGMA table_info(cases)")]
+        assert set(_V2_CASE_COLUMNS) <= set(cols)
+        assert (
+            st.conn.execute("SELECT radius_m FROM duplicate_rules WHERE major_code = '*'").fetchone()[0] > 0
+        )
+
+
+def test_failed_upgrade_leaves_the_store_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.sqlite"
+    _make(path)
+    _as_schema_1(path)
+
+    def half_then_fail(conn: sqlite3.Connection) -> None:
+        store_mod.MIGRATIONS_ORIGINAL[1](conn)  # type: ignore[attr-defined]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store_mod, "MIGRATIONS_ORIGINAL", dict(store_mod.MIGRATIONS), raising=False)
+    monkeypatch.setitem(store_mod.MIGRATIONS, 1, half_then_fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        open_store(path)
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    cols = [r[1] for r in raw.execute("PRAGMA table_info(cases)")]
+    assert "external_id" not in cols
+    assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name = 'duplicate_rules'").fetchone()[0] == 0
+    raw.close()
 
 
 def test_missing_upgrade_path_refused_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
