@@ -11,15 +11,15 @@ from commands._common import add_store, store_arg
 NAME = "bench"
 HELP = (
     "benchmarks: locate (vs geopandas.sjoin and STRtree), components (vs rtree), topology, "
-    "generate, adopt, app (in Chromium)"
+    "generate, adopt, export (staff, vs masking one value at a time), app (in Chromium); all of them"
 )
 
-WHICH = ("locate", "components", "topology", "generate", "adopt", "app")
+WHICH = ("locate", "components", "topology", "generate", "adopt", "export", "app")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store(parser)
-    parser.add_argument("which", choices=WHICH, help="which benchmark")
+    parser.add_argument("which", choices=(*WHICH, "all"), help="which benchmark (all: each in turn)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (the best is kept)")
 
@@ -33,6 +33,13 @@ def _print(result: dict[str, object], *, as_json: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.which == "all":
+        # Each in turn, all of them even when one misses its target; the worst status is returned.
+        codes = []
+        for which in WHICH:
+            print(f"== bench {which}", flush=True)
+            codes.append(run(argparse.Namespace(**{**vars(args), "which": which})))
+        return max(codes)
     from bench.bench_generate import machine
 
     store = store_arg(args)
@@ -44,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
         from bench import bench_adopt
 
         return bench_adopt.main(["--store", str(store)])
+    if args.which == "export":
+        from bench import bench_export
+
+        return bench_export.main(
+            ["--store", str(store), "--repeat", str(args.repeat), *(["--json"] if args.json else [])]
+        )
     if args.which == "app":
         from bench import bench_app
 

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.generate.staff import mask_id_number, mask_name, mask_phone
 from layers.grids import community_of, town_of
+from layers.staff import mask_personal
 from layers.store import Store
 from spatial.component_index import ComponentIndex
 from spatial.crs import WORK_CRS, transformer
@@ -300,14 +300,28 @@ def _grid_prefix(code: str, level: int) -> str:
     return {1: code[:9], 2: code[:12], 3: code}[level]
 
 
+def grid_condition(column: str, code: str, *, level: int) -> tuple[str, list[object]]:
+    """An SQL condition for "``column`` (a level-3 code) lies in grid ``code`` of ``level``".
+
+    A range over the code prefix, not ``LIKE 'prefix%'``: SQLite's ``LIKE`` is case-insensitive,
+    so it cannot use the index on the column and scans the table; a range is an index search.
+    """
+    prefix = _grid_prefix(code, level)
+    if not prefix:
+        raise ValueError("a grid code is needed")
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first text after every "prefix…"
+    return f"{column} >= ? AND {column} < ?", [prefix, upper]
+
+
 def top_event_types(store: Store, flt: CaseFilter, *, code: str, level: int, n: int = 5) -> pd.DataFrame:
     """The ``n`` most frequent event types of the filter inside grid ``code``: ``event_type, name, count``."""
     where, params = case_filter_sql(flt)
+    in_grid, grid_params = grid_condition("c.grid_code", code, level=level)
     rows = store.conn.execute(
         f"SELECT c.event_type_code, COALESCE(e.name, c.event_type_code), COUNT(*) AS n FROM cases c "
-        f"LEFT JOIN event_types e ON e.code = c.event_type_code WHERE {where} AND c.grid_code LIKE ? "
+        f"LEFT JOIN event_types e ON e.code = c.event_type_code WHERE {where} AND {in_grid} "
         "GROUP BY c.event_type_code ORDER BY n DESC, c.event_type_code LIMIT ?",
-        [*params, _grid_prefix(code, level) + "%", n],
+        [*params, *grid_params, n],
     ).fetchall()
     return pd.DataFrame(rows, columns=["event_type", "name", "count"])
 
@@ -391,25 +405,21 @@ def components_in_view(
 def staff_of_grid(
     store: Store, code: str, *, level: int, masked: bool = True, limit: int = 50
 ) -> pd.DataFrame:
-    """Grid staff (一长三员) of a grid and the level-3 grids under it; personal data masked unless told."""
-    prefix = _grid_prefix(code, level)
+    """Grid staff (一长三员) of a grid and the level-3 grids under it, the first ``limit`` by grid
+    and post (:func:`staff_count` says how many there are); personal data masked unless told."""
+    in_grid, params = grid_condition("grid_code", code, level=level)
     rows = store.conn.execute(
         "SELECT grid_code, role, specialty, name, gender, phone, id_number FROM staff "
-        "WHERE grid_code LIKE ? ORDER BY grid_code, role, id LIMIT ?",
-        (prefix + "%", limit),
+        f"WHERE {in_grid} ORDER BY grid_code, role, id LIMIT ?",
+        (*params, limit),
     ).fetchall()
     frame = pd.DataFrame(
         rows, columns=["grid_code", "role", "specialty", "name", "gender", "phone", "id_number"]
     )
-    if masked and len(frame):
-        frame["name"] = [mask_name(v) for v in frame["name"]]
-        frame["phone"] = [mask_phone(v) for v in frame["phone"]]
-        frame["id_number"] = [mask_id_number(v) for v in frame["id_number"]]
-    return frame
+    return mask_personal(frame) if masked else frame
 
 
 def staff_count(store: Store, code: str, *, level: int) -> int:
-    prefix = _grid_prefix(code, level)
-    return int(
-        store.conn.execute("SELECT COUNT(*) FROM staff WHERE grid_code LIKE ?", (prefix + "%",)).fetchone()[0]
-    )
+    """How many staff work in a grid and the level-3 grids under it."""
+    in_grid, params = grid_condition("grid_code", code, level=level)
+    return int(store.conn.execute(f"SELECT COUNT(*) FROM staff WHERE {in_grid}", params).fetchone()[0])

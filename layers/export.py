@@ -20,6 +20,7 @@ import shapely
 from layers.components import load_components
 from layers.errors import InputFileError
 from layers.grids import load_grids
+from layers.staff import mask_personal
 from layers.store import Store
 from settings import WORK_CRS
 from spatial.errors import CRSError
@@ -87,13 +88,7 @@ def layer_frame(
         staff = store.read_arrow(
             "SELECT id, grid_code, role, specialty, name, gender, id_number, phone FROM staff"
         ).to_pandas()
-        if not reveal_personal:
-            from layers.generate.staff import mask_id_number, mask_name, mask_phone
-
-            staff["name"] = [mask_name(v) for v in staff["name"]]
-            staff["id_number"] = [mask_id_number(v) for v in staff["id_number"]]
-            staff["phone"] = [mask_phone(v) for v in staff["phone"]]
-        return staff
+        return staff if reveal_personal else mask_personal(staff)
     return store.read_arrow(f"SELECT * FROM {layer}").to_pandas()
 
 

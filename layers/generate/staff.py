@@ -1,4 +1,4 @@
-"""Grid staff (一长三员) of a generated district, and the masks personal data is shown with.
+"""Grid staff (一长三员) of a generated district (their personal data is masked by :mod:`layers.staff`).
 
 Every level-3 grid gets one grid head (网格长), one instructor (网格指导员), two to four
 coordinators (网格协管员, each with a specialty: 安全 / 环境 / 治安 / 劳动保障) and one to three
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -21,9 +20,6 @@ __all__ = [
     "SPECIALTIES",
     "id_check_digit",
     "make_staff",
-    "mask_id_number",
-    "mask_name",
-    "mask_phone",
 ]
 
 COLUMNS = ["id", "grid_code", "role", "specialty", "name", "gender", "id_number", "phone", "photo"]
@@ -207,53 +203,3 @@ def make_staff(grid_codes: Sequence[str], *, seed: int, today: dt.date | None = 
         },
         columns=COLUMNS,
     )
-
-
-# -- masks --------------------------------------------------------------------------------------
-
-
-@overload
-def mask_id_number(value: str) -> str: ...  # type: ignore[overload-overlap]
-@overload
-def mask_id_number(value: Sequence[str] | np.ndarray | pd.Series) -> np.ndarray: ...
-def mask_id_number(value: str | Sequence[str] | np.ndarray | pd.Series) -> str | np.ndarray:
-    """``320506199001011234`` → ``3205************34``: region prefix and the last two shown."""
-    return _mask(value, lambda s: s.str.slice(0, 4) + _stars(s.str.slice(4, -2)) + s.str.slice(-2))
-
-
-@overload
-def mask_phone(value: str) -> str: ...  # type: ignore[overload-overlap]
-@overload
-def mask_phone(value: Sequence[str] | np.ndarray | pd.Series) -> np.ndarray: ...
-def mask_phone(value: str | Sequence[str] | np.ndarray | pd.Series) -> str | np.ndarray:
-    """``13812341234`` → ``138****1234``."""
-    return _mask(value, lambda s: s.str.slice(0, 3) + _stars(s.str.slice(3, -4)) + s.str.slice(-4))
-
-
-@overload
-def mask_name(value: str) -> str: ...  # type: ignore[overload-overlap]
-@overload
-def mask_name(value: Sequence[str] | np.ndarray | pd.Series) -> np.ndarray: ...
-def mask_name(value: str | Sequence[str] | np.ndarray | pd.Series) -> str | np.ndarray:
-    """``张晓明`` → ``张*明``, ``张明`` → ``张*``, ``欧阳晓明`` → ``欧**明``: first and (for three or
-    more characters) last shown."""
-
-    def rule(s: pd.Series) -> pd.Series:
-        long = s.str.len() >= 3
-        middle = _stars(s.str.slice(1, -1))
-        return s.str.slice(0, 1) + middle.where(long, "*") + s.str.slice(-1).where(long, "")
-
-    return _mask(value, rule)
-
-
-def _stars(s: pd.Series) -> pd.Series:
-    return s.str.replace(r".", "*", regex=True)
-
-
-def _mask(value: object, rule: object) -> str | np.ndarray:
-    scalar = isinstance(value, str)
-    s = pd.Series([value] if scalar else list(value), dtype=object)  # type: ignore[call-overload]
-    missing = s.isna() | (s.astype(str) == "")
-    out = rule(s.fillna("").astype(str))  # type: ignore[operator]
-    out = out.astype(object).where(~missing, s)
-    return str(out.iloc[0]) if scalar else out.to_numpy(dtype=object)

@@ -147,3 +147,48 @@ def test_staff_is_masked_unless_told(tiny: Path) -> None:
     assert "张三丰" in clear["name"].tolist() and "张三丰" not in masked["name"].tolist()
     assert not masked["phone"].str.contains("12345678").any()
     assert not masked["id_number"].str.contains("19900101").any()
+
+
+def _statements(store: object, run: object) -> list[str]:
+    """The SQL a call runs, with its parameters bound (SQLite's trace callback)."""
+    seen: list[str] = []
+    conn = store.conn  # type: ignore[attr-defined]
+    conn.set_trace_callback(seen.append)
+    try:
+        run()  # type: ignore[operator]
+    finally:
+        conn.set_trace_callback(None)
+    return [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+
+
+def _plan(store: object, sql: str) -> str:
+    rows = store.conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()  # type: ignore[attr-defined]
+    return " | ".join(str(r[-1]) for r in rows)
+
+
+@pytest.mark.parametrize(
+    "level, code", [(1, "320506001000000"), (2, "320506002001000"), (3, "320506001001001")]
+)
+def test_grid_queries_search_the_grid_index(tiny: Path, level: int, code: str) -> None:
+    """Staff and a grid's event types are found through the index on ``grid_code``: no ``LIKE``
+    (case-insensitive in SQLite, so it cannot use the index) and no scan of the table."""
+    with open_store(tiny, readonly=True) as store:
+        flt = analysis.CaseFilter(start=END - dt.timedelta(days=60), end=END)
+        staff_calls = (
+            lambda: analysis.staff_of_grid(store, code, level=level),
+            lambda: analysis.staff_count(store, code, level=level),
+        )
+        for run in staff_calls:
+            (sql,) = _statements(store, run)
+            assert " LIKE " not in sql.upper(), sql
+            assert "USING INDEX staff_grid" in _plan(
+                store, sql
+            ) or "USING COVERING INDEX staff_grid" in _plan(store, sql), _plan(store, sql)
+        (sql,) = _statements(store, lambda: analysis.top_event_types(store, flt, code=code, level=level))
+        assert " LIKE " not in sql.upper() and "SCAN c" not in _plan(store, sql), (sql, _plan(store, sql))
+        # The same staff as a plain prefix test over the whole table.
+        every = store.conn.execute("SELECT grid_code FROM staff").fetchall()
+        prefix = {1: code[:9], 2: code[:12], 3: code}[level]
+        assert (
+            analysis.staff_count(store, code, level=level) == sum(g.startswith(prefix) for (g,) in every) > 0
+        )
