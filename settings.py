@@ -1,15 +1,22 @@
 """OneGrid settings: one documented module, every value overridable by environment.
 
-=========================  ==============================================  =========================
-environment variable       meaning                                         default
-=========================  ==============================================  =========================
-``ONEGRID_STORE``          path of the SQLite store                        ``data/generated/onegrid.sqlite``
-``ONEGRID_SEED``           seed of the generated default district          ``20260101``
-``ONEGRID_DAYS``           days of case history in the default district    ``365``
-``ONEGRID_TILES``          basemap: ``osm``, ``none`` or an XYZ tile URL   ``osm``
-``ONEGRID_TILES_DATUM``    datum of that tile URL: ``wgs84`` or ``gcj02``  ``wgs84``
-``ONEGRID_MAX_UPLOAD_MB``  largest file accepted by an upload              ``20``
-=========================  ==============================================  =========================
+=========================  ===============================================  =================================
+environment variable       meaning                                          default
+=========================  ===============================================  =================================
+``ONEGRID_STORE``          path of the SQLite store                         ``data/generated/onegrid.sqlite``
+``ONEGRID_SEED``           seed of the generated default district           ``20260101``
+``ONEGRID_DAYS``           days of case history in the default district     ``365``
+``ONEGRID_TILES``          basemap: ``osm``, ``none`` or an XYZ tile URL    ``osm``
+``ONEGRID_TILES_DATUM``    datum of that tile URL: ``wgs84`` or ``gcj02``   ``wgs84``
+``ONEGRID_MAX_UPLOAD_MB``  largest file accepted by an upload               ``20``
+``ONEGRID_NO_NUMBA``       any value: locate without the compiled kernel    unset (compiled if numba
+                           (the numpy path, same answers; read by           is installed)
+                           ``spatial._compiled``, which reads no settings)
+``ONEGRID_NOW``            pins the clock of deadlines and overdue          unset (the local time)
+                           (``YYYY-MM-DDTHH:MM:SS``)
+``ONEGRID_FAULT``          tests only: a point of a store build where the   unset
+                           process kills itself (the kill tests)
+=========================  ===============================================  =================================
 
 Every command and the app find the store by ``--store``, else ``ONEGRID_STORE``, else the default.
 """
@@ -19,14 +26,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The working CRS (CGCS2000 / 3-degree Gauss-Kruger CM 120E, metres) and the display CRS (WGS84
+# lon/lat) are defined once, by the engine; settings names them for the modules that read it.
+from spatial.crs import DISPLAY_CRS as DISPLAY_CRS
+from spatial.crs import WORK_CRS as WORK_CRS
+
 ROOT = Path(__file__).resolve().parent
 DATA_DIR = ROOT / "data"
 GENERATED_DIR = DATA_DIR / "generated"
-
-#: Working CRS for geometry (CGCS2000 / 3-degree Gauss-Kruger CM 120E, metres).
-WORK_CRS = "EPSG:4549"
-#: Display and exchange CRS (WGS84 lon/lat).
-DISPLAY_CRS = "EPSG:4326"
 
 #: The default district: Wuzhong, Suzhou (GB/T 2260 code 320506).
 DISTRICT_CODE = "320506"

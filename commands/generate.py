@@ -6,7 +6,7 @@ import argparse
 import json
 
 import settings
-from commands._common import add_store, date_arg, positive_int, progress_bar, store_arg
+from commands._common import add_store, date_arg, non_negative_int, positive_int, progress_bar, store_arg
 
 NAME = "generate"
 HELP = "generate the default district (Wuzhong) into a new store; deterministic for a seed and end date"
@@ -14,7 +14,7 @@ HELP = "generate the default district (Wuzhong) into a new store; deterministic 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store(parser)
-    parser.add_argument("--seed", type=positive_int, default=settings.DEFAULT_SEED, help="random seed")
+    parser.add_argument("--seed", type=non_negative_int, default=settings.DEFAULT_SEED, help="random seed")
     parser.add_argument(
         "--days", type=positive_int, default=settings.DEFAULT_DAYS, help="days of case history (default 365)"
     )

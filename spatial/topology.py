@@ -33,10 +33,8 @@ import numpy as np
 import shapely
 import shapely.geometry
 
+from spatial.crs import WORK_CRS  # the working CRS of every measure here (metres)
 from spatial.errors import CodeError, GeometryError
-
-#: The working CRS of every measure here: CGCS2000 / 3-degree Gauss-Kruger CM 120E, metres.
-WORK_CRS = "EPSG:4549"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -208,7 +208,10 @@ def test_foreign_sqlite_is_never_replaced(tmp_path: Path, capsys: pytest.Capture
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--days", "-3"], "is negative"),
+        (["--days", "-3"], "is not positive"),
+        (["--days", "0"], "0 is not positive"),
+        (["--components", "0"], "0 is not positive"),
+        (["--seed", "-1"], "is negative"),
         (["--seed", "x"], "not a whole number"),
         (["--end", "2026-13-01"], "not a date"),
     ],

@@ -26,9 +26,8 @@ import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
+from spatial.crs import WORK_CRS
 from spatial.topology import CodeScheme, expected_order
-
-WORK_CRS = "EPSG:4549"
 
 #: Level counts of the default district (Wuzhong): 14 towns/zones, 205 communities, 887 grids.
 LEVEL_COUNTS = (14, 205, 887)

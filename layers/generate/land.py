@@ -18,9 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from layers.errors import InputFileError
-
-#: Working CRS (CGCS2000 / 3-degree Gauss-Kruger CM 120E, metres).
-WORK_CRS = "EPSG:4549"
+from spatial.crs import WORK_CRS
 
 _GEOJSON_SUFFIXES = {".geojson", ".json"}
 _POLYGONAL = {"Polygon", "MultiPolygon"}
