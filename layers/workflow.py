@@ -55,8 +55,8 @@ ACTIONS = (
     "report", "register", "reject", "dispatch", "send_back", "escalate", "decide", "handle", "rework",
     "close", "evaluate",
 )  # fmt: skip
-#: History entries that are not transitions.
-EVENTS = ("duplicate", "yellow_card", "red_card")
+#: History entries that are not transitions (``reassign``: a new grid after a boundary change).
+EVENTS = ("duplicate", "yellow_card", "red_card", "reassign")
 ROLES = ("operator", "dispatcher", "department", "inspector", "gridhead", "supervisor")
 
 #: (state, action) → next state. ``report`` starts a case from nothing (state ``None``).

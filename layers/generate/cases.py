@@ -30,29 +30,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.spatial import cKDTree
 
-from layers import routing
+from layers import routing, workflow
+from layers.workcalendar import deadlines, working_calendar
 from spatial.errors import CodeError
 
-__all__ = ["CASE_COLUMNS", "HISTORY_COLUMNS", "STATUSES", "add_workdays", "iter_cases", "working_calendar"]
+__all__ = ["CASE_COLUMNS", "HISTORY_COLUMNS", "STATUSES", "iter_cases"]
 
 CASE_COLUMNS = [
     "id", "channel_code", "event_type_code", "description", "x", "y", "grid_code", "grid_generation",
     "town_code", "component_code", "dept_code", "route_reason", "status", "urgency", "reported_at",
     "registered_at", "dispatched_at", "deadline_at", "handled_at", "closed_at", "evaluated_at",
-    "rework_count", "satisfaction", "version",
+    "rework_count", "satisfaction", "version", "centre_code", "due_from", "sendback_count", "callback",
 ]  # fmt: skip
-HISTORY_COLUMNS = ["case_id", "step", "at", "actor", "dept_code", "note"]
-STATUSES = ("reported", "registered", "dispatched", "handled", "closed", "evaluated", "rejected")
+HISTORY_COLUMNS = ["case_id", "step", "at", "actor", "dept_code", "note", "role"]
+STATUSES = workflow.STATES
 
 Locate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 # -- calendar -----------------------------------------------------------------------------------
 
-_DAY_START = np.timedelta64(8 * 3600 + 30 * 60, "s")  # working day 8:30–17:30
-_WORK_SECONDS = 9 * 3600
-_EPOCH = np.datetime64("2000-01-03", "D")  # a Monday, well before any simulated date
+_EPOCH = np.datetime64("2000-01-03", "D")  # a Monday, for weekdays
 
-# Spring Festival (lunar new year's day), for the holiday calendar and the dip in reports.
+# Spring Festival (lunar new year's day): the dip in reports around it.
 _SPRING_FESTIVAL = {
     2015: "2015-02-19", 2016: "2016-02-08", 2017: "2017-01-28", 2018: "2018-02-16", 2019: "2019-02-05",
     2020: "2020-01-25", 2021: "2021-02-12", 2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10",
@@ -63,90 +62,8 @@ _SPRING_FESTIVAL = {
 
 
 def _spring_festival(year: int) -> np.datetime64:
-    # Outside the table, late January/early February is close enough for a synthetic calendar.
+    # Outside the table, late January/early February is close enough for the volume curve.
     return np.datetime64(_SPRING_FESTIVAL.get(year, f"{year}-02-01"), "D")
-
-
-@dataclass(frozen=True)
-class WorkingCalendar:
-    """Working days (Monday–Friday minus public holidays) and the 8:30–17:30 working day.
-
-    Working time is counted in seconds from a fixed Monday; tables over ``first``… make the
-    conversions a look-up (numpy's business-day functions are the fallback outside them).
-    """
-
-    holidays: np.ndarray  # datetime64[D], sorted
-    first: np.datetime64  # first day of the tables
-    is_work: np.ndarray  # per day from `first`: a working day?
-    before: np.ndarray  # per day from `first`: working days between the epoch and that day
-    workdays: np.ndarray  # the working days from `first` on, datetime64[D]
-
-    def busday(self, days: np.ndarray) -> np.ndarray:
-        return np.is_busday(days, holidays=self.holidays)
-
-    def to_work(self, t: np.ndarray) -> np.ndarray:
-        """Working seconds elapsed since the calendar epoch at each moment (int64)."""
-        t = np.asarray(t, dtype="datetime64[s]")
-        day = t.astype("datetime64[D]")
-        off = (day - self.first).astype(np.int64)
-        inside = (off >= 0) & (off < self.before.size)
-        o = np.where(inside, off, 0)
-        before = self.before[o]
-        work = self.is_work[o]
-        if not inside.all():
-            out = ~inside
-            before[out] = np.busday_count(_EPOCH, day[out], holidays=self.holidays)
-            work[out] = self.busday(day[out])
-        tod = (t - day.astype("datetime64[s]") - _DAY_START).astype(np.int64)
-        return before * _WORK_SECONDS + np.clip(tod, 0, _WORK_SECONDS) * work
-
-    def from_work(self, w: np.ndarray) -> np.ndarray:
-        """The moment (datetime64[s]) at which ``w`` working seconds have elapsed."""
-        k, off = np.divmod(np.asarray(w, dtype=np.int64), _WORK_SECONDS)
-        idx = k - self.before[0]
-        inside = (idx >= 0) & (idx < self.workdays.size)
-        day = self.workdays[np.where(inside, idx, 0)]
-        if not inside.all():
-            out = ~inside
-            day[out] = np.busday_offset(_EPOCH, k[out], roll="forward", holidays=self.holidays)
-        return day.astype("datetime64[s]") + _DAY_START + off.astype("timedelta64[s]")
-
-
-def working_calendar(first: dt.date, last: dt.date) -> WorkingCalendar:
-    """Weekends plus the main public holidays (New Year, Spring Festival, Qingming, Labour Day,
-    National Day) around ``first``–``last``. Make-up working weekends are ignored: this is a
-    synthetic calendar, close enough for deadlines."""
-    days: list[np.ndarray] = []
-    for year in range(first.year - 1, last.year + 2):
-        sf = _spring_festival(year)
-        days.append(np.array([f"{year}-01-01"], dtype="datetime64[D]"))
-        days.append(sf - 1 + np.arange(7))
-        days.append(np.array([f"{year}-04-04", f"{year}-04-05", f"{year}-04-06"], dtype="datetime64[D]"))
-        days.append(np.datetime64(f"{year}-05-01", "D") + np.arange(5))
-        days.append(np.datetime64(f"{year}-10-01", "D") + np.arange(7))
-    holidays = np.unique(np.concatenate(days))
-    start = np.datetime64(first.isoformat(), "D") - 7
-    span = start + np.arange((np.datetime64(last.isoformat(), "D") - start).astype(np.int64) + 8)
-    is_work = np.is_busday(span, holidays=holidays)
-    before = np.busday_count(_EPOCH, span[0], holidays=holidays) + np.concatenate(
-        [[0], np.cumsum(is_work)[:-1]]
-    )
-    # from_work indexes `workdays` by "working days before", which starts at before[0].
-    return WorkingCalendar(
-        holidays=holidays,
-        first=start,
-        is_work=is_work,
-        before=before.astype(np.int64),
-        workdays=span[is_work],
-    )
-
-
-def add_workdays(start: np.ndarray, workdays: np.ndarray, *, calendar: WorkingCalendar) -> np.ndarray:
-    """Deadlines ``workdays`` working days after ``start`` (datetime64[s]), in working time."""
-    w = calendar.to_work(start) + np.round(np.asarray(workdays, dtype=np.float64) * _WORK_SECONDS).astype(
-        np.int64
-    )
-    return calendar.from_work(w)
 
 
 # -- volumes ------------------------------------------------------------------------------------
@@ -299,11 +216,15 @@ _HOURS_OFFICE = np.array(
     [0, 0, 0, 0, 0, 0, 0.2, 1, 6, 10, 10, 8, 3, 5, 9, 9, 8, 2, 0.3, 0, 0, 0, 0, 0], float
 )
 
-# History slots, in chronological order within a case.
-_SLOTS = ("report", "register", "dispatch", "reassign", "handle", "check", "rework", "handle", "check",
-          "rework", "handle", "close", "evaluate")  # fmt: skip
-_S_REPORT, _S_REGISTER, _S_DISPATCH, _S_REASSIGN, _S_H1, _S_C1, _S_R1, _S_H2, _S_C2, _S_R2, _S_H3 = range(11)
-_S_CLOSE, _S_EVAL = 11, 12
+# History slots, in chronological order within a case: actions of the state machine
+# (:mod:`layers.workflow`); the register slot is ``reject`` for a case not registered.
+_SLOTS = ("report", "register", "dispatch", "send_back", "handle", "rework", "handle", "rework", "handle",
+          "close", "evaluate")  # fmt: skip
+_S_REPORT, _S_REGISTER, _S_DISPATCH, _S_REASSIGN, _S_H1, _S_C1, _S_H2, _S_C2, _S_H3 = range(9)
+_S_CLOSE, _S_EVAL = 9, 10
+_SLOT_ACTION = np.array([workflow.ACTION_ID[a] for a in _SLOTS], dtype=np.int64)
+_SLOT_ROLE = ("operator", "operator", "dispatcher", "department", "department", "inspector", "department",
+              "inspector", "department", "inspector", "operator")  # fmt: skip
 
 
 # Fixed texts of the history, indexed by the simulator (the note and actor columns are built by
@@ -312,8 +233,8 @@ _ACTORS = ("区联动中心受理员", "区联动中心派遣员", "网格员", 
 _A_REGISTER, _A_DISPATCH, _A_GRID, _A_CHECK, _A_CALL = range(5)
 # fmt: off
 _NOTES = (
-    "核实立案", "已处置并反馈，上传处置后照片", "已处置并反馈（超期）", "核查未通过：现场未整改到位",
-    "退回返工", "返工处置完毕", "核查未通过：问题反弹", "再次退回返工", "核查通过，结案",
+    "核实立案", "已处置并反馈，上传处置后照片", "已处置并反馈（超期）", "核查未通过：现场未整改到位，退回返工",
+    "退回返工", "返工处置完毕", "核查未通过：问题反弹，再次退回返工", "再次退回返工", "核查通过，结案",
     "核查通过，结案（超期）", "回访：满意", "回访：不满意", "未回访，按结案质量评价",
     "不予立案：无责任主体，转人工核查",
 )
@@ -368,7 +289,8 @@ class _World:
     town_short_arr: pa.Array
     dept_codes: pd.Index
     dept_ontime: np.ndarray
-    actors: pa.Array  # _ACTORS, then one per channel, then one per department
+    dept_town_idx: np.ndarray  # per department: index into town_codes of the town it answers for, or -1
+    actors: pa.Array  # _ACTORS, one per channel, one per department, one sub-centre per town
     notes_fixed: pa.Array  # _NOTES, reject notes, channel notes
 
 
@@ -456,7 +378,12 @@ def _prepare(
         town_short_arr=pa.array(town_short, pa.string()),
         dept_codes=dept_codes,
         dept_ontime=ontime,
-        actors=pa.array(list(_ACTORS) + reporters + short, pa.string()),
+        dept_town_idx=pd.Index(town_codes.astype(str)).get_indexer(
+            departments["town_code"].astype(object).where(departments["town_code"].notna(), "").astype(str)
+        ),
+        actors=pa.array(
+            list(_ACTORS) + reporters + short + [f"{s}分中心派遣员" for s in town_short], pa.string()
+        ),
         notes_fixed=pa.array(
             list(_NOTES) + _REJECT_NOTES.tolist() + [f"渠道：{r}" for r in reporters], pa.string()
         ),
@@ -466,8 +393,9 @@ def _prepare(
 _URGENCIES = ("一般", "紧急", "特急")
 _URGENCY_ARR = pa.array(list(_URGENCIES), pa.string())
 _STATUS_ARR = pa.array(list(STATUSES), pa.string())
-_SLOT_ARR = pa.array(list(_SLOTS), pa.string())
-_ST_REPORTED, _ST_REGISTERED, _ST_DISPATCHED, _ST_HANDLED, _ST_CLOSED, _ST_EVALUATED, _ST_REJECTED = range(7)
+_ACTION_ARR = pa.array(list(workflow.ACTIONS), pa.string())
+_ROLE_ARR = pa.array(list(_SLOT_ROLE), pa.string())
+_CALLBACK_ARR = pa.array(list(workflow.CALLBACKS), pa.string())
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -552,10 +480,9 @@ def _frame(columns: dict[str, pa.Array | np.ndarray], order: list[str]) -> pd.Da
     return table.to_pandas(types_mapper={pa.string(): _STR}.get)
 
 
-def _deadline(start: np.ndarray, limit: np.ndarray, hours: np.ndarray, cal: WorkingCalendar) -> np.ndarray:
+def _deadline(start: np.ndarray, limit: np.ndarray, hours: np.ndarray) -> np.ndarray:
     """Calendar hours for urgent types, working days (in working time) for the others."""
-    by_clock = start + _seconds(limit * 3600)
-    return np.where(hours, by_clock, add_workdays(start, np.where(hours, 0.0, limit), calendar=cal))
+    return deadlines(start, limit, hours=hours)
 
 
 def _place(
@@ -589,7 +516,6 @@ def _chunk(
     counts: np.ndarray,
     first_month: np.datetime64,
     hot: _HotSpots,
-    cal: WorkingCalendar,
     cutoff: np.datetime64,
     locate: Locate,
     departments: pd.DataFrame,
@@ -724,7 +650,8 @@ def _chunk(
     # Deadline from the (last) dispatch: calendar hours, or working days counted in working time.
     limit = w.et_limit[etype]
     hours = w.et_hours[etype]
-    deadline = _deadline(start, limit, hours, cal)
+    deadline = _deadline(start, limit, hours)
+    cal = working_calendar()
     w_start = cal.to_work(start)
     allowed = np.where(hours, (deadline - start).astype(np.int64), cal.to_work(deadline) - w_start).astype(
         np.float64
@@ -771,22 +698,24 @@ def _chunk(
     t[back, _S_REASSIGN] = reassigned[back]
     t[live, _S_H1] = handled1[live]
     f1, f2 = live & fail1, live & fail2
-    t[f1, _S_C1], t[f1, _S_R1], t[f1, _S_H2] = check1[f1], rework1[f1], handled2[f1]
-    t[f2, _S_C2], t[f2, _S_R2], t[f2, _S_H3] = check2[f2], rework2[f2], handled3[f2]
+    t[f1, _S_C1], t[f1, _S_H2] = check1[f1], handled2[f1]
+    t[f2, _S_C2], t[f2, _S_H3] = check2[f2], handled3[f2]
     t[live, _S_CLOSE] = closed[live]
     t[live, _S_EVAL] = evaluated[live]
     happened = ~np.isnat(t) & (t < cutoff)
     t[~happened] = nat
 
-    # Status: how far each case got by the cut-off. A case in rework is back to "dispatched".
-    status = np.full(n, _ST_REPORTED, dtype=np.int64)
-    status[happened[:, _S_REGISTER] & rejected] = _ST_REJECTED
-    status[happened[:, _S_REGISTER] & live] = _ST_REGISTERED
-    status[happened[:, _S_DISPATCH]] = _ST_DISPATCHED
-    in_rework = (happened[:, _S_R1] & ~happened[:, _S_H2]) | (happened[:, _S_R2] & ~happened[:, _S_H3])
-    status[happened[:, _S_H1] & ~in_rework] = _ST_HANDLED
-    status[happened[:, _S_CLOSE]] = _ST_CLOSED
-    status[happened[:, _S_EVAL]] = _ST_EVALUATED
+    # Status: the state machine run over the actions that happened by the cut-off, so a generated
+    # history can never end where the live desk could not have brought it.
+    action = np.where(happened, _SLOT_ACTION[None, :], -1)
+    action[:, _S_REGISTER] = np.where(
+        happened[:, _S_REGISTER],
+        np.where(rejected, workflow.ACTION_ID["reject"], workflow.ACTION_ID["register"]),
+        -1,
+    )
+    status, illegal = workflow.run(action)
+    if illegal.any():  # a bug in the simulator, never a property of the data
+        raise AssertionError(f"{int(illegal.sum())} generated histories break the case state machine")
     last_handled = np.where(
         happened[:, _S_H3], t[:, _S_H3], np.where(happened[:, _S_H2], t[:, _S_H2], t[:, _S_H1])
     )
@@ -797,7 +726,7 @@ def _chunk(
     deadline_now = deadline.copy()
     pending = np.flatnonzero(back & ~has_reassign)
     if pending.size:
-        deadline_now[pending] = _deadline(dispatched[pending], limit[pending], hours[pending], cal)
+        deadline_now[pending] = _deadline(dispatched[pending], limit[pending], hours[pending])
     deadline_now[~happened[:, _S_DISPATCH]] = nat
 
     # Case ids: 'WZ' + report date + serial within the day, in report order.
@@ -839,6 +768,22 @@ def _chunk(
         reason_txt = pc.if_else(has_reassign, moved_txt, reason_txt)
     evaluated_ok = happened[:, _S_EVAL]
     satisfaction = pa.array(satisfied.astype(np.int64), mask=~(called & evaluated_ok), type=pa.int64())
+    # The call-back in words: about a quarter of the satisfied say "basically satisfied".
+    basically = rng.random(n) < 0.25
+    callback_idx = np.where(satisfied, np.where(basically, 1, 0), 2)
+    callback_idx[~(called & evaluated_ok)] = -1
+    # Two-level command: a case with a town-level body is dispatched by that town's sub-centre.
+    first_town = w.dept_town_idx[np.maximum(first_idx, 0)]
+    first_town[first_idx < 0] = -1
+    current_town = w.dept_town_idx[np.maximum(current_idx, 0)]
+    current_town[current_idx < 0] = -1
+    centre = np.where(current_town >= 0, w.town_codes[np.maximum(current_town, 0)], "district")
+    centre = np.where(
+        current_idx < 0,
+        np.where(first_town >= 0, w.town_codes[np.maximum(first_town, 0)], "district"),
+        centre,
+    )
+    due_from = np.where(has_reassign, t[:, _S_REASSIGN], t[:, _S_DISPATCH])
 
     cases = _frame(
         {
@@ -863,9 +808,13 @@ def _chunk(
             "handled_at": _iso(last_handled),
             "closed_at": _iso(t[:, _S_CLOSE]),
             "evaluated_at": _iso(t[:, _S_EVAL]),
-            "rework_count": happened[:, _S_R1].astype(np.int64) + happened[:, _S_R2].astype(np.int64),
+            "rework_count": happened[:, _S_C1].astype(np.int64) + happened[:, _S_C2].astype(np.int64),
             "satisfaction": satisfaction,
             "version": happened.sum(axis=1).astype(np.int64),
+            "centre_code": _strings(centre.astype(object)),
+            "due_from": _iso(due_from),
+            "sendback_count": has_reassign.astype(np.int64),
+            "callback": _take(_CALLBACK_ARR, callback_idx),
         },
         CASE_COLUMNS,
     )
@@ -879,14 +828,16 @@ def _chunk(
     actor = np.empty((n, len(_SLOTS)), dtype=np.int64)
     actor[:, _S_REPORT] = len(_ACTORS) + ch
     actor[:, _S_REGISTER] = _A_REGISTER
-    actor[:, [_S_DISPATCH, _S_REASSIGN]] = _A_DISPATCH
+    n_dept = w.dept_codes.size
+    actor[:, _S_DISPATCH] = np.where(first_town >= 0, len(_ACTORS) + n_ch + n_dept + first_town, _A_DISPATCH)
+    actor[:, _S_REASSIGN] = len(_ACTORS) + n_ch + np.maximum(first_idx, 0)  # the body sends it back
     actor[:, [_S_H1, _S_H2, _S_H3]] = dept_actor[:, None]
     actor[:, [_S_C1, _S_C2]] = _A_GRID
-    actor[:, [_S_R1, _S_R2, _S_CLOSE]] = _A_CHECK
+    actor[:, _S_CLOSE] = _A_CHECK
     actor[:, _S_EVAL] = _A_CALL
     body = np.repeat(dept_idx[:, None], len(_SLOTS), axis=1)
     body[:, [_S_REPORT, _S_REGISTER]] = -1
-    body[:, _S_DISPATCH] = first_idx
+    body[:, [_S_DISPATCH, _S_REASSIGN]] = first_idx[:, None]
     n_fixed = len(w.notes_fixed)
     note = np.empty((n, len(_SLOTS)), dtype=np.int64)
     note[:, _S_REPORT] = _N_REJECT + _REJECT_NOTES.size + ch
@@ -894,19 +845,20 @@ def _chunk(
     note[:, _S_DISPATCH] = n_fixed + np.arange(n)  # the route reason
     note[:, _S_REASSIGN] = n_fixed + n + np.arange(n)  # the re-dispatch reason
     note[:, _S_H1] = np.where(handled1 > deadline, _N_HANDLE_LATE, _N_HANDLE)
-    note[:, _S_C1], note[:, _S_R1], note[:, _S_H2] = _N_CHECK1, _N_REWORK1, _N_REDONE
-    note[:, _S_C2], note[:, _S_R2], note[:, _S_H3] = _N_CHECK2, _N_REWORK2, _N_REDONE
+    note[:, _S_C1], note[:, _S_H2] = _N_CHECK1, _N_REDONE
+    note[:, _S_C2], note[:, _S_H3] = _N_CHECK2, _N_REDONE
     note[:, _S_CLOSE] = np.where(late, _N_CLOSE_LATE, _N_CLOSE)
     note[:, _S_EVAL] = np.where(called, np.where(satisfied, _N_SATISFIED, _N_UNSATISFIED), _N_NO_CALL)
     notes = pa.concat_arrays([w.notes_fixed, reason, reassign_note])
     history = _frame(
         {
             "case_id": pc.take(case_id, pa.array(rows)),
-            "step": pc.take(_SLOT_ARR, pa.array(slots)),
+            "step": pc.take(_ACTION_ARR, pa.array(action[rows, slots])),
             "at": _iso(t[rows, slots]),
             "actor": pc.take(w.actors, pa.array(actor[rows, slots])),
             "dept_code": _take(pa.array(w.dept_codes.tolist(), pa.string()), body[rows, slots]),
             "note": pc.take(notes, pa.array(note[rows, slots])),
+            "role": pc.take(_ROLE_ARR, pa.array(slots)),
         },
         HISTORY_COLUMNS,
     )
@@ -989,7 +941,6 @@ def iter_cases(
     first_month = all_days[0].astype("datetime64[M]")
     n_months = int((last.astype("datetime64[M]") - first_month).astype(np.int64)) + 1
     hot = _hot_spots(w.comp_xy, cKDTree(w.comp_xy), n_months, base_rng)
-    cal = working_calendar(dt.date.fromisoformat(str(all_days[0])), end + dt.timedelta(days=90))
     cutoff = (last + 1).astype("datetime64[s]")
     for lo in range(0, days, chunk_days):
         chunk = all_days[lo : lo + chunk_days]
@@ -998,6 +949,6 @@ def iter_cases(
         if counts.sum() == 0:
             continue
         yield _chunk(
-            w, days=chunk, counts=counts, first_month=first_month, hot=hot, cal=cal, cutoff=cutoff,
+            w, days=chunk, counts=counts, first_month=first_month, hot=hot, cutoff=cutoff,
             locate=locate, departments=departments, radius=radius, rng=rng,
         )  # fmt: skip
