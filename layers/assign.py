@@ -3,7 +3,9 @@
 Chunked, so files of any size stream through; every input row comes out, in order, with
 ``grid_l3, grid_l2, grid_l1`` — and ``dept_code, dept_name, route_reason_code, route_reason`` when an
 event column is given — or with a ``reject_reason`` saying why it could not be placed. Nothing is
-dropped: malformed CSV rows come out too, with their raw text and the reason.
+dropped: records the reader could not split (malformed rows, unterminated quotes, ...) come out
+in their place too, with their raw text and the reason. The tool's own columns never replace the
+user's: an input that already has one of them is refused.
 """
 
 from __future__ import annotations
@@ -18,14 +20,25 @@ import pandas as pd
 
 from layers.district import District
 from layers.errors import InputFileError
-from layers.tabular import Chunk, ChunkWriter, count_rows, file_format, iter_chunks
+from layers.routing import ComponentTable
+from layers.tabular import (
+    Chunk,
+    ChunkWriter,
+    UserFile,
+    count_rows,
+    file_format,
+    iter_chunks,
+    open_user_file,
+    resolve_columns,
+)
 from spatial.crs import check_coordinates, to_display, to_work
 
 OUTPUT_COLUMNS = ["grid_l3", "grid_l2", "grid_l1"]
 ROUTE_COLUMNS = ["dept_code", "dept_name", "route_reason_code", "route_reason", "route_component"]
-
-_X_NAMES = ("x", "lon", "lng", "longitude", "经度", "XCOORD", "Longitude")
-_Y_NAMES = ("y", "lat", "latitude", "纬度", "YCOORD", "Latitude")
+#: Every column the tool adds to the user's; an input holding one of them is refused.
+TOOL_COLUMNS = ("row", *OUTPUT_COLUMNS, *ROUTE_COLUMNS, "reject_reason", "raw")
+#: Longest component code looked up (codes are 16 digits); a longer one rejects its row.
+MAX_CODE_CHARS = 64
 
 
 @dataclass
@@ -42,18 +55,6 @@ class AssignReport:
             self.reasons[str(k)] = self.reasons.get(str(k), 0) + int(v)
 
 
-def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str) -> str:
-    if wanted is not None:
-        if wanted not in columns:
-            raise InputFileError(f"no column {wanted!r} for {what}; the file has {columns}")
-        return wanted
-    lower = {c.lower(): c for c in columns}
-    for name in candidates:
-        if name.lower() in lower:
-            return lower[name.lower()]
-    raise InputFileError(f"no {what} column found; name it with --{what}-col (the file has {columns})")
-
-
 def assign_file(
     district: District,
     *,
@@ -68,27 +69,39 @@ def assign_file(
     chunk_rows: int = 200_000,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> AssignReport:
-    """Assign every row of ``src`` and write ``dst`` (format by extension: .csv, .geojson, .parquet)."""
+    """Assign every row of ``src`` and write ``dst``.
+
+    ``src`` is any file :mod:`layers.tabular` reads (CSV, XLSX, GeoJSON, JSON lines, JSON array,
+    Parquet); ``dst`` is written by extension: .csv, .geojson, .parquet. Output rows are the input
+    records, in input order, each placed or with its ``reject_reason``.
+    """
     src_p, dst_p = Path(src), Path(dst)
-    file_format(src_p)
     file_format(dst_p)
-    if src_p.resolve() == dst_p.resolve():
+    if src_p.exists() and src_p.resolve() == dst_p.resolve():
         raise InputFileError("--out must differ from --in: the input is never overwritten")
-    total = count_rows(src_p) if src_p.exists() else None
+    source = open_user_file(src_p)
+    total = count_rows(source)
     router = _Router(district, radius=radius) if event_col is not None else None
     bounds = _district_lonlat_bounds(district)
     report = AssignReport()
     writer = ChunkWriter(dst_p)
+    columns: dict[str, str | None] | None = None
     try:
-        for chunk in iter_chunks(src_p, chunk_rows=chunk_rows):
+        for chunk in iter_chunks(source, chunk_rows=chunk_rows):
+            if columns is None:
+                columns = _columns(
+                    source,
+                    chunk,
+                    x_col=x_col,
+                    y_col=y_col,
+                    event_col=event_col,
+                    component_col=component_col,
+                )
             out, lon, lat = _assign_chunk(
                 district,
                 chunk,
                 crs=crs,
-                x_col=x_col,
-                y_col=y_col,
-                event_col=event_col,
-                component_col=component_col,
+                columns=columns,
                 router=router,
                 bounds=bounds,
                 report=report,
@@ -101,6 +114,41 @@ def assign_file(
         writer.abort()
         raise
     return report
+
+
+def _columns(
+    source: UserFile,
+    chunk: Chunk,
+    *,
+    x_col: str | None,
+    y_col: str | None,
+    event_col: str | None,
+    component_col: str | None,
+) -> dict[str, str | None]:
+    """The columns of each role, checked once for the whole file; refuses clashes with ours."""
+    cols = [str(c) for c in chunk.frame.columns]
+    clash = [c for c in cols if c in TOOL_COLUMNS]
+    if clash:
+        raise InputFileError(
+            f"{source.name}: the file already has column(s) {clash}, which assign writes itself "
+            f"({', '.join(TOOL_COLUMNS)}); rename them in the file so nothing of yours is overwritten"
+        )
+    roles: dict[str, str | None] = {}
+    required: list[str] = []
+    if chunk.geometry_xy is None or x_col is not None or y_col is not None:
+        roles.update(x=x_col, y=y_col)
+        required = ["x", "y"]
+    if event_col is not None:
+        roles["event"] = event_col
+    if component_col is not None:
+        roles["component"] = component_col
+    return resolve_columns(
+        cols,
+        filename=source.name,
+        roles=roles,
+        required=required,
+        hint="Name them with --x-col / --y-col (or --event-col, --component-col).",
+    )
 
 
 def _district_lonlat_bounds(district: District) -> tuple[float, float, float, float]:
@@ -117,32 +165,43 @@ def _assign_chunk(
     chunk: Chunk,
     *,
     crs: str,
-    x_col: str | None,
-    y_col: str | None,
-    event_col: str | None,
-    component_col: str | None,
+    columns: dict[str, str | None],
     router: _Router | None,
     bounds: tuple[float, float, float, float],
     report: AssignReport,
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     frame = chunk.frame
-    cols = list(frame.columns)
     n = len(frame)
-    reason = pd.Series([""] * n, dtype=object)
-    if chunk.geometry_xy is not None and x_col is None and y_col is None:
-        xs = pd.to_numeric(chunk.geometry_xy[0], errors="coerce").to_numpy(dtype=float)
-        ys = pd.to_numeric(chunk.geometry_xy[1], errors="coerce").to_numpy(dtype=float)
-        reason[np.isnan(xs) | np.isnan(ys)] = "no point geometry: the feature is empty or not a Point"
+    # Records the reader could not split keep its reason; nothing else is asked of them.
+    unread = chunk.rejected
+    reason = pd.Series(chunk.reject_reason(), dtype=object)
+    xc, yc = columns.get("x"), columns.get("y")
+    if xc is None or yc is None:
+        assert chunk.geometry_xy is not None
+        xs = np.asarray(chunk.geometry_xy[0], dtype=float)
+        ys = np.asarray(chunk.geometry_xy[1], dtype=float)
+        reason[~unread & (np.isnan(xs) | np.isnan(ys))] = (
+            "no point geometry: the feature is empty or not a Point"
+        )
     else:
-        xc = _pick(cols, x_col, _X_NAMES, "x")
-        yc = _pick(cols, y_col, _Y_NAMES, "y")
         raw_x, raw_y = frame[xc].astype(str).str.strip(), frame[yc].astype(str).str.strip()
         xs = pd.to_numeric(raw_x, errors="coerce").to_numpy(dtype=float)
         ys = pd.to_numeric(raw_y, errors="coerce").to_numpy(dtype=float)
-        bad_x = np.isnan(xs) & ~raw_x.str.lower().isin(["", "nan"]).to_numpy()
-        bad_y = np.isnan(ys) & ~raw_y.str.lower().isin(["", "nan"]).to_numpy()
+        bad_x = ~unread & np.isnan(xs) & ~raw_x.str.lower().isin(["", "nan"]).to_numpy()
+        bad_y = ~unread & np.isnan(ys) & ~raw_y.str.lower().isin(["", "nan"]).to_numpy()
         reason[bad_x] = "not a number: " + xc + "=" + raw_x[bad_x].str.slice(0, 40)
         reason[bad_y & (reason == "")] = "not a number: " + yc + "=" + raw_y[bad_y].str.slice(0, 40)
+    comp_col = columns.get("component")
+    components = frame[comp_col].astype(str).str.strip() if comp_col else None
+    if components is not None:
+        # Codes are looked up by hashing, never widened to the longest input; an over-long one
+        # is no code at all, and says so.
+        length = components.str.len().to_numpy()
+        too_long = (reason == "").to_numpy() & (length > MAX_CODE_CHARS)
+        reason[too_long] = (
+            f"component code too long: at most {MAX_CODE_CHARS} characters, got "
+            + pd.Series(length[too_long], dtype=object).astype(str).to_numpy()
+        )
     todo = (reason == "").to_numpy().copy()
     check = check_coordinates(xs, ys, crs=crs, bounds_lonlat=bounds)
     failed = todo & ~check.valid
@@ -158,20 +217,13 @@ def _assign_chunk(
     placed = todo & ~outside
 
     out = frame.copy()
-    out.insert(0, "row", chunk.row_numbers.to_numpy())
+    out.insert(0, "row", chunk.row_numbers)
     for c in OUTPUT_COLUMNS:
         out[c] = located[c].where(placed, None).to_numpy()
+    event_col = columns.get("event")
     if router is not None and event_col is not None:
-        if event_col not in cols:
-            raise InputFileError(f"no column {event_col!r} for the event type; the file has {cols}")
-        routed = router.route(
-            wx,
-            wy,
-            out["grid_l3"].to_numpy(),
-            frame[event_col].astype(str).str.strip(),
-            frame[component_col].astype(str).str.strip() if component_col else None,
-            placed,
-        )
+        events = frame[event_col].astype(str).str.strip()
+        routed = router.route(wx, wy, out["grid_l3"].to_numpy(), events, components, placed)
         for c in ROUTE_COLUMNS:
             out[c] = routed[c].to_numpy()
         unknown = placed & (routed["route_reason_code"] == "unknown_event_type").to_numpy()
@@ -180,29 +232,16 @@ def _assign_chunk(
             report.routed[str(k)] = report.routed.get(str(k), 0) + int(v)
         placed = placed & ~unknown
     out["reject_reason"] = reason.to_numpy()
-    # Always present, so every chunk has the same columns: the raw text of a malformed CSV row.
-    out["raw"] = ""
+    # Always present, so every chunk has the same columns: the raw text of an unreadable record.
+    out["raw"] = chunk.raw
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     if placed.any():
         lon[placed], lat[placed] = to_display(wx[placed], wy[placed])
-
-    if chunk.malformed:
-        bad = pd.DataFrame(
-            {
-                "row": [m[0] for m in chunk.malformed],
-                "raw": [m[1] for m in chunk.malformed],
-                "reject_reason": [m[2] for m in chunk.malformed],
-            }
-        )
-        out = pd.concat([out, bad], ignore_index=True).sort_values("row", kind="stable", ignore_index=True)
-        order = out.index.to_numpy()
-        lon = np.concatenate([lon, np.full(len(bad), np.nan)])[order]
-        lat = np.concatenate([lat, np.full(len(bad), np.nan)])[order]
-    report.rows += len(out)
+    report.rows += n
     report.placed += int(placed.sum())
-    report.rejected += int((out["reject_reason"].fillna("") != "").sum())
-    report.add_reasons(out["reject_reason"].fillna("").astype(str))
+    report.rejected += int((out["reject_reason"] != "").sum())
+    report.add_reasons(out["reject_reason"].astype(str))
     return out, pd.Series(lon), pd.Series(lat)
 
 
@@ -218,6 +257,7 @@ class _Router:
             "SELECT code, class_code, x, y, maintainer_code, owner_code FROM components"
         ).to_pandas()
         self.names = dict(zip(self.departments["code"], self.departments["name"], strict=True))
+        self.table: ComponentTable | None = None
 
     def route(
         self,
@@ -228,13 +268,15 @@ class _Router:
         components: pd.Series | None,
         placed: np.ndarray,
     ) -> pd.DataFrame:
-        from layers.routing import route
+        from layers.routing import prepare_components, route
 
         n = len(x)
         result = pd.DataFrame({c: pd.Series([None] * n, dtype=object) for c in ROUTE_COLUMNS})
         if not placed.any():
             return result
         idx = np.flatnonzero(placed)
+        if self.table is None:  # prepared once for every chunk
+            self.table = prepare_components(self.components)
         routed = route(
             x=x[idx],
             y=y[idx],
@@ -242,7 +284,7 @@ class _Router:
             event_type_codes=events.to_numpy()[idx],
             component_codes=None if components is None else components.replace("", None).to_numpy()[idx],
             event_types=self.event_types,
-            components=self.components,
+            components=self.table,
             departments=self.departments,
             radius=self.radius,
         )

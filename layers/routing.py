@@ -84,12 +84,18 @@ def _has(values: np.ndarray) -> np.ndarray:
     return np.asarray(pd.notna(values), dtype=bool)
 
 
+def _text_keys(keys: np.ndarray) -> np.ndarray:
+    """Keys as an object array of str: never a fixed-width array as wide as the longest key
+    (one 100,000-character code would make every element 400 kB)."""
+    return pd.Series(keys, dtype=object).astype(str).to_numpy(dtype=object)
+
+
 def _lookup(keys: np.ndarray, index_codes: pd.Index) -> np.ndarray:
-    """Positions of ``keys`` in ``index_codes`` (-1 for missing or unknown keys)."""
+    """Positions of ``keys`` in ``index_codes`` (-1 for missing or unknown keys), by hashing."""
     pos = np.full(keys.shape[0], -1, dtype=np.int64)
     present = _has(keys)
     if present.any():
-        pos[present] = index_codes.get_indexer(keys[present].astype(str))
+        pos[present] = index_codes.get_indexer(pd.Index(_text_keys(keys[present]), dtype=object))
     return pos
 
 
@@ -131,12 +137,22 @@ class ComponentTable:
     index: ClassIndex
 
     def positions(self, keys: np.ndarray) -> np.ndarray:
-        """Positions of component codes (-1 for missing or unknown ones)."""
+        """Positions of component codes (-1 for missing or unknown ones).
+
+        A key longer than the longest code cannot be one and is unknown without being compared;
+        the others are searched at the table's own width, so no array grows with the input.
+        """
         pos = np.full(keys.shape[0], -1, dtype=np.int64)
         present = np.flatnonzero(_has(keys))
         if present.size == 0 or self.sorted_codes.size == 0:
             return pos
-        k = keys[present].astype(str)
+        text = pd.Series(_text_keys(keys[present]), dtype=object)
+        width = max(self.sorted_codes.dtype.itemsize // 4, 1)
+        fits = (text.str.len() <= width).to_numpy()
+        present = present[fits]
+        if present.size == 0:
+            return pos
+        k = text[fits].to_numpy().astype(self.sorted_codes.dtype)
         at = np.minimum(np.searchsorted(self.sorted_codes, k), self.sorted_codes.size - 1)
         hit = self.sorted_codes[at] == k
         pos[present[hit]] = self.sorted_pos[at[hit]]

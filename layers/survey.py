@@ -10,8 +10,9 @@ Positions enter with their CRS (WGS84 lon/lat, GCJ-02 lon/lat, CGCS2000 lon/lat 
 EPSG:4549 x/y), are converted with :mod:`spatial.crs`, checked (NaN, range, swapped axes) and
 located in the current level-3 grids; a point no grid covers is outside the district and refused.
 
-A batch upload is two steps. :func:`preview_batch` reads a CSV/XLSX file (size-checked before it is
-parsed), validates every row at once with pandas/numpy and returns a :class:`BatchPreview`: per
+A batch upload is two steps. :func:`preview_batch` reads a CSV/XLSX file through the one reader of
+user files (:mod:`layers.tabular`: size-checked before it is parsed, UTF-8 or GB18030, aliases of
+column names, malformed records kept with their reason), validates every row at once with pandas/numpy and returns a :class:`BatchPreview`: per
 row the distance moved, old and new grid, or the reasons it was rejected. :func:`confirm_batch`
 applies the accepted rows in one transaction, refusing the whole batch if any of them changed since
 the preview, and keeps every rejected row with its reason in ``import_rejects``.
@@ -19,15 +20,11 @@ the preview, and keeps every rejected row with its reason in ``import_rejects``.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import os
 import sqlite3
 import threading
-import warnings
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +40,7 @@ from layers.components import STATES
 from layers.errors import ChangeRefusedError, InputFileError, StaleBatchError, StaleEditError
 from layers.grids import load_grids
 from layers.store import Store
+from layers.tabular import READER_REASONS, read_table, resolve_columns
 from spatial import crs as spatial_crs
 from spatial.errors import CodeError, CoordinateError, CRSError, OutsideDistrictError
 from spatial.locate import GridLocator
@@ -82,9 +80,9 @@ _PROJECTED = {"EPSG:4549"}
 #: Kind recorded in ``import_batches`` for surveyed positions.
 BATCH_KIND = "component_positions"
 
-#: Reasons a batch row can be rejected, by code: (Chinese, English).
+#: Reasons a batch row can be rejected, by code: (Chinese, English); the reader's own first.
 REASONS: dict[str, tuple[str, str]] = {
-    "malformed_row": ("行格式错误（字段数不符）", "malformed row (wrong number of fields)"),
+    **READER_REASONS,
     "missing_code": ("缺少部件编码", "missing component code"),
     "malformed_code": ("部件编码格式错误（应为16位数字）", "malformed component code (16 digits expected)"),
     "duplicate_code": ("文件中部件编码重复", "component code repeated in the file"),
@@ -105,13 +103,6 @@ _CODE_LEN = 16
 _DEFAULT_LIMIT = 200
 _MAX_LIMIT = 5000
 _MB = 1024 * 1024
-# An XLSX is a zip; a tiny file can inflate to gigabytes, so its declared content is bounded too.
-_XLSX_INFLATE_FACTOR = 10
-
-_CODE_ALIASES = ("code", "component_code", "部件编码", "编码", "部件代码")
-_X_ALIASES = ("x", "lon", "lng", "long", "longitude", "经度", "东坐标", "x坐标")
-_Y_ALIASES = ("y", "lat", "latitude", "纬度", "北坐标", "y坐标")
-_NOTE_ALIASES = ("note", "remark", "comment", "备注", "说明")
 _NAN_WORDS = {
     "nan",
     "-nan",
@@ -127,7 +118,6 @@ _NAN_WORDS = {
     "-infinity",
     "+infinity",
 }
-_BAD_LINE = "\x00bad-line:"
 
 
 # --------------------------------------------------------------------------------------- records
@@ -688,103 +678,8 @@ def undo(
 
 
 # --------------------------------------------------------------------------------------- batches
-def _size_of(data: bytes | bytearray | memoryview | IO[bytes] | str | os.PathLike[str]) -> int:
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return len(data)
-    if isinstance(data, (str, os.PathLike)):
-        return os.path.getsize(data)
-    size = getattr(data, "size", None)  # Streamlit's UploadedFile knows it without reading
-    if isinstance(size, int):
-        return size
-    pos = data.tell()
-    data.seek(0, io.SEEK_END)
-    end = data.tell()
-    data.seek(pos)
-    return end - pos
-
-
-def _read_bytes(data: bytes | bytearray | memoryview | IO[bytes] | str | os.PathLike[str]) -> bytes:
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    if isinstance(data, (str, os.PathLike)):
-        return Path(data).read_bytes()
-    getvalue = getattr(data, "getvalue", None)
-    if callable(getvalue):
-        return bytes(getvalue())
-    return data.read()
-
-
-def _decode(raw: bytes, *, filename: str) -> str:
-    for enc in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise InputFileError(f"{filename}: the text is neither UTF-8 nor GBK/GB18030; save it as UTF-8 CSV")
-
-
-def _parse_csv(text: str, *, filename: str) -> tuple[pd.DataFrame, list[list[str]]]:
-    """Every field as text; a line with too many fields becomes a marked row, so line numbers hold."""
-    try:
-        header = pd.read_csv(io.StringIO(text), nrows=0, dtype=str, engine="python")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise InputFileError(f"{filename}: not a readable CSV file ({exc})") from exc
-    width = len(header.columns)
-    bad: list[list[str]] = []
-
-    def keep_bad(fields: list[str]) -> list[str]:
-        bad.append(list(fields))
-        return [f"{_BAD_LINE}{len(bad) - 1}"] + [""] * (width - 1)
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                io.StringIO(text),
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                engine="python",
-                on_bad_lines=keep_bad,
-                skip_blank_lines=False,
-            )
-    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
-        raise InputFileError(f"{filename}: not a readable CSV file ({exc})") from exc
-    return frame, bad
-
-
-def _parse_xlsx(raw: bytes, *, filename: str, max_bytes: int) -> pd.DataFrame:
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            inflated = sum(i.file_size for i in zf.infolist())
-    except zipfile.BadZipFile as exc:
-        raise InputFileError(f"{filename}: not a readable XLSX workbook ({exc})") from exc
-    if inflated > _XLSX_INFLATE_FACTOR * max_bytes:
-        raise InputFileError(
-            f"{filename}: the workbook unpacks to {inflated / _MB:.1f} MB, more than "
-            f"{_XLSX_INFLATE_FACTOR * max_bytes / _MB:.0f} MB; split it or upload CSV"
-        )
-    try:
-        frame = pd.read_excel(
-            io.BytesIO(raw), dtype=str, engine="openpyxl", keep_default_na=False, na_filter=False
-        )
-    except Exception as exc:  # openpyxl raises many kinds for a broken workbook; all mean the same
-        raise InputFileError(f"{filename}: not a readable XLSX workbook ({exc})") from exc
-    return frame
-
-
-def _pick_column(columns: list[str], *, asked: str | None, aliases: tuple[str, ...]) -> str | None:
-    if asked:
-        return asked if asked in columns else None
-    norm = {str(c).strip().lower(): c for c in columns}
-    for a in aliases:
-        if a in norm:
-            return norm[a]
-    return None
-
-
 def _resolve_columns(
-    frame: pd.DataFrame,
+    columns: list[str],
     *,
     filename: str,
     code_column: str | None,
@@ -792,28 +687,13 @@ def _resolve_columns(
     y_column: str | None,
     note_column: str | None,
 ) -> dict[str, str | None]:
-    cols = [str(c) for c in frame.columns]
-    frame.columns = cols
-    chosen = {
-        "code": _pick_column(cols, asked=code_column, aliases=_CODE_ALIASES),
-        "x": _pick_column(cols, asked=x_column, aliases=_X_ALIASES),
-        "y": _pick_column(cols, asked=y_column, aliases=_Y_ALIASES),
-        "note": _pick_column(cols, asked=note_column, aliases=_NOTE_ALIASES),
-    }
-    wanted = {
-        "code": code_column or "code",
-        "x": x_column or "x or lon",
-        "y": y_column or "y or lat",
-    }
-    missing = [wanted[k] for k in ("code", "x", "y") if chosen[k] is None]
-    if note_column and chosen["note"] is None:
-        missing.append(note_column)
-    if missing:
-        shown = ", ".join(repr(c) for c in cols) if cols else "no columns at all"
-        raise InputFileError(
-            f"{filename}: missing column(s) {', '.join(repr(m) for m in missing)}; "
-            f"the file has {shown}. Name the columns code, x, y (or lon, lat), or choose them."
-        )
+    chosen = resolve_columns(
+        columns,
+        filename=filename,
+        roles={"code": code_column, "x": x_column, "y": y_column, "note": note_column},
+        required=("code", "x", "y"),
+        hint="Name the columns code, x, y (or lon, lat), or choose them.",
+    )
     picked = [chosen[k] for k in ("code", "x", "y")]
     if len(set(picked)) < 3:
         raise InputFileError(f"{filename}: code, x and y must be three different columns, got {picked}")
@@ -886,48 +766,24 @@ def preview_batch(
     """
     canonical = normalise_crs(crs)
     limit = int(max_bytes) if max_bytes is not None else settings.MAX_UPLOAD_MB * _MB
-    name = str(filename or "upload")
-    size = _size_of(data)
-    if size > limit:
-        raise InputFileError(
-            f"{name} is {size / _MB:.1f} MB ({size} bytes); the limit is {limit / _MB:.1f} MB "
-            f"({limit} bytes). Split the file and upload the parts."
-        )
-    if size == 0:
-        raise InputFileError(f"{name} is empty")
-    raw = _read_bytes(data)
-    if len(raw) > limit:  # a stream that reported less than it held
-        raise InputFileError(f"{name} is larger than the limit of {limit / _MB:.1f} MB")
-
-    suffix = Path(name).suffix.lower()
-    is_zip = raw[:4] == b"PK\x03\x04"
-    if suffix == ".xls" or raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise InputFileError(f"{name}: old Excel .xls files are not read; save it as .xlsx or .csv")
-    bad_lines: list[list[str]] = []
-    if suffix in (".xlsx", ".xlsm") or (is_zip and suffix not in (".csv", ".txt")):
-        file_format = "xlsx"
-        frame = _parse_xlsx(raw, filename=name, max_bytes=limit)
-    elif suffix in (".csv", ".txt", "") and not is_zip:
-        file_format = "csv"
-        frame, bad_lines = _parse_csv(_decode(raw, filename=name), filename=name)
-    else:
-        raise InputFileError(f"{name}: upload a .csv or .xlsx file (got {suffix or 'no extension'})")
-
+    table = read_table(data, filename=str(filename or "upload"), max_bytes=limit, formats=("csv", "xlsx"))
+    name, file_format, size = table.name, table.fmt, table.size
     chosen = _resolve_columns(
-        frame,
+        [str(c) for c in table.frame.columns],
         filename=name,
         code_column=code_column,
         x_column=x_column,
         y_column=y_column,
         note_column=note_column,
     )
-    frame = frame.astype(object).where(frame.notna(), "")
-    frame = frame.astype(str)
-    # Blank lines carry nothing; they are not rows (and keeping them would only add noise).
-    blank = (frame.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
-    row_number = np.arange(len(frame), dtype=np.int64) + 2
+    frame = table.frame.astype(object).where(table.frame.notna(), "").astype(str)
+    unread = table.rejected
+    # Rows of empty fields carry nothing; they are not rows (and keeping them would only add noise).
+    blank = ~unread & (frame.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
     frame = frame.loc[~blank].reset_index(drop=True)
-    row_number = row_number[~blank]
+    # The header is line 1 of the file: row numbers count from 2.
+    row_number = table.row_numbers[~blank] + 1
+    unread = unread[~blank]
     n = len(frame)
 
     code = frame[chosen["code"]].str.strip()  # type: ignore[index]
@@ -935,21 +791,12 @@ def preview_batch(
     y_in = frame[chosen["y"]].str.strip()  # type: ignore[index]
     note = frame[chosen["note"]] if chosen["note"] else pd.Series([""] * n, dtype=object)
     r = _Reasons(n)
-
-    is_bad_line = code.str.startswith(_BAD_LINE).to_numpy(dtype=bool)
-    if is_bad_line.any():
-        idx = code[is_bad_line].str.slice(len(_BAD_LINE)).astype(int).to_numpy()
-        detail = np.array(
-            [f"{len(bad_lines[i])} fields, the header has {len(frame.columns)}" for i in idx], dtype=object
-        )
-        full = np.full(n, "", dtype=object)
-        full[is_bad_line] = detail
-        r.add(is_bad_line, "malformed_row", full)
-        code = code.mask(is_bad_line, "")
-        x_in = x_in.mask(is_bad_line, "")
-        y_in = y_in.mask(is_bad_line, "")
-        note = note.mask(is_bad_line, "")
-    live = ~is_bad_line
+    # Records the reader could not split keep its reason (malformed row, unterminated quote, ...).
+    reader_code = table.reject_code[~blank]
+    reader_detail = table.reject_detail[~blank]
+    for rc in np.unique(reader_code[unread]):
+        r.add(unread & (reader_code == rc), str(rc), reader_detail)
+    live = ~unread
 
     code_arr = code.to_numpy(dtype=object)
     r.add(live & (code_arr == ""), "missing_code")
@@ -1050,9 +897,9 @@ def preview_batch(
         lines = original.to_json(orient="records", force_ascii=False, lines=True).split("\n")
         lines = [ln for ln in lines if ln]
         raw_json = dict(zip(row_number[rejected_idx].tolist(), lines, strict=True))
-        for pos in np.flatnonzero(is_bad_line):
-            k = int(frame.iloc[pos][chosen["code"]][len(_BAD_LINE) :])  # type: ignore[index]
-            raw_json[int(row_number[pos])] = json.dumps({"fields": bad_lines[k]}, ensure_ascii=False)
+        raw_text = table.raw[~blank]
+        for pos in np.flatnonzero(unread):  # as read from the file, since it has no fields
+            raw_json[int(row_number[pos])] = json.dumps({"raw": raw_text[pos]}, ensure_ascii=False)
 
     return BatchPreview(
         filename=name,

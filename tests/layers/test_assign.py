@@ -86,7 +86,7 @@ def test_every_row_placed_exactly_or_rejected_with_reason(
     assert reasons["unknown_event"].startswith("unknown event type")
     malformed = res[res["raw"] != ""]
     assert malformed["raw"].tolist() == ["malformed,1,2,3,4,5,6"]
-    assert malformed["reject_reason"].iloc[0].startswith("malformed CSV row")
+    assert malformed["reject_reason"].iloc[0].startswith("malformed row")
     assert report.placed == len(good) and report.rejected == len(bad) + 1
     for rejected in res.iloc[len(good) :].itertuples():
         # A point with an unknown event type is still located; it only cannot be routed.
@@ -125,11 +125,11 @@ def test_geojson_and_projected_input(district: District, sample: pd.DataFrame, t
 def test_bad_files_are_refused_clearly(district: District, tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="no input file"):
         assign_file(district, src=tmp_path / "none.csv", dst=tmp_path / "o.csv")
-    (tmp_path / "a.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "a.dat").write_text("x", encoding="utf-8")
     with pytest.raises(InputFileError, match="unknown file type"):
-        assign_file(district, src=tmp_path / "a.txt", dst=tmp_path / "o.csv")
+        assign_file(district, src=tmp_path / "a.dat", dst=tmp_path / "o.csv")
     cols = _csv(tmp_path / "cols.csv", pd.DataFrame({"a": [1], "b": [2]}))
-    with pytest.raises(InputFileError, match=r"no x column found.*\['a', 'b'\]"):
+    with pytest.raises(InputFileError, match=r"missing column\(s\) 'x or lon', 'y or lat'; the file has 'a', 'b'"):
         assign_file(district, src=cols, dst=tmp_path / "o.csv")
     with pytest.raises(InputFileError, match="must differ"):
         assign_file(district, src=cols, dst=cols)

@@ -20,7 +20,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from layers import survey
+from layers import survey, tabular
 from layers.components import write_components
 from layers.errors import ChangeRefusedError, InputFileError, StaleBatchError, StaleEditError
 from layers.grids import write_grids
@@ -413,8 +413,8 @@ def test_preview_gives_a_reason_for_every_bad_row(big_store: Store) -> None:
     assert "5 fields, the header has 4" in rows.loc[10, "reason"]
     assert "<script>alert(1)</script>" in rows.loc[11, "reason"]
     assert rows.loc[13, "reason"] == "missing coordinate: x"
-    assert json.loads(p.raw_rejects[10])["fields"][0] == "3205060103000003"
-    assert json.loads(p.raw_rejects[10])["fields"][-2:] == ["x", "extra"]
+    assert json.loads(p.raw_rejects[10])["raw"].startswith("3205060103000003,")
+    assert json.loads(p.raw_rejects[10])["raw"].endswith(",x,extra")
     assert json.loads(p.raw_rejects[11])["code"] == "<script>alert(1)</script>"
     assert set(p.raw_rejects) == set(p.rejected["row_number"].tolist())
 
@@ -520,8 +520,8 @@ def test_oversized_file_refused_before_parsing(store: Store, monkeypatch: pytest
     def must_not_parse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the file was parsed")
 
-    monkeypatch.setattr(survey, "_parse_csv", must_not_parse)
-    monkeypatch.setattr(survey, "_read_bytes", must_not_parse)
+    monkeypatch.setattr(tabular, "_csv_chunks", must_not_parse)
+    monkeypatch.setattr(tabular, "_read_all", must_not_parse)
     limit = 1000
     with pytest.raises(
         InputFileError, match=r"is 0\.0 MB \(10000 bytes\); the limit is 0\.0 MB \(1000 bytes\)"
