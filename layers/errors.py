@@ -13,6 +13,14 @@ class StoreExistsError(StoreError):
     """A store already exists where a new one would be written."""
 
 
+class StoreUnreadableError(StoreError):
+    """The file is a damaged store (truncated, overwritten): SQLite cannot read it; it is left untouched."""
+
+
+class StoreBusyError(StoreError):
+    """Another write held the store longer than a writer waits; nothing was written, try again."""
+
+
 class StaleEditError(OneGridError):
     """Someone else changed the record since it was loaded; the current version is attached."""
 
@@ -39,3 +47,15 @@ class StaleBatchError(StaleEditError):
 
 class ChangeRefusedError(OneGridError):
     """A change cannot be made as asked (an unknown state, nothing to undo, no difference)."""
+
+
+class CaseNotFoundError(OneGridError):
+    """No case has that id."""
+
+
+class IllegalTransitionError(OneGridError):
+    """The case's state does not allow the action; the message names the state and what it allows."""
+
+
+class ActionNotPermittedError(OneGridError):
+    """The viewer's role or scope (body, centre) may not take this action on this case."""
