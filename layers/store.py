@@ -7,14 +7,23 @@ file that is not a OneGrid store, is refused and left untouched.
 Writes go through :meth:`Store.transaction` (``BEGIN IMMEDIATE`` … ``COMMIT``): a crash or kill
 mid-write leaves the store as it was before that write. Whole new stores are written to a
 temporary file beside the target and renamed over it only when complete (:func:`build_store`).
+
+SQLite errors reach a user only as :class:`~layers.errors.StoreError`: "database is locked" after
+the busy timeout becomes :class:`~layers.errors.StoreBusyError`, and a damaged file ("database disk
+image is malformed", a file cut short) becomes :class:`~layers.errors.StoreUnreadableError` ("… is
+not a readable OneGrid store"), both in :func:`user_error`, the one place they are translated.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import glob
 import os
+import secrets
+import signal
 import sqlite3
-import tempfile
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from layers.errors import StoreError, StoreExistsError
+from layers.errors import StoreBusyError, StoreError, StoreExistsError, StoreUnreadableError
 
 #: "ONGR" — marks a SQLite file as a OneGrid store (PRAGMA application_id).
 APPLICATION_ID = 0x4F4E4752
@@ -320,7 +329,54 @@ class StoreInfo:
     meta: dict[str, str]
 
 
-def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+#: The words of :class:`StoreBusyError`, wherever a write finds the store locked.
+BUSY_MESSAGE = "the store is busy with another write; try again in a moment"
+#: How long a writer waits for another write to finish before it gives up with BUSY_MESSAGE.
+BUSY_TIMEOUT_S = 10.0
+
+# Words of SQLite (and ADBC) errors meaning another connection holds the lock, or the file itself
+# is damaged; anything else (a wrong query) is a bug and is left to show as one.
+_BUSY_WORDS = ("database is locked", "database is busy", "database table is locked")
+_DAMAGE_WORDS = ("malformed", "not a database", "disk i/o error", "corrupt", "file is encrypted")
+
+
+def _unreadable(path: Path, why: str) -> StoreUnreadableError:
+    return StoreUnreadableError(
+        f"{path} is not a readable OneGrid store ({why}); it was left untouched. Restore it from a "
+        f"backup, or replace it with `python cli.py generate --store {path} --force`"
+    )
+
+
+def user_error(path: Path, exc: BaseException, *, opening: bool = False) -> StoreError | None:
+    """The error a user can act on for a SQLite or ADBC error on the store at ``path``, if any.
+
+    The one place where "database is locked" becomes :class:`StoreBusyError` and "database disk
+    image is malformed" and its kin :class:`StoreUnreadableError`. While a store is being opened
+    (``opening``) every SQLite error but a lock means the file cannot be read as a store.
+    """
+    text = str(exc).lower()
+    if any(w in text for w in _BUSY_WORDS):
+        return StoreBusyError(f"{BUSY_MESSAGE} ({path})")
+    if opening or any(w in text for w in _DAMAGE_WORDS):
+        return _unreadable(path, str(exc))
+    return None
+
+
+@contextlib.contextmanager
+def translated(path: Path, *, opening: bool = False) -> Iterator[None]:
+    """Raise the SQLite errors of the store at ``path`` that a user can act on as :func:`user_error`'s."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        mapped = user_error(path, exc, opening=opening)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _connect(
+    path: Path, *, readonly: bool = False, busy_timeout_s: float = BUSY_TIMEOUT_S
+) -> sqlite3.Connection:
     if readonly:
         conn = sqlite3.connect(
             f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
@@ -328,13 +384,50 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     else:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {round(busy_timeout_s * 1000)}")
     return conn
 
 
 def _looks_like_sqlite(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(16) == _SQLITE_MAGIC
+
+
+def _damage(path: Path) -> str | None:
+    """Why the file cannot be a whole SQLite database, judged from its header and size alone.
+
+    The first 100 bytes hold the page size (offset 16) and the page count (offset 28, trusted when
+    the "version valid for" at 92 equals the change counter at 24): a file shorter than the header,
+    or than the pages it records, was cut. While a non-empty WAL lies beside it the count may run
+    ahead of the file (a checkpoint stopped after writing page 1), so the size is not judged then.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        return f"only {size:,} bytes, shorter than a SQLite header"
+    page_size = struct.unpack(">H", head[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return "its header is damaged"
+    (change,) = struct.unpack(">I", head[24:28])
+    (pages,) = struct.unpack(">I", head[28:32])
+    (valid_for,) = struct.unpack(">I", head[92:96])
+    wal = Path(f"{path}-wal")
+    wal_pending = wal.exists() and wal.stat().st_size > 0
+    if pages and valid_for == change and not wal_pending and size < pages * page_size:
+        return f"cut short: {size:,} bytes of the {pages * page_size:,} its header records"
+    return None
+
+
+def _fault_point(name: str) -> None:
+    """Kill this process here with SIGKILL when ``ONEGRID_FAULT`` names this point.
+
+    The kill tests run a real child process through a build and stop it dead at the worst
+    moments (``build-written``, ``build-settled``, ``build-replaced``); unset, this does nothing.
+    """
+    if os.environ.get("ONEGRID_FAULT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Store:
@@ -355,15 +448,21 @@ class Store:
         """
         import adbc_driver_sqlite.dbapi as adbc
 
-        if self._adbc is None:
-            src = self.path if self._building is None else self._building
-            self._adbc = adbc.connect(f"file:{src}?mode=ro", autocommit=True)
-        cur = self._adbc.cursor()  # type: ignore[attr-defined]
         try:
-            cur.execute(sql, list(params) if params else None)
-            return cur.fetch_arrow_table()
-        finally:
-            cur.close()
+            if self._adbc is None:
+                src = self.path if self._building is None else self._building
+                self._adbc = adbc.connect(f"file:{src}?mode=ro", autocommit=True)
+            cur = self._adbc.cursor()  # type: ignore[attr-defined]
+            try:
+                cur.execute(sql, list(params) if params else None)
+                return cur.fetch_arrow_table()
+            finally:
+                cur.close()
+        except adbc.Error as exc:
+            mapped = user_error(self.path, exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     def ingest(self, table: str, data: pa.Table | pd.DataFrame) -> int:
         """Append a whole frame to a table through Arrow (ADBC bulk ingest, in C).
@@ -384,19 +483,39 @@ class Store:
     # -- transactions --------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all of it is committed, or none of it."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One write transaction: all of it is committed, or none of it.
+
+        A writer waits up to the busy timeout for another write to finish; then, and for any
+        lock met inside, it gets :class:`StoreBusyError` with nothing written. SQLite errors
+        meaning a damaged file come out as :class:`StoreUnreadableError` (see :func:`user_error`).
+        """
+        with translated(self.path):
+            self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+        except BaseException as exc:
+            # SQLite rolls back by itself on some errors (a full disk); ROLLBACK would then fail.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            mapped = user_error(self.path, exc) if isinstance(exc, sqlite3.Error) else None
+            if mapped is None:
+                raise
+            raise mapped from exc
         else:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                mapped = user_error(self.path, exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
 
     # -- meta ----------------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        with translated(self.path):
+            return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
 
     def set_meta(self, conn: sqlite3.Connection, **values: object) -> None:
         conn.executemany(
@@ -414,19 +533,22 @@ class Store:
         )
 
     def revision(self, layer: str) -> int:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (f"rev.{layer}",)).fetchone()
+        with translated(self.path):
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (f"rev.{layer}",)).fetchone()
         return int(row[0]) if row else 0
 
     def current_generation(self) -> int:
-        row = self.conn.execute(
-            "SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        with translated(self.path):
+            row = self.conn.execute(
+                "SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id DESC LIMIT 1"
+            ).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: the store has no current grid generation")
         return int(row[0])
 
     def info(self) -> StoreInfo:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        with translated(self.path):
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         return StoreInfo(path=self.path, schema_version=int(version), meta=self.meta())
 
     def close(self) -> None:
@@ -481,32 +603,94 @@ def _upgrade(path: Path, conn: sqlite3.Connection, version: int) -> None:
     conn.execute("COMMIT")
 
 
-def open_store(path: str | os.PathLike[str], *, readonly: bool = False) -> Store:
-    """Open an existing store; refuse a missing file, a foreign file or a newer schema."""
+def open_store(
+    path: str | os.PathLike[str], *, readonly: bool = False, busy_timeout_s: float = BUSY_TIMEOUT_S
+) -> Store:
+    """Open an existing store; refuse a missing, foreign or damaged file, or a newer schema.
+
+    Parameters
+    ----------
+    readonly
+        Open without write access (no upgrade, no WAL switch).
+    busy_timeout_s
+        How long a write waits for another one before :class:`StoreBusyError`.
+
+    Raises
+    ------
+    StoreError
+        No file, a folder, a file that is not a OneGrid store, a schema this OneGrid cannot use.
+    StoreUnreadableError
+        The file is a damaged store: cut short, or SQLite cannot read its schema or meta table.
+    StoreBusyError
+        An upgrade or the switch to WAL waited longer than ``busy_timeout_s`` for another write.
+    """
     p = Path(path)
     if not p.exists():
         raise StoreError(f"no store at {p}; create one with `python cli.py generate --store {p}`")
     if p.is_dir():
         raise StoreError(f"{p} is a folder, not a store file")
     if not _looks_like_sqlite(p):
+        if _kind_of(p) == "damaged":  # cut inside SQLite's 16-byte magic
+            raise _unreadable(p, f"only {p.stat().st_size} bytes, shorter than a SQLite header")
         raise StoreError(f"{p} is not a SQLite file, so not a OneGrid store; it was left untouched")
-    conn = _connect(p, readonly=readonly)
+    why = _damage(p)
+    if why is not None:
+        raise _unreadable(p, why)
+    conn: sqlite3.Connection | None = None
     try:
-        version = _check_header(p, conn)
-        if version < SCHEMA_VERSION:
-            if readonly:
-                raise StoreError(f"{p} has an older schema ({version}); open it writable to upgrade")
-            _upgrade(p, conn, version)
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
+        with translated(p, opening=True):
+            conn = _connect(p, readonly=readonly, busy_timeout_s=busy_timeout_s)
+            version = _check_header(p, conn)
+            if version < SCHEMA_VERSION:
+                if readonly:
+                    raise StoreError(f"{p} has an older schema ({version}); open it writable to upgrade")
+                _upgrade(p, conn, version)
+            if not readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+            # The first reads, here: a store damaged inside is refused with its name now rather
+            # than by whatever query a command happens to run first.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn.execute("SELECT count(*) FROM meta").fetchone()
     except BaseException:
-        conn.close()
+        if conn is not None:
+            conn.close()
         raise
     return Store(p, conn)
 
 
+def _kind_of(path: Path) -> str:
+    """What an existing file is: ``empty``, ``onegrid``, ``damaged``, ``foreign`` or ``not-sqlite``.
+
+    Judged from the raw header, which SQLite itself will not read from a damaged file:
+    ``onegrid`` when it carries OneGrid's application id (so a store cut short is still
+    recognised); ``damaged`` when it starts with SQLite's magic (or is cut inside it) but the
+    header is incomplete or not one SQLite could read; ``foreign`` when the header is whole and
+    names another application (or none) — whether the rest of the file is damaged or not.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return "empty"
+    with path.open("rb") as fh:
+        head = fh.read(100)
+    if not head.startswith(_SQLITE_MAGIC):
+        return "damaged" if _SQLITE_MAGIC.startswith(head) else "not-sqlite"
+    if len(head) < 100:
+        return "damaged"
+    page_size = struct.unpack(">H", head[16:18])[0]
+    if page_size != 1 and (page_size < 512 or page_size & (page_size - 1)):
+        return "damaged"
+    return "onegrid" if struct.unpack(">I", head[68:72])[0] == APPLICATION_ID else "foreign"
+
+
 def check_target(path: str | os.PathLike[str], *, force: bool) -> Path:
-    """Refuse to overwrite an existing file unless ``force``; never overwrite a foreign file."""
+    """The path a new store may be written to; refuse to overwrite a file unless ``force``.
+
+    Even with ``force`` only a file that can be nothing but a OneGrid store, or the wreck of one,
+    is replaced: an empty file, a file whose header carries OneGrid's application id (healthy or
+    damaged), or a file that starts like SQLite (or is cut inside SQLite's 16-byte magic) but whose
+    header SQLite cannot read. A SQLite file whose header names another application (healthy or
+    not), and a file that is not SQLite at all (a text file, an image), are never replaced.
+    """
     p = Path(path)
     if p.is_dir():
         raise StoreExistsError(f"{p} is a folder; give a file path for the store")
@@ -515,60 +699,169 @@ def check_target(path: str | os.PathLike[str], *, force: bool) -> Path:
             raise StoreExistsError(
                 f"{p} exists; nothing was overwritten. Use --force to replace it, or another --store"
             )
-        if p.stat().st_size > 0:
-            if not _looks_like_sqlite(p):
-                raise StoreExistsError(
-                    f"{p} is not a OneGrid store; refusing to replace it even with --force"
-                )
-            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-            try:
-                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            finally:
-                conn.close()
-            if app_id != APPLICATION_ID:
-                raise StoreExistsError(
-                    f"{p} is a SQLite file of another application; refusing to replace it even with --force"
-                )
+        kind = _kind_of(p)
+        if kind == "not-sqlite":
+            raise StoreExistsError(f"{p} is not a OneGrid store; refusing to replace it even with --force")
+        if kind == "foreign":
+            raise StoreExistsError(
+                f"{p} is a SQLite file of another application; refusing to replace it even with --force"
+            )
     return p
+
+
+_SIDECARS = ("-journal", "-wal", "-shm")
+
+
+def _remove_orphans(target: Path) -> list[Path]:
+    """Remove temporary stores left beside ``target`` by builds that were killed, with their journals.
+
+    A build holds an ``flock`` on its temporary file for as long as it runs (:func:`_claim_temporary`),
+    so a temporary file this process can lock is one whose writer is gone; a running build's is
+    left alone. Returns the files removed.
+    """
+    removed: list[Path] = []
+    for tmp in sorted(target.parent.glob(f".{glob.escape(target.name)}.*.tmp")):
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except FileNotFoundError:  # renamed or removed by its build meanwhile
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            for suffix in _SIDECARS:
+                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+        finally:
+            os.close(fd)
+    # Journals whose temporary store is gone (a kill while SQLite was deleting it).
+    for side in target.parent.glob(f".{glob.escape(target.name)}.*.tmp-*"):
+        if not Path(str(side).rsplit("-", 1)[0]).exists():
+            side.unlink(missing_ok=True)
+    return removed
+
+
+def _claim_temporary(target: Path) -> tuple[int, Path]:
+    """An empty temporary file ``.<name>.<random>.tmp`` beside ``target``, flock-ed by this process.
+
+    The lock lives as long as the returned descriptor. The file is created under another suffix and
+    renamed to ``.tmp`` only once locked, so :func:`_remove_orphans` in another process never sees
+    it unlocked. (``flock`` locks do not mix with the POSIX locks SQLite itself takes.)
+    """
+    name = str(target.parent / f".{target.name}.{secrets.token_hex(8)}.new")
+    # os.open rather than mkstemp: the store gets the mode the umask gives, not 0600.
+    fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        tmp = Path(name[: -len(".new")] + ".tmp")
+        os.rename(name, tmp)
+    except BaseException:
+        os.close(fd)
+        Path(name).unlink(missing_ok=True)
+        raise
+    return fd, tmp
+
+
+def _settle_old(target: Path) -> sqlite3.Connection | None:
+    """Make the store at ``target`` whole in its main file and keep every other writer out.
+
+    SQLite itself folds the WAL into the main file and removes the ``-wal`` and ``-shm`` when the
+    journal mode is switched from WAL to DELETE, which it does only when no other connection has
+    the store open; an EXCLUSIVE lock then keeps anyone from reading it back into WAL mode until
+    the caller has renamed the new store over it and closes the returned connection. So the old
+    store is whole at every instant, and no old WAL is left to be replayed onto the new file.
+
+    A damaged store has no readable WAL to keep: its sidecar files are removed. Returns the
+    connection holding the lock, or ``None`` when there was no readable store.
+
+    Raises
+    ------
+    StoreBusyError
+        Another program has the store open; nothing was changed.
+    """
+    readable = target.exists() and _kind_of(target) == "onegrid" and _damage(target) is None
+    if readable:
+        conn = sqlite3.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+            if str(mode).lower() != "delete":  # pragma: no cover - SQLite reports a lock instead
+                raise sqlite3.OperationalError("database is locked")
+            conn.execute("BEGIN EXCLUSIVE")
+            return conn
+        except sqlite3.Error as exc:
+            conn.close()
+            if user_error(target, exc) is None or any(w in str(exc).lower() for w in _BUSY_WORDS):
+                raise StoreBusyError(
+                    f"{target} is open in another program (the app?), so it cannot be replaced now; "
+                    "it was left as it was. Close that program and run again."
+                ) from exc
+            # Damaged inside (the header looked whole): nothing readable to keep.
+    for suffix in _SIDECARS:
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    return None
 
 
 @contextlib.contextmanager
 def build_store(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[Store]:
-    """Create a new store atomically.
+    """Create a new store atomically: at every instant ``path`` holds the old store, whole, or the new one.
 
-    The new store is written to a temporary file beside ``path`` and renamed over it only when
-    the ``with`` block finishes without error; on any error (or a kill) the old file, if any,
-    is untouched and the temporary file is removed (or left as an orphan ``.tmp`` to be cleaned).
+    The new store is written to a temporary file ``.<name>.<random>.tmp`` beside ``path`` and
+    renamed over it only when the ``with`` block finishes without error.
+
+    - On an error the temporary file is removed and the old file is untouched.
+    - A killed build leaves its temporary file behind, unlocked; the next build beside the same
+      target removes it and its journal (:func:`_remove_orphans`). Builds still running hold a lock
+      on theirs and are left alone.
+    - Before the rename, the old store's WAL is folded into its main file by SQLite and the store
+      kept locked (:func:`_settle_old`): an edit committed to the old store is never lost to a kill
+      at any moment, and no old ``-wal`` is ever replayed onto the new file.
+
+    Raises
+    ------
+    StoreExistsError
+        See :func:`check_target`.
+    StoreBusyError
+        The old store is open in another program; nothing was replaced.
     """
     target = check_target(path, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.unlink()
-    conn = _connect(tmp)
-    # A fresh store is written by one process; these settings make bulk loading fast and the
-    # atomic rename below is what makes the whole build all-or-nothing.
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.executescript(SCHEMA)
-    store = Store(target, conn)
-    store._building = tmp
+    _remove_orphans(target)
+    fd, tmp = _claim_temporary(target)
     try:
-        yield store
-        store._building = None
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("ANALYZE")
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        store.close()
-        for suffix in ("-wal", "-shm"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
-        os.replace(tmp, target)
-    except BaseException:
-        store.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(tmp) + suffix).unlink(missing_ok=True)
-        raise
+        conn = _connect(tmp)
+        # A fresh store is written by one process; these settings make bulk loading fast and the
+        # atomic rename below is what makes the whole build all-or-nothing.
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.executescript(SCHEMA)
+        store = Store(target, conn)
+        store._building = tmp
+        try:
+            yield store
+            _fault_point("build-midway")
+            store._building = None
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("ANALYZE")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            store.close()  # the last connection: SQLite removes the temporary file's -wal and -shm
+            _fault_point("build-written")
+            old = _settle_old(target)
+            try:
+                _fault_point("build-settled")
+                os.replace(tmp, target)
+            finally:
+                if old is not None:
+                    old.close()  # its transaction wrote nothing; closing drops the lock
+            _fault_point("build-replaced")
+        except BaseException:
+            store.close()
+            for suffix in ("", *_SIDECARS):
+                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(fd)
