@@ -203,7 +203,11 @@ def _catalog(store: Store) -> _Catalog:
         ambiguous=frozenset(dup),
         channels=channels,
         departments=depts,
-        town_of_dept={str(c): str(t) for c, t in zip(depts["code"], depts["town_code"], strict=True) if t},
+        town_of_dept={
+            str(c): str(t)
+            for c, t in zip(depts["code"], depts["town_code"], strict=True)
+            if pd.notna(t) and t
+        },
         grid_names=dict(zip(grids["code"].astype(str), grids["name"].astype(str), strict=True)),
         rules=rules,
     )
@@ -353,12 +357,12 @@ def _validate(
     if good.any():
         wx[good], wy[good] = to_work(x[good], y[good], crs=crs)
     levels = district.locate_all(np.where(good, wx, 0.0), np.where(good, wy, 0.0))
-    l3 = levels["grid_l3"].to_numpy(dtype=object)
+    l3 = levels["grid_l3"].to_numpy(dtype=object, copy=True)
     l3[~good] = None
     rows.reject(good & pd.isna(l3), "outside_district")
     v["x"], v["y"] = wx, wy
     v["grid_l3"] = l3
-    v["grid_l1"] = levels["grid_l1"].to_numpy(dtype=object)
+    v["grid_l1"] = levels["grid_l1"].to_numpy(dtype=object, copy=True)
     # A component the report names must exist.
     comp = v["component"]
     named_comp = comp != ""
