@@ -180,7 +180,7 @@ def test_roles_and_scopes(district: District) -> None:
 
 def test_reject_needs_a_reason_and_free_text_is_stored_as_given(district: District) -> None:
     text = '<script>alert("x")</script> **bold** [link](http://example.invalid)'
-    outcome, cid = submit_report(
+    _outcome, cid = submit_report(
         district,
         ReportDraft(event="0402001", channel="C05", description=text, x=120.6124, y=31.2706),
         actor="受理员",

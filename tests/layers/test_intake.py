@@ -19,7 +19,7 @@ import pytest
 
 from layers import cases
 from layers.district import District, open_district
-from layers.intake import ReportDraft, intake_file, preview_report
+from layers.intake import ReportDraft, intake_file, preview_report, submit_report
 from spatial.crs import wgs84_to_gcj02
 
 NOW = "2026-11-21T09:00:00"
@@ -50,7 +50,7 @@ def test_every_bad_row_is_kept_with_its_reason_in_input_order(district: District
             f"B02,C01,9999999,未知事件,{LON},{LAT},2026-11-21T08:00:00,",
             f"B03,C99,0402001,未知渠道,{LON},{LAT},2026-11-21T08:00:00,",
             f"B04,C01,0402001,经纬度颠倒,{LAT},{LON},2026-11-21T08:00:00,",
-            f"B05,C01,0402001,区外,120.95,31.2706,2026-11-21T08:00:00,",
+            "B05,C01,0402001,区外,120.95,31.2706,2026-11-21T08:00:00,",
             f"B06,C01,0402001,,{LON},{LAT},2026-11-21T08:00:00,",
             f"B07,C01,0402001,未来,{LON},{LAT},2027-01-01T08:00:00,",
             f"B01,C01,0402001,重复工单号,{LON + 0.005},{LAT},2026-11-21T08:00:00,",
@@ -259,7 +259,7 @@ _RACER = textwrap.dedent(
 
 
 def test_two_processes_acting_on_one_case_exactly_one_wins(district: District, tmp_path: Path) -> None:
-    outcome, cid = __import__("layers.intake", fromlist=["submit_report"]).submit_report(
+    _outcome, cid = submit_report(
         district,
         ReportDraft(event="0402001", channel="C01", description="两人同时核实", x=LON, y=LAT),
         actor="受理员",
