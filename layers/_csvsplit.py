@@ -6,9 +6,11 @@ from it, without a Python object per value). What it does that a streaming CSV l
 
 - a quoted newline belongs to its field wherever it falls, so records are exact and numbered;
 - an unterminated quote does not swallow the rest of the file: a quoted field that runs over a
-  line end and then either ends in a stray character (``"a\\n3,"x``) or leaves its record with the
-  wrong number of fields, or never closes, is taken to be unterminated: its record ends at the
-  first line end inside the quotes, is flagged, and reading starts again on the next line;
+  line end and then either never closes or is "closed" by a quote followed by a stray character
+  (``2,"a\\n3,"x``: the quote opening the next line's field) is taken to be unterminated: its
+  record ends at the first line end inside the quotes, is flagged, and reading starts again on
+  the next line. A quoted field that closes properly is a field, line ends and all (RFC 4180),
+  even when its record then has the wrong number of fields;
 - a record that is not complete at the end of a block is left for the next block (``consumed``).
 
 Without numba (``ONEGRID_NO_NUMBA=1``) the same function runs as Python: identical results, slower.
@@ -41,7 +43,6 @@ def _split(
     buf: np.ndarray,
     out: np.ndarray,
     delim: int,
-    expected: int,
     final: bool,
     rec_start: np.ndarray,
     rec_end: np.ndarray,
@@ -150,11 +151,6 @@ def _split(
             opos = o0
             i = rs
             break
-        if status == OK and expected >= 0 and nf != expected and nl_in_quote >= 0:
-            # The record is only complete if a quoted field swallowed a line end, and the fields
-            # do not fit the header: the quote was a stray one, not a multi-line field.
-            status = UNTERMINATED
-            end = nl_in_quote
         if status == UNTERMINATED:
             nfld = f0
             opos = o0
@@ -193,7 +189,7 @@ if not os.environ.get("ONEGRID_NO_NUMBA"):
 
 
 def split_records(
-    buf: np.ndarray, *, delim: int, expected: int, final: bool
+    buf: np.ndarray, *, delim: int, final: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Records and fields of ``buf`` (uint8 UTF-8 bytes).
 
@@ -216,7 +212,7 @@ def split_records(
     out = np.empty(max(n, 1), np.uint8)
     fn = _compiled if _compiled is not None else _split
     nrec, nfld, nout, consumed = fn(
-        buf, out, delim, expected, final, rec_start, rec_end, rec_status, rec_f0, rec_nf, fld_start
+        buf, out, delim, final, rec_start, rec_end, rec_status, rec_f0, rec_nf, fld_start
     )
     return (
         rec_start[:nrec],

@@ -489,23 +489,20 @@ def read_table(
 
 
 # ------------------------------------------------------------------------------------ CSV
-def _guess_encoding(name: str, head: bytes) -> str:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputFileError(f"{name}: the text is UTF-16; save it as UTF-8 CSV")
-    # Judge by whole lines, so a character cut at the end of the block is not taken for an error.
-    cut = head.rfind(b"\n") + 1 or len(head)
-    sample = head[:cut]
+def _guess_encoding(sample: bytes) -> str:
+    """UTF-8 or GB18030, judged by whole lines holding non-ASCII text."""
     for enc in ("utf-8", "gb18030"):  # Excel in China saves CSV as GBK, a subset of GB18030
         try:
             sample.decode(enc)
             return enc
         except UnicodeDecodeError:
             continue
-    errors = {
-        enc: sample.decode(enc, "replace").count("\ufffd") - sample.decode(enc, "ignore").count("\ufffd")
+    # Neither fits every line: the one that leaves fewer lines unreadable (UTF-8 on a tie).
+    bad_lines = {
+        enc: sum(1 for line in sample.decode(enc, "replace").split("\n") if "\ufffd" in line)
         for enc in ("utf-8", "gb18030")
     }
-    return min(errors, key=errors.__getitem__)
+    return min(bad_lines, key=bad_lines.__getitem__)
 
 
 def _to_utf8(raw: bytes, enc: str) -> tuple[bytes, bool]:
@@ -530,10 +527,13 @@ def _csv_chunks(uf: UserFile, *, chunk_rows: int) -> Iterator[Chunk]:
     state = _CsvState(uf)
     yielded = False
     with uf.open() as fh:
-        block = fh.read(_BLOCK)
+        block = first_block = fh.read(_BLOCK)
         if block.startswith(codecs.BOM_UTF8):
             block = block[len(codecs.BOM_UTF8) :]
-        enc = _guess_encoding(uf.name, block)
+        if block.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise InputFileError(f"{uf.name}: the text is UTF-16; save it as UTF-8 CSV")
+        # Decided by the first lines that are not plain ASCII, however far into the file.
+        enc: str | None = "utf-8" if block is not first_block else None
         pending = b""  # UTF-8 bytes of a record not complete yet
         tail = b""  # bytes read after the last line end, not decoded yet
         eof = False
@@ -544,7 +544,9 @@ def _csv_chunks(uf: UserFile, *, chunk_rows: int) -> Iterator[Chunk]:
             block = ahead
             # Decode whole lines only: a line end is never part of a UTF-8 or GB18030 character.
             cut = len(data) if eof else data.rfind(b"\n") + 1
-            text, replaced = _to_utf8(data[:cut], enc)
+            if enc is None and not data[:cut].isascii():
+                enc = _guess_encoding(data[:cut])
+            text, replaced = _to_utf8(data[:cut], enc or "utf-8")
             tail = data[cut:]
             chunks, pending = _csv_block(
                 state, pending + text, final=eof, replaced=replaced, chunk_rows=chunk_rows
@@ -553,7 +555,7 @@ def _csv_chunks(uf: UserFile, *, chunk_rows: int) -> Iterator[Chunk]:
                 yield chunk
                 yielded = True
             if not eof and len(pending) + len(tail) > MAX_RECORD_BYTES:
-                chunk, pending, tail, skip = _overlong_record(state, pending, tail, enc)
+                chunk, pending, tail, skip = _overlong_record(state, pending, tail, enc or "utf-8")
                 yield chunk
                 yielded = True
                 if skip:  # the over-long line runs on: drop the rest of it
@@ -616,7 +618,7 @@ def _header(state: _CsvState, buf: bytes, *, final: bool) -> int | None:
     """Read the header from ``buf``; the offset after it, or None when it is not complete yet."""
     arr = np.frombuffer(buf, np.uint8)
     rs, _re, st, f0, nf, fs, out, consumed = _csvsplit.split_records(
-        arr, delim=ord(","), expected=-1, final=final
+        arr, delim=ord(","), final=final
     )
     first = np.flatnonzero(st != _csvsplit.BLANK)
     if first.size == 0:
@@ -656,7 +658,7 @@ def _csv_block(
     ncol = len(names)
     arr = np.frombuffer(buf, np.uint8)
     rs, re_, st, f0, nf, fs, out, consumed = _csvsplit.split_records(
-        arr, delim=ord(","), expected=ncol, final=final
+        arr, delim=ord(","), final=final
     )
     rest = buf[consumed:]
     numbers = state.next_row + np.arange(len(rs), dtype=np.int64)
@@ -1074,6 +1076,7 @@ class ChunkWriter:
         if self._features == 0:
             data = data[1:]  # the first feature has no comma before it
         self._fh.write(data)
+        self._fh.flush()  # the chunk is on disk; nothing of it stays in memory
         self._features += n
 
     def _close(self) -> None:

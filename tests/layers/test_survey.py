@@ -627,3 +627,30 @@ def test_preview_of_thousands_of_rows_is_fast(tmp_path: Path) -> None:
         assert t_preview < 5 and t_confirm < 5, (t_preview, t_confirm)
     finally:
         s.close()
+
+
+def test_a_note_longer_than_the_csv_field_limit_is_kept_in_its_row(store: Store) -> None:
+    """Issue 9.15: a note over 131,072 characters in data row 3 neither vanishes nor renumbers."""
+    a, b = lonlat(CX + 10.0, CY + 10.0), lonlat(CX - 10.0, CY - 10.0)
+    note = "井盖破损" * 40_000  # 160,000 characters
+    text = _csv(
+        [
+            f"{C1},{a[0]:.9f},{a[1]:.9f},first",
+            f"{C2},{b[0]:.9f},{b[1]:.9f},{note}",
+            f"{C3},{a[0]:.9f},{a[1]:.9f},third",
+            f'{C4},{b[0]:.9f},{b[1]:.9f},"a quoted note\nover two lines"',
+        ]
+    )
+    p = survey.preview_batch(store, text, filename="long.csv", crs="EPSG:4326")
+    assert p.rows["row_number"].tolist() == [2, 3, 4, 5]
+    assert p.rows["note"].tolist() == ["first", note, "third", "a quoted note\nover two lines"]
+    assert p.n_accepted == 4
+
+
+def test_every_row_is_previewed_or_rejected_with_a_reason(store: Store) -> None:
+    a = lonlat(CX + 10.0, CY + 10.0)
+    text = _csv([f'{C1},{a[0]:.9f},{a[1]:.9f},"never closed', f"{C2},{a[0]:.9f},{a[1]:.9f},ok"])
+    p = survey.preview_batch(store, text, filename="q.csv", crs="EPSG:4326")
+    assert p.rows["row_number"].tolist() == [2, 3]
+    assert p.rows["reason_code"].tolist() == ["unterminated_quote", ""]
+    assert json.loads(p.raw_rejects[2])["raw"] == f'{C1},{a[0]:.9f},{a[1]:.9f},"never closed'
