@@ -617,9 +617,7 @@ def _reject_chunk(state: _CsvState, code: str, detail: str, raw: bytes) -> Chunk
 def _header(state: _CsvState, buf: bytes, *, final: bool) -> int | None:
     """Read the header from ``buf``; the offset after it, or None when it is not complete yet."""
     arr = np.frombuffer(buf, np.uint8)
-    rs, _re, st, f0, nf, fs, out, consumed = _csvsplit.split_records(
-        arr, delim=ord(","), final=final
-    )
+    rs, _re, st, f0, nf, fs, out, consumed = _csvsplit.split_records(arr, delim=ord(","), final=final)
     first = np.flatnonzero(st != _csvsplit.BLANK)
     if first.size == 0:
         if final:
@@ -657,9 +655,7 @@ def _csv_block(
     assert names is not None
     ncol = len(names)
     arr = np.frombuffer(buf, np.uint8)
-    rs, re_, st, f0, nf, fs, out, consumed = _csvsplit.split_records(
-        arr, delim=ord(","), final=final
-    )
+    rs, re_, st, f0, nf, fs, out, consumed = _csvsplit.split_records(arr, delim=ord(","), final=final)
     rest = buf[consumed:]
     numbers = state.next_row + np.arange(len(rs), dtype=np.int64)
     state.next_row += len(rs)

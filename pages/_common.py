@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +68,27 @@ PAGES_DIR = Path(__file__).resolve().parent
 # -- errors -----------------------------------------------------------------------------------
 
 
+# Every ASCII punctuation mark that Markdown, GitHub's extensions or Streamlit give a meaning
+# (links, images, emphasis, code, headings, tables, :material/...: icons, :red[...] colours,
+# $LaTeX$, autolinked URLs): CommonMark lets a backslash make any of them literal.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=&\"'@/%^;?])")
+
+
+def plain(text: object) -> str:
+    """``text`` escaped so an element that renders Markdown (``st.error``, ``st.info``, ...) shows
+    it as written: a file or column name such as ``[x](https://…)`` or ``![](https://…/i.png)``
+    stays text, never a link or a remote image. Use it on every user-supplied string in a message.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
 def show_error(exc: OneGridError) -> None:
-    """The single translation of a user-fixable error into the UI."""
-    st.error(t("error.prefix") + str(exc), icon="⚠️")
+    """The single translation of a user-fixable error into the UI.
+
+    Messages quote what the user sent (file names, column names, values), so the message is shown
+    as text (:func:`plain`), not rendered as Markdown.
+    """
+    st.error(plain(t("error.prefix") + str(exc)), icon="⚠️")
 
 
 @contextlib.contextmanager
