@@ -448,6 +448,8 @@ class Store:
         """
         import adbc_driver_sqlite.dbapi as adbc
 
+        if self.conn.in_transaction:
+            return self._read_arrow_here(sql, params)
         try:
             if self._adbc is None:
                 src = self.path if self._building is None else self._building
@@ -463,6 +465,22 @@ class Store:
             if mapped is None:
                 raise
             raise mapped from exc
+
+    def _read_arrow_here(self, sql: str, params: tuple[object, ...] | list[object]) -> pa.Table:
+        """Run a query on the writing connection itself, into Arrow (inside a write transaction).
+
+        ADBC carries its own copy of SQLite. Two copies of SQLite in one process do not see each
+        other's POSIX locks: when the second one opens or recovers the WAL index of a database the
+        first is writing, it takes and then releases the write lock, which releases the first
+        one's too (sqlite.org/howtocorrupt.html, 2.2.1), and another process can then write in
+        the middle of this transaction. So while a write transaction is open, reads go here.
+        """
+        with translated(self.path):
+            cur = self.conn.execute(sql, tuple(params))
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        return pa.table({name: pa.array(col) for name, col in zip(names, columns, strict=True)})
 
     def ingest(self, table: str, data: pa.Table | pd.DataFrame) -> int:
         """Append a whole frame to a table through Arrow (ADBC bulk ingest, in C).

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -257,6 +258,11 @@ def district_locator(store: Store) -> GridLocator:
                 del _locator_cache[old]
             _locator_cache[key] = loc
     return loc
+
+
+def _grids_key(store: Store) -> tuple[int, int]:
+    """The current grid generation and grids revision: what a located grid is valid for."""
+    return store.current_generation(), store.revision("grids")
 
 
 def _coordinate_problems(x: np.ndarray, y: np.ndarray, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
@@ -546,14 +552,24 @@ def move_component(
         No level-3 grid of the current generation covers the position.
     StaleEditError
         The component's version is not ``expected_version``; ``.current`` is its record now.
+    StoreBusyError
+        Another write held the store longer than the busy timeout; nothing was changed.
+
+    The position is located before the write lock is taken, so the lock is held briefly; if the
+    grids were redrawn meanwhile (an adoption committed while this move waited for the lock), it
+    is located again, under the lock, in the grids now current, as :func:`confirm_batch` refuses
+    a preview made against other grids.
     """
     c = _check_code(code)
     who = _check_actor(actor)
     canonical = normalise_crs(crs)
+    seen = _grids_key(store)
     loc = locator or district_locator(store)
     wx, wy, grid = _to_work_located(x, y, crs=canonical, locator=loc)
     at = now or _now()
     with store.transaction() as conn:
+        if _grids_key(store) != seen:
+            wx, wy, grid = _to_work_located(x, y, crs=canonical, locator=district_locator(store))
         current = _current(conn, c)
         _check_version(current, expected_version)
         return _apply(
@@ -627,7 +643,11 @@ def undo(
     if (history_id is None) == (not last):
         raise ChangeRefusedError("name the change to undo by history_id, or ask for the last one (last=True)")
     at = now or _now()
+    seen = _grids_key(store)
     with store.transaction() as conn:
+        if locator is not None and _grids_key(store) != seen:
+            locator = None  # made for grids redrawn since the call: use the current ones
+
         current = _current(conn, c)
         _check_version(current, expected_version)
         if last:
@@ -915,19 +935,60 @@ def preview_batch(
     )
 
 
-def _stale_batch_check(conn: sqlite3.Connection, preview: BatchPreview, accepted: pd.DataFrame) -> None:
-    now = _fetch_components(conn, accepted["code"].to_numpy()).set_index("code")["version"]
-    current = now.reindex(accepted["code"].to_numpy())
-    changed = current.isna().to_numpy() | (
-        current.to_numpy(dtype=float, na_value=np.nan)
-        != accepted["version"].to_numpy(dtype=float, na_value=np.nan)
+def _stage_batch(conn: sqlite3.Connection, accepted: pd.DataFrame) -> str:
+    """Copy the accepted rows, with their history JSON, into a TEMP table of this connection.
+
+    Done before the write lock is taken: a TEMP table lives in the connection's own temporary
+    database, so filling it (and building the JSON) holds no lock on the store, and the locked
+    part of :func:`confirm_batch` is a few set-wise statements run by SQLite in C.
+    """
+    name = f"batch_{secrets.token_hex(6)}"
+    dumps = json.dumps
+    ox, oy = accepted["old_x"].tolist(), accepted["old_y"].tolist()
+    og = accepted["old_grid"].tolist()
+    nx, ny = accepted["x"].to_numpy(dtype=float).tolist(), accepted["y"].to_numpy(dtype=float).tolist()
+    ng = accepted["new_grid"].astype(str).tolist()
+    before = [
+        dumps({"x": a, "y": b, "grid_code": g}, ensure_ascii=False)
+        for a, b, g in zip(ox, oy, og, strict=True)
+    ]
+    after = [
+        dumps({"x": a, "y": b, "grid_code": g}, ensure_ascii=False)
+        for a, b, g in zip(nx, ny, ng, strict=True)
+    ]
+    rows = zip(
+        accepted["code"].astype(str).tolist(),
+        accepted["version"].astype("int64").tolist(),
+        nx,
+        ny,
+        ng,
+        before,
+        after,
+        accepted["note"].astype(str).str.strip().tolist(),
+        strict=True,
     )
-    if changed.any():
-        codes = accepted["code"].to_numpy()[changed].tolist()
-        cur: dict[str, object] = {
-            str(c): (None if pd.isna(v) else int(v))
-            for c, v in zip(codes, current[changed].tolist(), strict=True)
-        }
+    conn.execute("BEGIN")  # deferred, and only TEMP is written: no lock on the store
+    try:
+        conn.execute(
+            f"CREATE TEMP TABLE {name} (code TEXT NOT NULL, version INTEGER NOT NULL, x REAL NOT NULL, "
+            "y REAL NOT NULL, grid TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL, note TEXT NOT NULL)"
+        )
+        conn.executemany(f"INSERT INTO temp.{name} VALUES (?,?,?,?,?,?,?,?)", rows)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return name
+
+
+def _stale_batch_check(conn: sqlite3.Connection, preview: BatchPreview, staged: str) -> None:
+    changed = conn.execute(
+        f"SELECT b.code, c.version FROM temp.{staged} b LEFT JOIN main.components c ON c.code = b.code "
+        "WHERE c.version IS NOT b.version ORDER BY b.rowid"
+    ).fetchall()
+    if changed:
+        codes = [str(c) for c, _ in changed]
+        cur: dict[str, object] = {str(c): (None if v is None else int(v)) for c, v in changed}
         shown = ", ".join(
             f"{c} (now {'gone' if v is None else f'version {v}'})" for c, v in list(cur.items())[:10]
         )
@@ -949,69 +1010,42 @@ def _record_batch(conn: sqlite3.Connection, preview: BatchPreview, *, actor: str
     return int(cur.lastrowid or 0)
 
 
-def _apply_moves(conn: sqlite3.Connection, accepted: pd.DataFrame, *, at: str) -> None:
-    params = list(
-        zip(
-            accepted["x"].to_numpy(dtype=float).tolist(),
-            accepted["y"].to_numpy(dtype=float).tolist(),
-            accepted["new_grid"].astype(str).tolist(),
-            [at[:10]] * len(accepted),
-            accepted["code"].astype(str).tolist(),
-            accepted["version"].astype("int64").tolist(),
-            strict=True,
+def _apply_moves(conn: sqlite3.Connection, preview: BatchPreview, staged: str, *, n: int, at: str) -> None:
+    """Move the staged components that are still at the previewed version; refuse all if any is not.
+
+    The version test is part of the UPDATE, so the usual case needs no separate check; only when
+    fewer rows were moved than staged is the stale list read, and the caller's transaction rolls
+    back with :class:`StaleBatchError`.
+    """
+    cur = conn.execute(
+        f"UPDATE main.components SET x = b.x, y = b.y, grid_code = b.grid, changed_on = ?, "
+        f"version = b.version + 1 FROM temp.{staged} b "
+        "WHERE main.components.code = b.code AND main.components.version = b.version",
+        (at[:10],),
+    )
+    if cur.rowcount != n:
+        # Read the versions as they were before this UPDATE: undo it first (savepoint of the caller).
+        conn.execute("ROLLBACK TO batch_moves")
+        _stale_batch_check(conn, preview, staged)
+        raise StaleEditError(  # pragma: no cover - a row moved but none stale cannot happen under the lock
+            "components changed while the batch was being written; nothing was applied"
         )
-    )
-    before = conn.total_changes
-    conn.executemany(
-        "UPDATE components SET x = ?, y = ?, grid_code = ?, changed_on = ?, version = version + 1 "
-        "WHERE code = ? AND version = ?",
-        params,
-    )
-    if conn.total_changes - before != len(params):  # pragma: no cover - versions checked just before
-        raise StaleEditError("components changed while the batch was being written; nothing was applied")
 
 
 def _append_batch_history(
-    conn: sqlite3.Connection, accepted: pd.DataFrame, *, batch_id: int, actor: str, at: str
+    conn: sqlite3.Connection, staged: str, *, n: int, batch_id: int, actor: str, at: str
 ) -> list[int]:
-    first = conn.execute("SELECT COALESCE(MAX(id), 0) FROM component_history").fetchone()[0]
+    first = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM component_history").fetchone()[0])
     reason = f"batch {batch_id}"
-    notes = accepted["note"].astype(str).str.strip()
-    reasons = np.where(notes == "", reason, reason + ": " + notes).tolist()
-    ox, oy = accepted["old_x"].tolist(), accepted["old_y"].tolist()
-    og = accepted["old_grid"].tolist()
-    nx, ny = accepted["x"].tolist(), accepted["y"].tolist()
-    ng = accepted["new_grid"].tolist()
-    dumps = json.dumps
-    before = [
-        dumps({"x": a, "y": b, "grid_code": g}, ensure_ascii=False)
-        for a, b, g in zip(ox, oy, og, strict=True)
-    ]
-    after = [
-        dumps({"x": a, "y": b, "grid_code": g}, ensure_ascii=False)
-        for a, b, g in zip(nx, ny, ng, strict=True)
-    ]
-    n = len(accepted)
-    ids = list(range(int(first) + 1, int(first) + 1 + n))
-    conn.executemany(
+    # The staged rows are numbered 1..n in file order, so history ids follow the file.
+    conn.execute(
         "INSERT INTO component_history"
-        "(id, component_code, version, changed_at, actor, action, before, after, reason)"
-        " VALUES (?,?,?,?,?,'move',?,?,?)",
-        list(
-            zip(
-                ids,
-                accepted["code"].astype(str).tolist(),
-                (accepted["version"].astype("int64") + 1).tolist(),
-                [at] * n,
-                [actor] * n,
-                before,
-                after,
-                reasons,
-                strict=True,
-            )
-        ),
+        "(id, component_code, version, changed_at, actor, action, before, after, reason) "
+        f"SELECT ? + b.rowid, b.code, b.version + 1, ?, ?, 'move', b.before, b.after, "
+        f"CASE WHEN b.note = '' THEN ? ELSE ? || ': ' || b.note END FROM temp.{staged} b ORDER BY b.rowid",
+        (first, at, actor, reason, reason),
     )
-    return ids
+    return list(range(first + 1, first + 1 + n))
 
 
 def _record_rejects(conn: sqlite3.Connection, preview: BatchPreview, *, batch_id: int) -> None:
@@ -1037,6 +1071,11 @@ def confirm_batch(store: Store, preview: BatchPreview, *, actor: str, now: str |
     Records an ``import_batches`` row, every rejected row (as received, with its reason) in
     ``import_rejects``, and one ``move`` history row per moved component (reason ``batch <id>``).
 
+    The rows and their history are staged in a TEMP table before the write lock is taken, so the
+    store is locked only for a few set-wise statements (300,000 rows: about 3 s rather than
+    9 s; bench/RESULTS.md), and other writers rarely wait long enough to be told
+    the store is busy.
+
     Raises
     ------
     StaleBatchError
@@ -1044,28 +1083,36 @@ def confirm_batch(store: Store, preview: BatchPreview, *, actor: str, now: str |
         Nothing is applied.
     StaleEditError
         The grids were redrawn since the preview, or the preview is of another store.
+    StoreBusyError
+        Another write held the store longer than the busy timeout; nothing was applied.
     """
     who = _check_actor(actor)
     if str(Path(store.path).resolve()) != preview.store_path:
         raise StaleEditError(f"this preview was made on another store ({preview.store_path}); preview again")
     at = now or _now()
     accepted = preview.accepted
-    with store.transaction() as conn:
-        if store.revision("grids") != preview.grids_revision:
-            raise StaleEditError(
-                "the grids changed since the preview, so new grids may differ; preview again"
-            )
-        if len(accepted):
-            _stale_batch_check(conn, preview, accepted)
-        batch_id = _record_batch(conn, preview, actor=who, at=at)
-        ids: list[int] = []
-        if len(accepted):
-            _apply_moves(conn, accepted, at=at)
-            ids = _append_batch_history(conn, accepted, batch_id=batch_id, actor=who, at=at)
-        if preview.n_rejected:
-            _record_rejects(conn, preview, batch_id=batch_id)
-        if len(accepted):
-            store.bump_revision(conn, "components")
+    n = len(accepted)
+    staged = _stage_batch(store.conn, accepted) if n else ""
+    try:
+        with store.transaction() as conn:
+            if store.revision("grids") != preview.grids_revision:
+                raise StaleEditError(
+                    "the grids changed since the preview, so new grids may differ; preview again"
+                )
+            batch_id = _record_batch(conn, preview, actor=who, at=at)
+            ids: list[int] = []
+            if n:
+                conn.execute("SAVEPOINT batch_moves")
+                _apply_moves(conn, preview, staged, n=n, at=at)
+                conn.execute("RELEASE batch_moves")
+                ids = _append_batch_history(conn, staged, n=n, batch_id=batch_id, actor=who, at=at)
+            if preview.n_rejected:
+                _record_rejects(conn, preview, batch_id=batch_id)
+            if n:
+                store.bump_revision(conn, "components")
+    finally:
+        if staged:
+            store.conn.execute(f"DROP TABLE IF EXISTS temp.{staged}")
     return BatchResult(
         batch_id=batch_id, accepted=preview.n_accepted, rejected=preview.n_rejected, at=at, history_ids=ids
     )
