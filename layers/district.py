@@ -57,20 +57,6 @@ class District:
         )
 
     @cached_property
-    def routing_table(self):  # type: ignore[no-untyped-def]
-        """The components as routing needs them (class index, maintainers, owners), built on first use."""
-        from layers.routing import prepare_components
-
-        t = time.perf_counter()
-        table = prepare_components(
-            load_components(
-                self.store, columns=["code", "class_code", "x", "y", "maintainer_code", "owner_code"]
-            )
-        )
-        self.seconds["routing_table"] = time.perf_counter() - t
-        return table
-
-    @cached_property
     def _level_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Level-3, -2 and -1 codes per locator index; the extra last entry (index -1) is None."""
         none = np.array([None], dtype=object)

@@ -402,17 +402,50 @@ def _lonlat_bounds(district: District) -> tuple[float, float, float, float]:
 # -- writing -------------------------------------------------------------------------------------
 
 
+#: Metres within which the nearest component of the event's class is taken as the one reported.
+ROUTE_RADIUS_M = 30.0
+
+
 def _route(district: District, cat: _Catalog, v: dict[str, np.ndarray], idx: np.ndarray) -> pd.DataFrame:
+    """Route reports by :func:`layers.routing.route` over the components that can matter: those
+    within the radius of a report (found by a cell hash over the district's components) and the ones
+    named. A day's reports touch a few thousand of the 680,000, so nothing is indexed in full."""
     comp = v["component"][idx]
+    x, y = v["x"][idx], v["y"][idx]
+    comps = district.components
+    r = ROUTE_RADIUS_M
+    cx = np.floor(comps["x"].to_numpy(float) / r).astype(np.int64)
+    cy = np.floor(comps["y"].to_numpy(float) / r).astype(np.int64)
+    rx = np.floor(x / r).astype(np.int64)
+    ry = np.floor(y / r).astype(np.int64)
+    around = np.concatenate([(rx + dx) * (1 << 32) + (ry + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+    classes = cat.event_types.set_index("code")["component_class"].reindex(v["event"][idx]).dropna().unique()
+    near = np.isin(cx * (1 << 32) + cy, around) & comps["class_code"].isin(classes.tolist()).to_numpy()
+    named = comp[comp != ""]
+    if named.size:
+        near |= comps["code"].isin(named.tolist()).to_numpy()
+    subset = comps.loc[near, ["code", "class_code", "x", "y"]]
+    owners = _owners(district.store, subset["code"].tolist())
+    subset = subset.merge(owners, on="code", how="left")
     return routing.route(
-        x=v["x"][idx],
-        y=v["y"][idx],
+        x=x,
+        y=y,
         grid_codes=v["grid_l3"][idx],
         event_type_codes=v["event"][idx],
         component_codes=np.where(comp == "", None, comp),
         event_types=cat.event_types,
-        components=district.routing_table,
+        components=subset,
         departments=cat.departments,
+        radius=r,
+    )
+
+
+def _owners(store: Store, codes: list[str]) -> pd.DataFrame:
+    """Maintainer and owner of some components: one query, a primary-key look-up per code."""
+    return pd.read_sql_query(
+        "SELECT code, maintainer_code, owner_code FROM components WHERE code IN (SELECT value FROM json_each(?))",
+        store.conn,
+        params=(json.dumps(codes),),
     )
 
 
@@ -462,14 +495,15 @@ def _match_duplicates(
     ev = v["event"][idx]
     # Against the open cases already in the store: nearest of the same type within radius and window.
     if len(open_cases):
-        tree = cKDTree(open_cases[["x", "y"]].to_numpy(float))
+        o_xy = open_cases[["x", "y"]].to_numpy(float)
+        tree = cKDTree(o_xy)
         o_ev = open_cases["event_type_code"].to_numpy(dtype=object)
         o_t = _seconds(open_cases["reported_at"].to_numpy(dtype=object))
         o_id = open_cases["id"].to_numpy(dtype=object)
         near = tree.query_ball_point(xy, r=float(radius.max()))
         for j in np.flatnonzero([len(c) > 0 for c in near]):  # only the reports with a neighbour
             c = np.asarray(near[j], dtype=np.int64)
-            d = np.hypot(*(open_cases[["x", "y"]].to_numpy(float)[c] - xy[j]).T)
+            d = np.hypot(*(o_xy[c] - xy[j]).T)
             ok = (o_ev[c] == ev[j]) & (d <= radius[j]) & (np.abs(o_t[c] - t[j]) <= window[j])
             if ok.any():
                 target[j] = o_id[c[ok][np.argmin(d[ok])]]
