@@ -41,22 +41,45 @@ from pages._i18n import LANGUAGES, language, t
 from spatial.component_index import ComponentIndex
 from spatial.errors import OneGridError
 
-#: Roles and the pages each sees (a page file that does not exist yet is skipped).
-ROLES = ("analyst", "surveyor", "planner", "dispatcher", "leader")
+#: Roles and the pages each sees (a page file that does not exist yet is skipped); a case-desk
+#: role lands on its own desk.
+ROLES = (
+    "analyst",
+    "surveyor",
+    "planner",
+    "dispatcher",
+    "leader",
+    "operator",
+    "department",
+    "inspector",
+    "gridhead",
+    "supervisor",
+)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "analyst": ("home", "explorer"),
     "surveyor": ("home", "surveyor"),
     "planner": ("home", "planner"),
-    "dispatcher": ("home", "explorer", "dispatcher"),
+    "dispatcher": ("dispatcher", "supervision", "home", "explorer"),
     "leader": ("home", "explorer", "leader"),
+    "operator": ("intake",),
+    "department": ("department",),
+    "inspector": ("inspector",),
+    "gridhead": ("gridhead",),
+    "supervisor": ("supervision", "dispatcher", "home"),
 }
+#: Streamlit Material icons of the pages.
 PAGE_ICONS = {
-    "home": "🏠",
-    "explorer": "🗺️",
-    "surveyor": "📍",
-    "planner": "📐",
-    "dispatcher": "📡",
-    "leader": "📊",
+    "home": ":material/home:",
+    "explorer": ":material/map:",
+    "surveyor": ":material/location_on:",
+    "planner": ":material/architecture:",
+    "dispatcher": ":material/cell_tower:",
+    "leader": ":material/monitoring:",
+    "intake": ":material/call:",
+    "department": ":material/construction:",
+    "supervision": ":material/assignment_late:",
+    "inspector": ":material/directions_walk:",
+    "gridhead": ":material/grid_view:",
 }
 #: Roles that may see grid staff's personal data unmasked (none until sign-in exists).
 SEES_PERSONAL_DATA: frozenset[str] = frozenset()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages._desk_text import DESK_STRINGS
+
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"
 
@@ -135,6 +137,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "home.table": ("各网格概况", "Grids at a glance"),
     "home.no_cases": ("所选日期内没有案件。", "No cases in the selected dates."),
 }
+
+STRINGS.update(DESK_STRINGS)  # the case desk's words live beside their pages
 
 
 def language() -> str:
