@@ -448,13 +448,11 @@ class Store:
         """
         import adbc_driver_sqlite.dbapi as adbc
 
-        if self.conn.in_transaction:
+        if self.conn.in_transaction and self._adbc is None and self._building is None:
             return self._read_arrow_here(sql, params)
         try:
-            if self._adbc is None:
-                src = self.path if self._building is None else self._building
-                self._adbc = adbc.connect(f"file:{src}?mode=ro", autocommit=True)
-            cur = self._adbc.cursor()  # type: ignore[attr-defined]
+            self._open_adbc()
+            cur = self._adbc.cursor()  # type: ignore[union-attr]
             try:
                 cur.execute(sql, list(params) if params else None)
                 return cur.fetch_arrow_table()
@@ -466,14 +464,35 @@ class Store:
                 raise
             raise mapped from exc
 
-    def _read_arrow_here(self, sql: str, params: tuple[object, ...] | list[object]) -> pa.Table:
-        """Run a query on the writing connection itself, into Arrow (inside a write transaction).
+    def _open_adbc(self) -> None:
+        """Open the ADBC reading connection and read through it once, if not done yet.
 
         ADBC carries its own copy of SQLite. Two copies of SQLite in one process do not see each
-        other's POSIX locks: when the second one opens or recovers the WAL index of a database the
-        first is writing, it takes and then releases the write lock, which releases the first
-        one's too (sqlite.org/howtocorrupt.html, 2.2.1), and another process can then write in
-        the middle of this transaction. So while a write transaction is open, reads go here.
+        other's POSIX locks (sqlite.org/howtocorrupt.html, 2.2.1): when the second one opens the
+        WAL index of a database the first is writing, it believes itself alone, rebuilds the
+        index, and takes and releases the write lock, which releases the first one's too; another
+        process can then write in the middle of that transaction. So the reader is opened, and
+        its WAL index read, before any write transaction begins (:meth:`transaction` calls this).
+        """
+        if self._adbc is not None:
+            return
+        import adbc_driver_sqlite.dbapi as adbc
+
+        src = self.path if self._building is None else self._building
+        self._adbc = adbc.connect(f"file:{src}?mode=ro", autocommit=True)
+        if self._building is None:
+            cur = self._adbc.cursor()  # type: ignore[attr-defined]
+            try:
+                cur.execute("SELECT count(*) FROM meta")
+                cur.fetch_arrow_table()
+            finally:
+                cur.close()
+
+    def _read_arrow_here(self, sql: str, params: tuple[object, ...] | list[object]) -> pa.Table:
+        """Run a query on the writing connection itself, into Arrow.
+
+        For a write transaction begun before the ADBC reader was opened (see :meth:`_open_adbc`),
+        which must not be opened then.
         """
         with translated(self.path):
             cur = self.conn.execute(sql, tuple(params))
@@ -507,6 +526,16 @@ class Store:
         lock met inside, it gets :class:`StoreBusyError` with nothing written. SQLite errors
         meaning a damaged file come out as :class:`StoreUnreadableError` (see :func:`user_error`).
         """
+        if self._building is None:
+            import adbc_driver_sqlite.dbapi as adbc
+
+            try:
+                self._open_adbc()
+            except adbc.Error as exc:
+                mapped = user_error(self.path, exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
         with translated(self.path):
             self.conn.execute("BEGIN IMMEDIATE")
         try:
