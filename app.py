@@ -32,9 +32,6 @@ if not path.exists():
     st.navigation([first], position="hidden").run()
     st.stop()
 
-with guarded():
-    sidebar_filters()
-
 pages = []
 for i, name in enumerate(ROLE_PAGES[role()]):
     file = PAGES_DIR / f"{name}.py"
@@ -44,4 +41,7 @@ for i, name in enumerate(ROLE_PAGES[role()]):
         st.Page(str(file), title=t(f"page.{name}"), icon=PAGE_ICONS[name], url_path=name, default=i == 0)
     )
 
-st.navigation({t("section.pages"): pages}, position="sidebar").run()
+page = st.navigation({t("section.pages"): pages}, position="sidebar")
+with guarded():
+    sidebar_filters(page=page.url_path)  # only the filters this page reads
+page.run()

@@ -87,6 +87,8 @@ def run(*, store: Path, port: int | None = None) -> dict[str, float]:
             page.wait_for_url("**/explorer**")
             page.get_by_text("案件状态").first.wait_for(timeout=120_000)
             _map_frame(page)
+            # The explorer opens without heat (it would hide the coverage colours): switch it on.
+            page.locator('[data-testid="stCheckbox"]').filter(has_text="显示热力").locator("label").click()
             before = _wait_heat(page, not_in=())
             for label in ("一级 镇/街道", "三级 管理片区"):  # every level's map, for the payload
                 page.get_by_text(label, exact=True).click()

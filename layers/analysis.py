@@ -16,6 +16,7 @@ Definitions used by every view:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -116,6 +117,26 @@ def months(start: dt.date, end: dt.date) -> list[str]:
         out.append(f"{y:04d}-{m:02d}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out
+
+
+@dataclass(frozen=True)
+class MonthPart:
+    """A month (``YYYY-MM``) and the days of it that lie in a date range."""
+
+    month: str
+    first: dt.date
+    last: dt.date
+
+    @property
+    def whole(self) -> bool:
+        """Whether the range holds every day of the month."""
+        return self.first.day == 1 and (self.last + dt.timedelta(days=1)).day == 1
+
+
+def month_parts(start: dt.date, end: dt.date) -> list[MonthPart]:
+    """Every month that overlaps ``start``..``end``, with the days of it inside: a 30-day window
+    ending on Nov 29 holds Oct 31 alone of October, and a month slider must say so."""
+    return [MonthPart(m, *month_window(m, within=(start, end))) for m in months(start, end)]
 
 
 def month_window(month: str, *, within: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
@@ -387,16 +408,32 @@ def components_in_view(
     east: float,
     north: float,
     limit: int = 2000,
+    town: str | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """Components in a lon/lat box (at most ``limit``, evenly sampled) with ``lon, lat``, and their total."""
-    found = index.in_bbox(*bbox_to_work(west, south, east, north), limit=limit)
-    frame, total = components_by_code(store, found.codes), found.total
+    """Components in a lon/lat box (and ``town``, a level-1 code, if given): at most ``limit`` of
+    them with ``lon, lat``, evenly sampled, and how many there are in all.
+
+    The total counts exactly the components in the box (and town): the index answers for the
+    working-CRS box around it, which is larger, and those outside are dropped before counting.
+    """
+    found = index.in_bbox(*bbox_to_work(west, south, east, north))
+    lon, lat = to_lonlat(found.x, found.y)
+    codes = found.codes[(lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)]
+    if town and len(codes):
+        in_town, params = grid_condition("grid_code", town, level=1)
+        # One JSON parameter instead of one per code: a street-level view may hold tens of thousands.
+        rows = store.conn.execute(
+            f"SELECT code FROM components WHERE code IN (SELECT value FROM json_each(?)) AND {in_town}",
+            [json.dumps(codes.astype(str).tolist()), *params],
+        ).fetchall()
+        codes = codes[np.isin(codes.astype(str), np.array([r[0] for r in rows], dtype=str))]
+    total = len(codes)
+    if total > limit:
+        # An even stride through the index's cell order spreads the sample over the whole view.
+        codes = codes[(np.arange(limit) * total) // max(limit, 1)] if limit > 0 else codes[:0]
+    frame = components_by_code(store, codes)
     lon, lat = to_lonlat(frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float))
-    frame = frame.assign(lon=lon, lat=lat)
-    inside = (
-        (frame["lon"] >= west) & (frame["lon"] <= east) & (frame["lat"] >= south) & (frame["lat"] <= north)
-    )
-    return frame[inside.to_numpy()].reset_index(drop=True), total
+    return frame.assign(lon=lon, lat=lat).reset_index(drop=True), total
 
 
 # -- staff -----------------------------------------------------------------------------------

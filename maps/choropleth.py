@@ -34,8 +34,16 @@ def classify(
     scheme: str = "quantiles",
     higher_is_worse: bool = True,
     fmt: Callable[[float], str] = lambda v: f"{v:,.1f}",
+    integer: bool = False,
 ) -> Classes:
-    """Split ``values`` into at most ``k`` classes; fewer when there are fewer distinct values."""
+    """Split ``values`` into at most ``k`` classes; fewer when there are fewer distinct values.
+
+    Class ``i`` holds the values above the bound of class ``i - 1`` up to its own. Every legend
+    row says something different: for whole numbers (``integer``, counts) bounds are whole and a
+    class runs from the number after the previous bound ("2 – 3", or "1" alone), so no class
+    reads "0 – 0"; bounds that ``fmt`` prints alike are merged into one class (three quantiles
+    of closure rates that all print "100%" are one class, not three).
+    """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown classification scheme {scheme!r}; known: {SCHEMES}")
     if not 2 <= k <= 7:
@@ -59,14 +67,44 @@ def classify(
         import mapclassify  # a few seconds to import (numba, scikit-learn): only when asked for
 
         upper = np.asarray(mapclassify.FisherJenks(v[ok], k=k).bins, dtype=float)
+    if integer:
+        # Whole-number classes: a bound of 0.4 holds no count that a bound of 0 does not.
+        upper = np.unique(np.floor(upper))
+    texts = [fmt(float(b)) for b in upper]
+    # Of bounds that print alike keep the last (the largest), so the top value stays covered.
+    keep = [i for i in range(len(upper)) if i + 1 == len(upper) or texts[i] != texts[i + 1]]
+    upper = upper[keep]
     bins = tuple(float(b) for b in upper)
     yb[ok] = np.searchsorted(upper, v[ok], side="left")
     # Spread the used colours over the palette so few classes still run light to dark.
     idx = np.linspace(0, len(palette) - 1, len(bins)).round().astype(int)
     colors = tuple(palette[i] for i in idx)
-    lows = (float(v[ok].min()), *bins[:-1])
-    labels = tuple(f"{fmt(lo)} – {fmt(hi)}" for lo, hi in zip(lows, bins, strict=True))
+    step = 1.0 if integer else 0.0  # a class starts at the number after the previous bound
+    lows = (float(v[ok].min()), *(b + step for b in bins[:-1]))
+    labels = tuple(_range_label(fmt(lo), fmt(hi)) for lo, hi in zip(lows, bins, strict=True))
     return Classes(bins=bins, colors=colors, labels=labels, yb=yb)
+
+
+def _range_label(lo: str, hi: str) -> str:
+    return lo if lo == hi else f"{lo} – {hi}"
+
+
+def rate_floor(values: np.ndarray | float, *, decimals: int = 1) -> np.ndarray:
+    """Rates (0..1) as percentages cut down, never rounded up, to ``decimals`` places.
+
+    99.97 % is shown as 99.9 %, so a rate shows 100 % only when it is exactly 1. The tiny
+    addition keeps a value like 0.997, which binary floating point holds as 0.99699…, at 99.7.
+    """
+    scale = 10.0**decimals
+    pct = np.asarray(values, dtype=float) * 100.0
+    return np.floor(pct * scale + 1e-6) / scale
+
+
+def rate_text(value: float, *, decimals: int = 1) -> str:
+    """One rate as text (``99.7%``), cut down by :func:`rate_floor`; ``–`` where undefined."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{float(rate_floor(value, decimals=decimals)):.{decimals}f}%"
 
 
 def quantile_bins(values: np.ndarray, *, k: int) -> np.ndarray:

@@ -24,7 +24,7 @@ import shapely
 
 from layers.analysis import METRICS, Heat
 from maps.base import NO_BASEMAP, Basemap, geometries_to_datum
-from maps.choropleth import NO_DATA, Classes, classify
+from maps.choropleth import NO_DATA, Classes, classify, rate_floor, rate_text
 from maps.geometry import DECIMALS
 from maps.overlays import STATE_COLORS
 
@@ -35,12 +35,15 @@ _TIP_FORMATS = {
     "cases_per_km2": ",.1f",
     "open": ",.0f",
     "overdue": ",.0f",
-    "closure_rate": ".0%",
+    "closure_rate": "rate",  # cut down to 0.1 %, never rounded up to 100 % (maps.choropleth.rate_text)
     "components": ",.0f",
 }
+#: Metrics that count things: their classes are whole numbers ("2 – 3", not "1.6 – 3.2").
+COUNT_METRICS = frozenset({"open", "overdue"})
 OUTLINE = {"color": "#3367d6", "weight": 1.2, "fillColor": "#3367d6", "fillOpacity": 0.02}
 FILLED = {"color": "#555555", "weight": 0.8, "fillOpacity": 0.65}
 COMPONENT_COLOR = "#1b7837"
+OTHER_STATE_COLOR = "#666666"
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def shapes_of(grids: gpd.GeoDataFrame, *, datum: str = "wgs84") -> Shapes:
 
 def _fmt_value(metric: str) -> Callable[[float], str]:
     if metric == "closure_rate":
-        return lambda v: f"{v:.0%}"
+        return rate_text
     if metric.endswith("_per_km2"):
         return lambda v: f"{v:,.1f}"
     return lambda v: f"{v:,.0f}"
@@ -99,6 +102,9 @@ def _texts(values: pd.Series, fmt: str | None) -> list[str]:
     if fmt is None:
         return [str(v) for v in values]
     v = values.to_numpy(dtype=float)
+    if fmt == "rate":
+        pct = rate_floor(v)
+        return [f"{x:.1f}%" if np.isfinite(x) else "–" for x in pct]
     return [format(x, fmt) if np.isfinite(x) else "–" for x in v]
 
 
@@ -138,6 +144,7 @@ def grid_layer(
         scheme=scheme,
         higher_is_worse=METRICS[metric],
         fmt=_fmt_value(metric),
+        integer=metric in COUNT_METRICS,
     )
     spec.update(fills=classes.color_of(), style=FILLED)
     legend = {
@@ -199,7 +206,7 @@ def component_points(
     return {
         "lat": np.round(lat, 6).tolist(),
         "lon": np.round(lon, 6).tolist(),
-        "color": [STATE_COLORS.get(s, "#666666") for s in state],
+        "color": state.map(STATE_COLORS).fillna(OTHER_STATE_COLOR).tolist(),
         "labels": [labels["code"], labels["class"], labels["state"]],
         "columns": [
             frame["code"].astype(str).tolist(),
@@ -207,6 +214,17 @@ def component_points(
             state.tolist(),
         ],
     }
+
+
+def points_legend(frame: pd.DataFrame | None, *, labels: Mapping[str, str]) -> dict[str, Any] | None:
+    """The legend of the component dots' colours: one row per state (and "other" when a state
+    without a colour of its own is drawn)."""
+    if frame is None:
+        return None
+    rows = [[color, labels.get(f"state.{state}", state)] for state, color in STATE_COLORS.items()]
+    if (~frame["state"].astype(str).isin(list(STATE_COLORS))).any():
+        rows.append([OTHER_STATE_COLOR, labels.get("other_state", "?")])
+    return {"title": labels.get("points_legend", labels["state"]), "rows": rows}
 
 
 def coverage_spec(
@@ -253,6 +271,7 @@ def coverage_spec(
         "heat": heat_layer(heat, basemap=basemap),
         "circles": component_counts(component_circles, label=labels["components"], basemap=basemap),
         "points": component_points(components, labels=labels, basemap=basemap),
+        "points_legend": points_legend(components, labels=labels),
         "layer_names": {
             "grids": labels["grids"],
             "heat": labels["heat"],

@@ -36,6 +36,7 @@ from maps.base import Basemap, basemap_choices
 from maps.geometry import display_grids
 from maps.livemap import assets as live_map_assets
 from maps.offline import DEFAULT_BASE, assets_installed
+from maps.overlays import STATE_COLORS
 from maps.views import Shapes, shapes_of
 from pages._i18n import LANGUAGES, language, t
 from spatial.component_index import ComponentIndex
@@ -85,6 +86,8 @@ PAGE_ICONS = {
 SEES_PERSONAL_DATA: frozenset[str] = frozenset()
 
 CACHE_TTL_S = 600
+#: The grid level the sidebar starts on (villages/communities).
+DEFAULT_LEVEL = 2
 PAGES_DIR = Path(__file__).resolve().parent
 
 
@@ -204,7 +207,7 @@ def context() -> Context:
     dates = st.session_state.get("f_dates")
     if isinstance(dates, (tuple, list)) and len(dates) == 2:
         start, end = dates[0], dates[1]
-    level = st.session_state.get("f_level", 2)
+    level = st.session_state.get("f_level", DEFAULT_LEVEL)
     town = st.session_state.get("f_town") or None
     return Context(
         store_path=path,
@@ -214,7 +217,7 @@ def context() -> Context:
         lang=language(),
         start=start,
         end=end,
-        level=int(level) if level in (1, 2, 3) else 2,
+        level=int(level) if level in (1, 2, 3) else DEFAULT_LEVEL,
         town=town,
         span=span,
     )
@@ -232,23 +235,62 @@ def language_and_role_switch() -> None:
     st.sidebar.selectbox(t("role.label"), ROLES, format_func=lambda r: t(f"role.{r}"), key="role")
 
 
-def sidebar_filters() -> Context:
-    """Sidebar: the filters shared by every page (dates, grid level, town)."""
+#: The shared sidebar filters and their session keys.
+FILTER_KEYS = {"dates": "f_dates", "level": "f_level", "town": "f_town"}
+#: The sidebar filters each page reads. A page not listed reads none and is shown none (the
+#: surveyor's and planner's work on components and grid generations, the case desks on their
+#: own queues); a page that starts reading ``context().start`` or ``.town`` is listed here.
+PAGE_FILTERS: dict[str, tuple[str, ...]] = {
+    "home": ("dates", "level", "town"),
+    "explorer": ("dates", "level", "town"),
+}
+
+
+def _page_name(url_path: str) -> str:
+    """A page's name from its URL path; the landing page's path is "" (the role's first page)."""
+    if url_path:
+        return url_path
+    return next((n for n in ROLE_PAGES[role()] if (PAGES_DIR / f"{n}.py").is_file()), "")
+
+
+def sidebar_filters(*, page: str | None = None) -> Context:
+    """Sidebar: the shared filters (dates, grid level, town) that ``page`` (its URL path) reads
+    (:data:`PAGE_FILTERS`), and only those; all of them when no page is named.
+
+    A filter a page does not read is not drawn there but keeps its value for the pages that do:
+    Streamlit forgets the state of a widget not drawn in a run unless the run sets it again.
+    """
+    all_filters = tuple(FILTER_KEYS)
+    used = all_filters if page is None else PAGE_FILTERS.get(_page_name(page), ())
+    for key in FILTER_KEYS.values():
+        if key in st.session_state:
+            # Set again in every run: a filter not drawn here keeps its value (Streamlit drops the
+            # state of a widget not drawn in a run), and one drawn again shows it (only a value
+            # set in the run that draws a widget reaches the browser's copy of it).
+            st.session_state[key] = st.session_state[key]
     ctx = context()
+    if not used:
+        return ctx
     st.sidebar.subheader(t("filters.header"))
-    lo, hi = ctx.span if ctx.span else (ctx.start, ctx.end)
-    if "f_dates" not in st.session_state:
-        st.session_state["f_dates"] = default_dates(ctx.span)
-    st.sidebar.date_input(t("filters.dates"), min_value=lo, max_value=hi, key="f_dates")
-    st.sidebar.radio(
-        t("filters.level"), (1, 2, 3), index=1, format_func=lambda v: t(f"level.{v}"), key="f_level"
-    )
-    towns = cached_grids(ctx.store_key, ctx.rev("grids"), 1)
-    options = ["", *towns["code"].tolist()]
-    names = dict(zip(towns["code"], towns["name"], strict=True))
-    st.sidebar.selectbox(
-        t("filters.town"), options, format_func=lambda c: names.get(c, t("filters.all_towns")), key="f_town"
-    )
+    if "dates" in used:
+        lo, hi = ctx.span if ctx.span else (ctx.start, ctx.end)
+        if "f_dates" not in st.session_state:
+            st.session_state["f_dates"] = default_dates(ctx.span)
+        st.sidebar.date_input(t("filters.dates"), min_value=lo, max_value=hi, key="f_dates")
+    if "level" in used:
+        if "f_level" not in st.session_state:
+            st.session_state["f_level"] = DEFAULT_LEVEL
+        st.sidebar.radio(t("filters.level"), (1, 2, 3), format_func=lambda v: t(f"level.{v}"), key="f_level")
+    if "town" in used:
+        towns = cached_grids(ctx.store_key, ctx.rev("grids"), 1)
+        options = ["", *towns["code"].tolist()]
+        names = dict(zip(towns["code"], towns["name"], strict=True))
+        st.sidebar.selectbox(
+            t("filters.town"),
+            options,
+            format_func=lambda c: names.get(c, t("filters.all_towns")),
+            key="f_town",
+        )
     return context()
 
 
@@ -353,23 +395,38 @@ def cached_top_types(
         return analysis.top_event_types(store, flt, code=code, level=level)
 
 
+#: How many staff a grid's panel lists (a town has hundreds; the panel says how many in all).
+STAFF_LISTED = 50
+#: How many components the map draws at most in a view (an even sample beyond).
+POINTS_DRAWN = 2000
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
 def cached_staff(
-    key: tuple[str, int, int], rev: tuple[int, ...], code: str, level: int, masked: bool
+    key: tuple[str, int, int], rev: tuple[int, ...], code: str, level: int, masked: bool, limit: int
 ) -> tuple[pd.DataFrame, int]:
+    """The first ``limit`` staff of a grid, and how many it has in all."""
     with open_store_ro(key[0]) as store:
         return (
-            analysis.staff_of_grid(store, code, level=level, masked=masked),
+            analysis.staff_of_grid(store, code, level=level, masked=masked, limit=limit),
             analysis.staff_count(store, code, level=level),
         )
 
 
-def components_in_view(ctx: Context, view: Any, *, limit: int = 2000) -> tuple[pd.DataFrame, int]:
-    """Components of the current map view (bounded), through the shared position index."""
+def components_in_view(ctx: Context, view: Any, *, limit: int) -> tuple[pd.DataFrame, int]:
+    """Components of the current map view in the sidebar's town (at most ``limit``, an even
+    sample), and how many there are, through the shared position index."""
     index = cached_component_index(ctx.store_key, ctx.rev("components"))
     with open_store_ro(ctx.store_path) as store:
         return analysis.components_in_view(
-            store, index, west=view.west, south=view.south, east=view.east, north=view.north, limit=limit
+            store,
+            index,
+            west=view.west,
+            south=view.south,
+            east=view.east,
+            north=view.north,
+            limit=limit,
+            town=ctx.town,
         )
 
 
@@ -398,6 +455,9 @@ def map_labels() -> dict[str, str]:
     labels.update({"grids": t("layer.grids"), "heat": t("layer.heat"), "no_data": t("legend.no_data")})
     labels["components"] = t("layer.components")
     labels["points"] = t("layer.points")
+    labels["points_legend"] = t("legend.points")
+    labels["other_state"] = t("legend.other_state")
+    labels.update({f"state.{s}": t(f"state.{s}") for s in STATE_COLORS})
     return labels
 
 
@@ -427,8 +487,9 @@ def warm_caches(path: Path | None = None) -> list[str]:
 
     The server calls this before it answers, so the first person to open the app does not wait
     for the store to be read: each level's grids and their display geometry, component counts,
-    and the cases of the default dates as the overview (level 1) and the explorer (level 2) ask
-    for them. The arguments are those the pages pass, so later calls hit these entries.
+    and the cases of the default dates as the overview and the explorer ask for them at the
+    default level (2, heat off). The arguments are those the pages pass, so later calls hit
+    these entries.
     """
     path = path or store_path()
     if not path.exists():
@@ -444,8 +505,7 @@ def warm_caches(path: Path | None = None) -> list[str]:
         done.append(f"grids {level}")
     cached_filter_options(key, (revs["catalog"], revs["cases"]))
     flt = analysis.CaseFilter(start=start, end=end)
-    cached_case_aggregates(key, (revs["cases"],), flt, 1, False)  # the overview
-    cached_case_aggregates(key, (revs["cases"],), flt, 2, True)  # the explorer's default view
+    cached_case_aggregates(key, (revs["cases"],), flt, DEFAULT_LEVEL, False)  # overview and explorer
     done.append(f"cases {start}..{end}")
     return done
 

@@ -108,9 +108,36 @@ STRINGS: dict[str, tuple[str, str]] = {
         "放大到 {zoom} 级以上可查看单个部件（当前按网格计数）",
         "Zoom to level {zoom} or closer to see single components (counts per grid now)",
     ),
-    "explorer.components_shown": (
-        "视野内部件 {total:,} 个，显示 {shown:,} 个",
-        "{total:,} components in view, {shown:,} shown",
+    "explorer.components_all": (
+        "视野内部件 {total:,} 个，全部显示",
+        "{total:,} components in view, all shown",
+    ),
+    "explorer.components_sampled": (
+        "视野内部件 {total:,} 个；地图一次最多绘制 {limit:,} 个，已在视野内均匀抽取 {shown:,} 个，放大可看到全部",
+        "{total:,} components in view; the map draws at most {limit:,} at a time, so {shown:,} are shown, "
+        "spread evenly over the view; zoom in to see them all",
+    ),
+    "explorer.components_town": ("（仅所选镇/街道）", " (in the chosen town only)"),
+    "explorer.month_part": ("{month}（仅 {first} 至 {last}）", "{month} (only {first} to {last})"),
+    "explorer.month_day": ("{month}（仅 {first}）", "{month} (only {first})"),
+    "explorer.staff_first": (
+        "共 {total:,} 人，按网格和岗位列出前 {shown:,} 人",
+        "{total:,} in all; the first {shown:,} by grid and post are listed",
+    ),
+    "legend.points": ("部件状态", "Component state"),
+    "legend.other_state": ("其他", "Other"),
+    "state.完好": ("完好", "Intact"),
+    "state.破损": ("破损", "Damaged"),
+    "state.丢失": ("丢失", "Missing"),
+    "state.占用": ("占用", "Occupied"),
+    "rate.closure_help": (
+        "结案率 = 结案数 ÷ 应结案数。应结案数 = 已结案 + 超期未结（已过处置时限仍未结案）；"
+        "未到期的在办案件和不予立案的不计入。百分比向下截断到 0.1%，未全部结案时不会显示为 100%。"
+        "考核口径以考核指标确定后为准。",
+        "Closure rate = closed ÷ due to close, where due to close = closed + overdue (past the "
+        "deadline and still open); open cases not yet due and rejected reports are not counted. "
+        "Cut down to 0.1 %, so it never reads 100 % while a due case is open. The assessment's "
+        "own indicator may differ once it is defined.",
     ),
     "explorer.click_hint": ("点击地图上的网格查看详情。", "Click a grid on the map for its details."),
     "explorer.panel": ("网格详情", "Grid details"),

@@ -8,9 +8,12 @@ import streamlit as st
 
 from layers import analysis
 from maps import events
+from maps.choropleth import rate_text
 from maps.livemap import live_map
 from maps.views import coverage_spec
 from pages._common import (
+    POINTS_DRAWN,
+    STAFF_LISTED,
     assets_check,
     basemap_picker,
     cached_case_aggregates,
@@ -92,17 +95,31 @@ with guarded():
         placeholder=t("filter.all"),
     )
     c5, c6, c7, c8 = st.columns([4, 1, 1, 1])
-    month_options = ["", *analysis.months(ctx.start, ctx.end)]
+    # A month only partly inside the dates says which of its days it holds: "2026-10" alone would
+    # read as the whole of October when the window holds Oct 31 only.
+    month_labels = {
+        p.month: p.month
+        if p.whole
+        else t("explorer.month_day", month=p.month, first=f"{p.first:%m-%d}")
+        if p.first == p.last
+        else t("explorer.month_part", month=p.month, first=f"{p.first:%m-%d}", last=f"{p.last:%m-%d}")
+        for p in analysis.month_parts(ctx.start, ctx.end)
+    }
+    month_options = ["", *month_labels]
     if st.session_state.get("x_month") not in month_options:
         st.session_state["x_month"] = ""
     month = c5.select_slider(
-        t("explorer.month"), month_options, format_func=lambda v: v or t("explorer.all_months"), key="x_month"
+        t("explorer.month"),
+        month_options,
+        format_func=lambda v: month_labels.get(v) or t("explorer.all_months"),
+        key="x_month",
     )
     playing = st.session_state.get("x_playing", False)
     if c6.button(t("explorer.stop") if playing else t("explorer.play"), key="x_play"):
         playing = not playing
         st.session_state["x_playing"] = playing
-    show_heat = c7.toggle(t("explorer.show_heat"), value=True, key="x_heat")
+    # Off at first: the heat covers the coverage colours the map opens with.
+    show_heat = c7.toggle(t("explorer.show_heat"), value=False, key="x_heat")
     show_comp = c8.toggle(t("explorer.show_components"), value=False, key="x_comp")
     basemap = basemap_picker()
 
@@ -126,8 +143,14 @@ with guarded():
     comp_note = None
     points = None
     if show_comp and events.wants_points(view):
-        points, total = components_in_view(ctx, view)
-        comp_note = t("explorer.components_shown", total=total, shown=len(points))
+        points, total = components_in_view(ctx, view, limit=POINTS_DRAWN)
+        comp_note = (
+            t("explorer.components_all", total=total)
+            if len(points) == total
+            else t("explorer.components_sampled", total=total, shown=len(points), limit=POINTS_DRAWN)
+        )
+        if ctx.town:
+            comp_note += t("explorer.components_town")
     elif show_comp:
         comp_note = t("explorer.components_zoom", zoom=events.POINTS_ZOOM)
 
@@ -178,18 +201,19 @@ with guarded():
             b.metric(t("col.components"), f"{int(row['components']):,}")
             a.metric(t("col.open"), f"{int(row['open']):,}")
             b.metric(t("col.overdue"), f"{int(row['overdue']):,}")
-            st.metric(
-                t("col.closure_rate"),
-                f"{row['closure_rate']:.0%}" if row["closure_rate"] == row["closure_rate"] else "–",
-            )
+            st.metric(t("col.closure_rate"), rate_text(row["closure_rate"]), help=t("rate.closure_help"))
             st.markdown(f"**{t('explorer.top_types')}**")
             top = cached_top_types(ctx.store_key, ctx.rev("cases", "catalog"), flt, code, ctx.level)
             st.dataframe(
                 top[["name", "count"]].rename(columns={"name": t("col.event_type"), "count": t("col.count")}),
                 hide_index=True,
             )
-            staff, n_staff = cached_staff(ctx.store_key, ctx.rev("staff"), code, ctx.level, ctx.masked)
+            staff, n_staff = cached_staff(
+                ctx.store_key, ctx.rev("staff"), code, ctx.level, ctx.masked, STAFF_LISTED
+            )
             st.markdown(f"**{t('explorer.staff')}** ({n_staff:,})")
+            if len(staff) < n_staff:
+                st.caption(t("explorer.staff_first", total=n_staff, shown=len(staff)))
             if staff.empty:
                 st.caption(t("explorer.no_staff"))
             else:

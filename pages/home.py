@@ -1,10 +1,12 @@
-"""Overview for every role: key figures for the sidebar's dates and a town-level coverage map."""
+"""Overview for every role: key figures for the sidebar's dates, town and grid level, and a
+coverage map and table of the grids of that level."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from layers import analysis
+from maps.choropleth import rate_floor, rate_text
 from maps.livemap import live_map
 from maps.views import coverage_spec
 from pages._common import (
@@ -32,7 +34,7 @@ with guarded():
             end=ctx.span[1] if ctx.span else "–",
         )
     )
-    level = 1 if not ctx.town else 2
+    level = ctx.level
     flt = analysis.CaseFilter(start=ctx.start, end=ctx.end, town=ctx.town)
     stats, _, n_cases = cached_case_aggregates(ctx.store_key, ctx.rev("cases"), flt, level, False)
     comps = cached_component_counts(ctx.store_key, ctx.rev("components"), level)
@@ -66,19 +68,31 @@ with guarded():
         cols[0].metric(t("home.cases"), f"{n_cases:,}")
         cols[1].metric(t("home.open"), f"{int(table['open'].sum()):,}")
         cols[2].metric(t("home.overdue"), f"{int(table['overdue'].sum()):,}")
-        cols[3].metric(t("home.closure_rate"), f"{closed / due:.0%}" if due else "–")
+        cols[3].metric(
+            t("home.closure_rate"),
+            rate_text(closed / due if due else float("nan")),
+            help=t("rate.closure_help"),
+        )
         cols[4].metric(t("home.components"), f"{int(table['components'].sum()):,}")
         if not n_cases:
             st.info(t("home.no_cases"))
     with right:
         st.subheader(t("home.table"))
-        view = table[["name", "code", "cases", "open", "overdue", "closure_rate", "components"]].rename(
-            columns={c: t(f"col.{c}") for c in table.columns}
+        # Rates as percentages cut down to 0.1 (never rounded up to 100 %), so the table reads as
+        # the figure above and the map's tooltips do.
+        view = (
+            table[["name", "code", "cases", "open", "overdue", "closure_rate", "components"]]
+            .assign(closure_rate=rate_floor(table["closure_rate"].to_numpy(dtype=float)))
+            .rename(columns={c: t(f"col.{c}") for c in table.columns})
         )
         st.dataframe(
             view,
             hide_index=True,
             height=440,
-            column_config={t("col.closure_rate"): st.column_config.NumberColumn(format="percent")},
+            column_config={
+                t("col.closure_rate"): st.column_config.NumberColumn(
+                    format="%.1f%%", help=t("rate.closure_help")
+                )
+            },
         )
     assets_check()

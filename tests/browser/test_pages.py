@@ -19,6 +19,13 @@ POINT_COUNT = """() => {
 }"""
 
 
+GRID_COUNT = """() => {
+    let n = 0;
+    window.map.eachLayer(l => { if (l.feature) n++; });
+    return n;
+}"""
+
+
 def _frame(page):  # type: ignore[no-untyped-def]
     handle = page.wait_for_selector(MAP_FRAME, timeout=30_000)
     frame = handle.content_frame()
@@ -51,9 +58,18 @@ def test_a_filter_changes_the_heat(server: str, page_and_traffic: tuple) -> None
     page, traffic = page_and_traffic
     page.goto(f"{server}/explorer?role=analyst")
     frame = _frame(page)
-    page.wait_for_function("() => true")
-    before = frame.evaluate(HEAT_COUNT)
-    assert before > 0
+    assert frame.evaluate(HEAT_COUNT) == -1  # off at first: the coverage colours show
+    page.locator('[data-testid="stCheckbox"]').filter(has_text="显示热力").locator("label").click()
+    before = -1
+    deadline = page.evaluate("() => Date.now()") + 20_000
+    while before <= 0:
+        assert page.evaluate("() => Date.now()") < deadline, "the heat was not drawn when switched on"
+        page.wait_for_timeout(200)
+        try:
+            before = _frame(page).evaluate(HEAT_COUNT)
+        except Exception:  # the frame is being replaced
+            before = -1
+    frame = _frame(page)
     frame.evaluate("() => { window.__sameMap = true; }")
     status = page.locator('[data-testid="stMultiSelect"]').filter(has_text="案件状态")
     status.locator("input").click()
@@ -79,6 +95,18 @@ def test_grid_tooltips_are_text_not_html(server: str, page_and_traffic: tuple) -
     """A grid named ``<b>横泾</b><script>…`` shows those characters; nothing of it is markup."""
     page, _ = page_and_traffic
     page.goto(f"{server}/?role=analyst")
+    frame = _frame(page)
+    # The overview draws the sidebar's level: the towns, whose names carry the markup, are level 1.
+    page.locator('[data-testid="stSidebar"]').get_by_text("一级 镇/街道", exact=True).click()
+    deadline = page.evaluate("() => Date.now()") + 20_000
+    while True:
+        try:
+            if _frame(page).evaluate(GRID_COUNT) == 2:
+                break
+        except Exception:  # the frame is being replaced
+            pass
+        assert page.evaluate("() => Date.now()") < deadline, "the towns were not drawn"
+        page.wait_for_timeout(200)
     frame = _frame(page)
     shown = frame.evaluate(
         """() => {
@@ -157,14 +185,10 @@ def test_components_become_points_of_the_view_when_zoomed_in(server: str, page_a
     while points() <= circles:
         assert page.evaluate("() => Date.now()") < deadline, "no component points after zooming in"
         page.wait_for_timeout(200)
+    # The dots' colours are explained: a legend of the component states beside the grids' one.
+    legends = _frame(page).locator(".og-legend").all_inner_texts()
+    assert any("部件状态" in text and "破损" in text for text in legends), legends
     assert traffic.failed == [] and traffic.outside() == []
-
-
-GRID_COUNT = """() => {
-    let n = 0;
-    window.map.eachLayer(l => { if (l.feature) n++; });
-    return n;
-}"""
 
 
 def test_layers_the_page_replaces_stay_visible(server: str, page_and_traffic: tuple) -> None:
@@ -190,9 +214,33 @@ def test_layers_the_page_replaces_stay_visible(server: str, page_and_traffic: tu
     page.get_by_text("三级 管理片区", exact=True).click()
     wait_for(GRID_COUNT, lambda n: n > level2, "the level-3 grids were not drawn")
     heat = page.locator('[data-testid="stCheckbox"]').filter(has_text="显示热力").locator("label")
+    heat.click()  # the explorer opens without heat
+    wait_for(HEAT_COUNT, lambda n: n > 0, "the heat was not drawn")
     heat.click()
     wait_for(HEAT_COUNT, lambda n: n == -1, "the heat was not removed")
     heat.click()
     wait_for(HEAT_COUNT, lambda n: n > 0, "the heat did not come back")
     assert _frame(page).evaluate(GRID_COUNT) > level2
     assert traffic.failed == [] and traffic.outside() == []
+
+
+def test_the_survey_page_shows_no_filters_it_does_not_read(server: str, page_and_traffic: tuple) -> None:
+    """Dates, grid level and town do nothing on the survey page: the sidebar does not offer them
+    there, and the overview still has them (with the level chosen before) when the user returns."""
+    page, _ = page_and_traffic
+    page.goto(f"{server}/?role=surveyor")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("网格层级").wait_for(timeout=30_000)
+    level3 = sidebar.locator('[data-testid="stRadio"]').filter(has_text="网格层级").locator("input").nth(2)
+    sidebar.get_by_text("三级 管理片区", exact=True).click()
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    assert level3.is_checked()
+    page.wait_for_timeout(1000)  # the rerun that takes the new level in
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="部件普查").click()
+    page.wait_for_url("**/surveyor**")
+    page.get_by_role("heading", name="部件普查").first.wait_for(timeout=30_000)
+    assert sidebar.get_by_text("网格层级").count() == 0
+    assert sidebar.get_by_text("上报日期").count() == 0
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="总览").click()
+    sidebar.get_by_text("网格层级").wait_for(timeout=30_000)
+    assert level3.is_checked(), "the level chosen before was forgotten"

@@ -192,3 +192,33 @@ def test_grid_queries_search_the_grid_index(tiny: Path, level: int, code: str) -
         assert (
             analysis.staff_count(store, code, level=level) == sum(g.startswith(prefix) for (g,) in every) > 0
         )
+
+
+def test_month_parts_say_which_days_are_in() -> None:
+    parts = analysis.month_parts(dt.date(2026, 10, 31), dt.date(2026, 11, 29))
+    assert [(p.month, p.first, p.last, p.whole) for p in parts] == [
+        ("2026-10", dt.date(2026, 10, 31), dt.date(2026, 10, 31), False),
+        ("2026-11", dt.date(2026, 11, 1), dt.date(2026, 11, 29), False),
+    ]
+    whole = analysis.month_parts(dt.date(2024, 2, 1), dt.date(2024, 3, 31))
+    assert [p.whole for p in whole] == [True, True] and whole[0].last == dt.date(2024, 2, 29)
+
+
+def test_components_in_view_count_exactly_and_keep_to_the_town(tiny: Path) -> None:
+    """The total is the components inside the lon/lat box (not the larger projected box the index
+    answers for), and a town keeps only its own; the sample is spread and within both."""
+    box = {"west": 120.605, "south": 31.245, "east": 120.63, "north": 31.257}  # across both towns
+    with open_store(tiny, readonly=True) as store:
+        every = store.read_arrow("SELECT code, grid_code, x, y FROM components").to_pandas()
+        lon, lat = analysis.to_lonlat(every["x"].to_numpy(), every["y"].to_numpy())
+        inside = (lon >= box["west"]) & (lon <= box["east"]) & (lat >= box["south"]) & (lat <= box["north"])
+        index = analysis.component_index(store)
+        frame, total = analysis.components_in_view(store, index, limit=10_000, **box)
+        assert 0 < total == int(inside.sum()) == len(frame) < len(every)
+        assert set(frame["code"]) == set(every.loc[inside, "code"])
+        town = "320506002000000"
+        want = inside & every["grid_code"].str.startswith("320506002").to_numpy()
+        frame, total = analysis.components_in_view(store, index, limit=10, town=town, **box)
+        assert total == int(want.sum()) > 10 and len(frame) == 10
+        assert frame["grid_code"].str.startswith("320506002").all()
+        assert set(frame["code"]) <= set(every.loc[want, "code"])

@@ -49,6 +49,54 @@ def test_numpy_classes_match_mapclassify(k: int) -> None:
         np.testing.assert_allclose(quantile_bins(values, k=k), q.bins)
         e = mapclassify.EqualInterval(values, k=k)
         np.testing.assert_allclose(equal_interval_bins(values, k=k), e.bins)
-        c = classify(values, k=k, scheme="quantiles")
+        # Printed finely enough that no two bounds read alike (those would be merged into one class).
+        c = classify(values, k=k, scheme="quantiles", fmt=lambda v: f"{v:.9g}")
         if len(np.unique(values)) >= k:
             np.testing.assert_array_equal(c.yb, q.yb)
+
+
+def _within(label: str, value: float, parse: object) -> bool:
+    lo, _, hi = label.partition(" – ")
+    return parse(lo) <= value <= parse(hi or lo)  # type: ignore[operator]
+
+
+def test_count_classes_are_whole_and_distinct() -> None:
+    """Overdue counts, mostly 0: no "0 – 0" or "0 – 1" rows, each class a distinct whole range."""
+    from maps.choropleth import classify
+
+    v = np.array([0.0] * 40 + [1.0] * 6 + [2.0, 3.0, 5.0, 9.0])
+    c = classify(v, k=5, integer=True, fmt=lambda x: f"{x:,.0f}")
+    assert len(set(c.labels)) == len(c.labels)
+    assert c.labels[0] == "0" and all(lab != "0 – 0" for lab in c.labels)
+    for value, cls in zip(v, c.yb, strict=True):
+        assert _within(c.labels[cls], value, float), (value, c.labels[cls])
+    # consecutive classes do not share a whole number
+    bounds = [lab.partition(" – ") for lab in c.labels]
+    starts = [float(lo) for lo, _, _ in bounds]
+    ends = [float(hi or lo) for lo, _, hi in bounds]
+    assert all(starts[i + 1] == ends[i] + 1 for i in range(len(c.labels) - 1))
+
+
+def test_rate_classes_never_round_up_to_100_percent() -> None:
+    """Closure rates crowded near 1: classes distinct, only exactly 1 reads 100 %."""
+    from maps.choropleth import classify, rate_text
+
+    v = np.array([0.962, 0.981, 0.9951, 0.997, 0.9993, 0.9996, *[1.0] * 12, np.nan])
+    c = classify(v, k=5, higher_is_worse=False, fmt=rate_text)
+    assert len(set(c.labels)) == len(c.labels), c.labels
+    for lab in c.labels:
+        lo, _, hi = lab.partition(" – ")
+        assert lo != hi
+    assert [lab for lab in c.labels if "100.0%" in lab] == [c.labels[-1]]
+    for value, cls in zip(v[:-1], c.yb[:-1], strict=True):
+        assert _within(c.labels[cls], float(np.floor(value * 1000 + 1e-6) / 10), lambda s: float(s[:-1]))
+
+
+def test_rate_text_cuts_down() -> None:
+    from maps.choropleth import rate_floor, rate_text
+
+    assert rate_text(0.997) == "99.7%"  # held as 0.99699… in binary
+    assert rate_text(5883 / 5884) == "99.9%"
+    assert rate_text(0.99999) == "99.9%" and rate_text(1.0) == "100.0%"
+    assert rate_text(float("nan")) == "–" and rate_text(0.0) == "0.0%"
+    assert rate_floor(np.array([0.12345, 1.0]), decimals=2).tolist() == [12.34, 100.0]

@@ -206,3 +206,32 @@ def test_on_gcj02_tiles_everything_is_drawn_shifted(data: dict) -> None:
     np.testing.assert_allclose(spec["heat"]["lat"], np.round(lat, 5))
     with pytest.raises(ValueError, match="drawn in wgs84, the basemap in gcj02"):
         coverage_spec(shapes=plain, table=table, metric=None, labels=LABELS, basemap=gcj, assets=assets())
+
+
+def test_legends_read_distinct_classes_and_rates_never_round_up(data: dict) -> None:
+    """Closure rates crowded at 100 % and overdue counts that are mostly 0 (as a quiet month has):
+    every legend row different and readable, and only a rate of exactly 1 reads 100 %."""
+    grids, table = data[3][:2]
+    assert len(table) == 8
+    table = table.assign(
+        overdue=[0, 0, 0, 0, 0, 0, 1, 3],
+        closure_rate=[1.0, 1.0, 1.0, 1.0, 0.9996, 0.997, 0.98, np.nan],
+    )
+    shapes = shapes_of(grids)
+    none = basemap_from_setting("none")
+    for metric in ("overdue", "closure_rate"):
+        spec, _ = coverage_spec(
+            shapes=shapes, table=table, metric=metric, labels=LABELS, basemap=none, assets=assets()
+        )
+        texts = [row[1] for row in spec["legend"]["rows"][:-1]]
+        assert len(set(texts)) == len(texts), texts
+        for text in texts:
+            lo, _, hi = text.partition(" – ")
+            assert lo != hi, texts
+        if metric == "overdue":
+            assert texts[0] == "0" and "0 – 1" not in texts
+        else:
+            assert [t for t in texts if "100" in t] == [texts[-1]], texts
+    tips = spec["grids"]["tips"]
+    rates = tips["columns"][tips["labels"].index(LABELS["closure_rate"])]
+    assert rates == ["100.0%"] * 4 + ["99.9%", "99.7%", "98.0%", "–"]

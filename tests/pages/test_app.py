@@ -80,6 +80,8 @@ def _explorer(**state: object) -> AppTest:
 
 def test_explorer_filters_change_the_heat(app_env: Path) -> None:
     at = _explorer()
+    assert _assert_local_map(at)["heat"] is None  # off at first: it would hide the coverage colours
+    at.toggle(key="x_heat").set_value(True).run()
     first = _assert_local_map(at)
     assert first["heat"] and len(first["heat"]["lat"]) > 0
     at.multiselect(key="x_status").set_value(["closed"]).run()
@@ -88,7 +90,7 @@ def test_explorer_filters_change_the_heat(app_env: Path) -> None:
     assert after["heat"]["w"] != first["heat"]["w"] or after["heat"]["lat"] != first["heat"]["lat"]
     assert after["grids"]["tips"] != first["grids"]["tips"]  # fewer cases in the tooltips
     assert after["shapes"] == first["shapes"]  # the geometry the browser holds is reused
-    at.select_slider(key="x_month").set_value(at.select_slider(key="x_month").options[-1]).run()
+    at.select_slider(key="x_month").set_value("2026-03").run()
     assert not at.exception
     at.selectbox(key="x_metric").set_value("closure_rate").run()
     at.toggle(key="x_heat").set_value(False).run()
@@ -118,7 +120,10 @@ def test_explorer_components_at_street_zoom(app_env: Path) -> None:
     spec = _assert_local_map(at)
     assert spec["points"] and 0 < len(spec["points"]["lat"]) <= 2000
     assert spec["circles"] and spec["report_view"] is True
-    assert any("显示" in c.value for c in at.caption)
+    # More in view than the map draws: the caption says why fewer are shown.
+    assert any("最多绘制 2,000 个" in c.value and "均匀抽取 2,000 个" in c.value for c in at.caption), [
+        c.value for c in at.caption
+    ]
 
 
 def test_explorer_on_gcj02_tiles(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,6 +208,6 @@ def test_warm_caches_fills_the_entries_the_first_pages_read(
     flt = analysis.CaseFilter(start=start, end=end)
     for level in (1, 2, 3):
         common.cached_shapes(key, (revs["grids"],), level, None, "wgs84")
-    common.cached_case_aggregates(key, (revs["cases"],), flt, 1, False)
-    common.cached_case_aggregates(key, (revs["cases"],), flt, 2, True)
+    # The overview and the explorer both open on level 2 without heat.
+    common.cached_case_aggregates(key, (revs["cases"],), flt, common.DEFAULT_LEVEL, False)
     assert common.warm_caches(tmp_path / "missing.sqlite") == []  # the first session generates it

@@ -1,7 +1,7 @@
 // OneGrid live map: a Streamlit component (protocol v1) around one Leaflet map that lives as long
 // as its frame. Each rerun of the page sends the whole spec; only what changed is redrawn:
 // - the grid geometry is parsed and added once per shapes.id, then only restyled;
-// - the heat keeps its layer and gets new points; legend, circles and points are swapped.
+// - the heat keeps its layer and gets new points; legends, circles and points are swapped.
 // Every text from the data is put into the page with textContent, never as HTML.
 "use strict";
 
@@ -26,6 +26,7 @@
     tips: null,
     built: {},
     legend: null,
+    pointsLegend: null,
     heat: null,
     circles: null,
     points: null,
@@ -339,6 +340,7 @@
       show("components", S.circles);
       swap("points", spec.points, buildPoints);
       show("points", S.points);
+      swap("pointsLegend", spec.points_legend || null, buildLegend); // what the dots' colours mean
       setControl(spec.layer_names);
     } finally {
       S.drawing = false;
