@@ -25,7 +25,7 @@ import shapely
 
 from layers.errors import InputFileError
 from spatial.errors import CRSError
-from spatial.topology import WORK_CRS, CodeScheme
+from spatial.topology import MAX_PROJECTED_M, WORK_CRS, CodeScheme
 
 #: Suffixes read by GDAL (through pyogrio) and by pyarrow (GeoParquet).
 GRID_FORMATS = {
@@ -156,26 +156,59 @@ def _crs_label(crs) -> str:  # crs: pyproj.CRS
     return f"{auth[0]}:{auth[1]}" if auth else crs.to_wkt()
 
 
-def _to_work(df, path: Path):  # -> geopandas.GeoDataFrame
-    """Check the CRS against the coordinates, then reproject to the working CRS."""
+def _num(v: float) -> str:
+    """A coordinate for a message: whole units, or three digits when absurdly large."""
+    return f"{v:.0f}" if abs(v) < 1e9 else f"{v:.3g}"
+
+
+def _far_features(df) -> np.ndarray:  # df: geopandas.GeoDataFrame with a CRS
+    """Per feature: a vertex NaN, infinite or out of its CRS's range (lon/lat, or ±1e8 m)."""
+    geoms = np.asarray(df.geometry.values, dtype=object)
+    xy, which = shapely.get_coordinates(geoms, return_index=True)
+    with np.errstate(invalid="ignore"):
+        bad_vertex = ~np.isfinite(xy).all(axis=1)
+        if df.crs.is_geographic:
+            bad_vertex |= (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
+        else:
+            bad_vertex |= (np.abs(xy) > MAX_PROJECTED_M).any(axis=1)
+    far = np.zeros(len(geoms), dtype=bool)
+    far[which[bad_vertex]] = True
+    return far
+
+
+def _to_work(df, path: Path, *, keep_far: bool = False):  # -> geopandas.GeoDataFrame
+    """Check the CRS against the coordinates, then reproject to the working CRS.
+
+    With ``keep_far``, features with a vertex out of the CRS's range (a corrupt ``1e300``) are
+    not held against the file's CRS as long as others fit it: they are reprojected as they are
+    (to non-finite or out-of-range coordinates), for :func:`spatial.topology.check_grids` to
+    report each by its code. When every feature is out of range the CRS is what is wrong.
+    """
     if df.crs is None:
         raise GridFileCRSError(
             f"{path.name}: no CRS (a Shapefile needs its .prj, a GeoPackage layer a defined SRS, a "
             "GeoParquet file a crs); declare the CRS the coordinates are in"
         )
-    geoms = df.geometry.values
-    xmin, ymin, xmax, ymax = shapely.total_bounds(np.asarray(geoms, dtype=object))
+    geoms = np.asarray(df.geometry.values, dtype=object)
+    judged = ~_far_features(df) if keep_far else np.ones(len(geoms), dtype=bool)
+    if not judged.any():
+        judged[:] = True
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms[judged])
     if not np.all(np.isfinite([xmin, ymin, xmax, ymax])):
         raise GridFileError(f"{path.name}: coordinates are not finite numbers")
     implied = path.suffix.lower() in (".geojson", ".json") or df.attrs.get("lonlat_by_default", False)
     if df.crs.is_geographic and not (xmin >= -180 and xmax <= 180 and ymin >= -90 and ymax <= 90):
         what = "RFC 7946 makes GeoJSON lon/lat" if implied else f"its CRS {_crs_label(df.crs)} is lon/lat"
         raise GridFileCRSError(
-            f"{path.name}: coordinates reach ({xmin:.0f}, {ymin:.0f})–({xmax:.0f}, {ymax:.0f}), which is not "
-            f"lon/lat, but {what}; the CRS must be declared"
+            f"{path.name}: coordinates reach ({_num(xmin)}, {_num(ymin)})–({_num(xmax)}, {_num(ymax)}), "
+            f"which is not lon/lat, but {what}; the CRS must be declared"
         )
-    out = df.to_crs(WORK_CRS)
-    if not np.all(np.isfinite(shapely.total_bounds(np.asarray(out.geometry.values, dtype=object)))):
+    with warnings.catch_warnings():
+        # A kept out-of-range vertex projects to inf; it is reported per grid, not warned about.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = df.to_crs(WORK_CRS)
+    projected = np.asarray(out.geometry.values, dtype=object)[judged]
+    if not np.all(np.isfinite(shapely.total_bounds(projected))):
         raise GridFileCRSError(
             f"{path.name}: coordinates do not project from {_crs_label(df.crs)} to {WORK_CRS}"
         )
@@ -267,7 +300,7 @@ def read_grid_file(
     if present.empty:
         raise GridFileError(f"{p.name}: no feature has a geometry")
     source_crs = _crs_label(df.crs) if df.crs is not None else ""
-    df = _to_work(df, p)
+    df = _to_work(df, p, keep_far=True)
 
     codes = _text(df[code_col])
     if level_col is not None:

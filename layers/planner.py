@@ -27,7 +27,7 @@ from layers.store import Store
 from settings import WORK_CRS
 from spatial.errors import CRSError, GeometryError, OneGridError
 from spatial.locate import GridLocator
-from spatial.topology import Tolerances, TopologyReport, check_grids, sequence_numbers
+from spatial.topology import Tolerances, TopologyReport, check_grids, coordinate_problems, sequence_numbers
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -223,6 +223,16 @@ def normalise_candidate(candidate: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     )
     if not (out["level"] == 3).any():
         raise CandidateError("the candidate has no level-3 grids, so nothing could be located in it")
+    # A corrupt vertex (1e300) would overflow every area and the locator's cells: refuse it here,
+    # by grid code, before any comparison is computed.
+    far, _ = coordinate_problems(out.geometry.to_numpy(), out["code"].to_numpy(dtype=object), crs=WORK_CRS)
+    if far:
+        shown = "; ".join(p.message for p in far[:5])
+        more = f"; and {len(far) - 5} more" if len(far) > 5 else ""
+        raise CandidateError(
+            f"{len(far)} candidate grid(s) have coordinates out of range: {shown}{more}. "
+            "Repair them (check-grids lists every problem) and compare again"
+        )
     return out
 
 

@@ -105,6 +105,10 @@ def _check_codes(codes: Any) -> np.ndarray:
     return out
 
 
+#: No projected CRS in metres reaches this far (the Earth's circumference is 4e7 m).
+_MAX_COORDINATE = 1e8
+
+
 def _check_geoms(geoms: Any, codes: np.ndarray) -> np.ndarray:
     arr = np.asarray(geoms, dtype=object).ravel()
     if arr.shape[0] != codes.shape[0]:
@@ -131,7 +135,16 @@ def _check_geoms(geoms: Any, codes: np.ndarray) -> np.ndarray:
     nonfinite[which[~np.isfinite(coords).all(axis=1)]] = True
     for i in np.flatnonzero(nonfinite):
         problems.append((names[i], "has NaN or infinite coordinates"))
-    ok &= ~nonfinite
+    # Finite but absurd (a corrupt 1e300): the cell arithmetic would overflow to NaN.
+    far = np.zeros(arr.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        far[which[(np.abs(coords) > _MAX_COORDINATE).any(axis=1)]] = True
+    far &= ~nonfinite
+    for i in np.flatnonzero(far):
+        problems.append(
+            (names[i], f"has coordinates beyond ±{_MAX_COORDINATE:.0e}, outside any projected CRS")
+        )
+    ok &= ~(nonfinite | far)
     geo[~ok] = None
     valid = shapely.is_valid(geo)
     for i in np.flatnonzero(ok & ~valid):

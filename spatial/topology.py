@@ -33,7 +33,7 @@ import numpy as np
 import shapely
 import shapely.geometry
 
-from spatial.crs import WORK_CRS  # the working CRS of every measure here (metres)
+from spatial.crs import WORK_CRS, check_coordinates  # the working CRS of every measure here (metres)
 from spatial.errors import CodeError, GeometryError
 
 
@@ -240,6 +240,19 @@ class NotPolygon(Problem):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BadCoordinates(Problem):
+    """Vertices that are NaN, infinite or outside the range of the CRS; measure: how many.
+
+    A corrupt vertex (``1e300``) or a file in another CRS than it declares. The grid is left out
+    of every other check, whose areas and distances it would overflow. It has no point on the map
+    (``x, y`` are NaN); the message gives its first bad vertex.
+    """
+
+    kind: ClassVar[str] = "bad_coordinates"
+    unit: ClassVar[str] = "vertices"
+
+
+@dataclass(frozen=True, kw_only=True)
 class InvalidGeometry(Problem):
     """The geometry is invalid; ``reason`` is GEOS's, ``repaired`` what ``make_valid`` gives.
 
@@ -364,6 +377,7 @@ class UnexpectedMultipart(Problem):
 #: Every problem class, in the order reports list them.
 PROBLEM_KINDS: tuple[type[Problem], ...] = (
     NotPolygon,
+    BadCoordinates,
     InvalidGeometry,
     DuplicateCode,
     MalformedCode,
@@ -542,7 +556,7 @@ def check_grids(
         raise GeometryError(f"the land must be a non-empty (Multi)Polygon, got {land.geom_type}")
 
     problems: list[Problem] = []
-    work, usable = _check_geometry(geo, code_arr, problems)
+    work, usable = _check_geometry(geo, code_arr, problems, crs=crs)
     rep = shapely.point_on_surface(_only(work, usable))
     px, py = shapely.get_x(rep), shapely.get_y(rep)
 
@@ -615,10 +629,63 @@ def _point(geom: shapely.Geometry | None) -> tuple[float, float]:
     return p.x, p.y
 
 
+#: No projected CRS in metres reaches this far (the Earth's circumference is 4e7 m).
+MAX_PROJECTED_M = 1e8
+
+
+def out_of_range(x: np.ndarray, y: np.ndarray, *, crs: str = WORK_CRS) -> np.ndarray:
+    """Per vertex: NaN, infinite, or outside the range of ``crs``.
+
+    For the working CRS the range is the engine's plausible one (China, projected:
+    :func:`spatial.crs.check_coordinates`); for another projected CRS, beyond ±1e8 m.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = (
+            ~(np.isfinite(x) & np.isfinite(y)) | (np.abs(x) > MAX_PROJECTED_M) | (np.abs(y) > MAX_PROJECTED_M)
+        )
+    if crs == WORK_CRS and (~bad).any():
+        bad[~bad] = ~check_coordinates(x[~bad], y[~bad], crs=WORK_CRS).valid
+    return bad
+
+
+def coordinate_problems(
+    geoms: np.ndarray, codes: np.ndarray, *, crs: str = WORK_CRS
+) -> tuple[list[BadCoordinates], np.ndarray]:
+    """Grids with vertices out of range (see :func:`out_of_range`), and a per-grid mask of them."""
+    xy, which = shapely.get_coordinates(geoms, return_index=True)
+    bad_vertex = out_of_range(xy[:, 0], xy[:, 1], crs=crs) if xy.size else np.zeros(0, dtype=bool)
+    count = np.bincount(which[bad_vertex], minlength=geoms.shape[0])
+    first = np.full(geoms.shape[0], -1, dtype=np.int64)
+    hits = np.flatnonzero(bad_vertex)
+    # Reversed, so the first bad vertex of each grid is the one written last.
+    first[which[hits[::-1]]] = hits[::-1]
+    problems = []
+    for i in np.flatnonzero(count):
+        vx, vy = (float(v) for v in xy[first[i]])
+        n = int(count[i])
+        problems.append(
+            BadCoordinates(
+                codes=(str(codes[i]),),
+                level=None,
+                measure=float(n),
+                x=math.nan,
+                y=math.nan,
+                message=(
+                    f"grid {codes[i]}: {n} {'vertices' if n > 1 else 'vertex'} outside the range of {crs}, "
+                    f"the first at ({vx:.6g}, {vy:.6g}): a corrupt vertex, or a CRS other than the "
+                    "file declares"
+                ),
+            )
+        )
+    return problems, count > 0
+
+
 def _check_geometry(
-    geo: np.ndarray, codes: np.ndarray, problems: list[Problem]
+    geo: np.ndarray, codes: np.ndarray, problems: list[Problem], *, crs: str = WORK_CRS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Report missing, non-polygonal and invalid geometries; return the repaired ones."""
+    """Report missing, non-polygonal, out-of-range and invalid geometries; return the repaired ones."""
     missing = shapely.is_missing(geo) | shapely.is_empty(geo)
     type_id = shapely.get_type_id(geo)
     polygonal = np.isin(type_id, _POLYGONAL) & ~missing
@@ -638,6 +705,9 @@ def _check_geometry(
                 message=f"grid {codes[i]}: geometry is {gtype}, not a polygon",
             )
         )
+    far, far_mask = coordinate_problems(_only(geo, polygonal), codes, crs=crs)
+    problems.extend(far)
+    polygonal &= ~far_mask
     work = _only(geo, polygonal)
     invalid = polygonal & ~shapely.is_valid(work)
     if invalid.any():
