@@ -114,7 +114,7 @@ def show_error(exc: OneGridError) -> None:
     Messages quote what the user sent (file names, column names, values), so the message is shown
     as text (:func:`plain`), not rendered as Markdown.
     """
-    st.error(plain(t("error.prefix") + str(exc)), icon="⚠️")
+    st.error(plain(t("error.prefix") + str(exc)), icon=":material/error:")
 
 
 @contextlib.contextmanager
@@ -312,7 +312,7 @@ def current_basemap() -> Basemap:
 def assets_check() -> None:
     missing = assets_installed()
     if missing:
-        st.warning(t("assets.missing", n=len(missing)), icon="🗺️")
+        st.warning(t("assets.missing", n=len(missing)), icon=":material/map:")
 
 
 def static_base() -> str:

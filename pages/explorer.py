@@ -115,7 +115,11 @@ with guarded():
         key="x_month",
     )
     playing = st.session_state.get("x_playing", False)
-    if c6.button(t("explorer.stop") if playing else t("explorer.play"), key="x_play"):
+    if c6.button(
+        t("explorer.stop") if playing else t("explorer.play"),
+        icon=":material/stop:" if playing else ":material/play_arrow:",
+        key="x_play",
+    ):
         playing = not playing
         st.session_state["x_playing"] = playing
     # Off at first: the heat covers the coverage colours the map opens with.
