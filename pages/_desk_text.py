@@ -175,8 +175,8 @@ DESK_STRINGS: dict[str, tuple[str, str]] = {
     "intake.lon": ("经度", "Longitude"),
     "intake.lat": ("纬度", "Latitude"),
     "intake.need": (
-        "选择事件类型并给出位置后，这里显示所属网格与承办单位。",
-        "Choose an event type and a place to see its grid and handling body here.",
+        "选择事件类型、填写问题描述并给出位置后，这里显示所属网格与承办单位。",
+        "Choose an event type, describe the problem and give a place to see its grid and handling body here.",
     ),
     "intake.preview": ("网格与承办单位（保存前）", "Grid and handling body (before saving)"),
     "intake.duplicates": ("附近有 {n} 件可能重复的在办案件", "{n} open cases nearby may be the same problem"),

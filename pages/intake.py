@@ -204,7 +204,7 @@ with guarded():
 
     preview: intake.Preview | None = None
     draft: intake.ReportDraft | None = None
-    if event and x is not None and y is not None:
+    if event and description.strip() and x is not None and y is not None:
         draft = intake.ReportDraft(
             event=event,
             channel=channel,

@@ -145,3 +145,25 @@ def test_a_report_runs_the_whole_loop_in_the_browser(
     assert shown.first.locator("script, b").count() == 0
     assert dialogs == []
     assert traffic.outside() == [], traffic.outside()
+
+
+def test_a_map_click_places_the_report(desk_server: tuple[str, Path], page_and_traffic: tuple) -> None:
+    url, _ = desk_server
+    page, traffic = page_and_traffic
+    page.goto(f"{url}/?role=operator")
+    handle = page.wait_for_selector('iframe[title="streamlit_folium.st_folium"]', timeout=60_000)
+    handle.content_frame().wait_for_selector(".leaflet-overlay-pane canvas", timeout=30_000)
+    _choose(page, "intake-event-0", "暴露垃圾")
+    _fill(page, "问题描述", "垃圾满溢")
+    handle = page.wait_for_selector('iframe[title="streamlit_folium.st_folium"]', timeout=30_000)
+    page.wait_for_timeout(500)
+    bb = handle.bounding_box()
+    assert bb is not None
+    page.mouse.click(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)  # the district's middle
+    preview = page.locator(".st-key-desk-preview")
+    preview.get_by_text(re.compile(r"^320506\d{9} ")).first.wait_for(timeout=30_000)
+    lon = float(page.get_by_label("经度", exact=True).input_value())
+    lat = float(page.get_by_label("纬度", exact=True).input_value())
+    assert 120.5 < lon < 120.7 and 31.1 < lat < 31.3
+    assert f"{lon:.6f}, {lat:.6f}" in preview.inner_text()  # the clicked place is the one previewed
+    assert traffic.outside() == [], traffic.outside()
