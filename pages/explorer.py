@@ -54,6 +54,17 @@ def _remember_map_state() -> None:
         st.session_state["x_click"] = events.click_in_wgs84(click, basemap)
 
 
+def _month_label(part: analysis.MonthPart) -> str:
+    """A month only partly inside the dates says which of its days it holds: "2026-10" alone
+    would read as the whole of October when the dates hold Oct 31 only."""
+    if part.whole:
+        return part.month
+    first, last = f"{part.first:%m-%d}", f"{part.last:%m-%d}"
+    if first == last:
+        return t("explorer.month_day", month=part.month, first=first)
+    return t("explorer.month_part", month=part.month, first=first, last=last)
+
+
 # A month the play-through chose last run; a widget's value can only be set before it is drawn.
 if "x_month_next" in st.session_state:
     st.session_state["x_month"] = st.session_state.pop("x_month_next")
@@ -95,16 +106,7 @@ with guarded():
         placeholder=t("filter.all"),
     )
     c5, c6, c7, c8 = st.columns([4, 1, 1, 1])
-    # A month only partly inside the dates says which of its days it holds: "2026-10" alone would
-    # read as the whole of October when the window holds Oct 31 only.
-    month_labels = {
-        p.month: p.month
-        if p.whole
-        else t("explorer.month_day", month=p.month, first=f"{p.first:%m-%d}")
-        if p.first == p.last
-        else t("explorer.month_part", month=p.month, first=f"{p.first:%m-%d}", last=f"{p.last:%m-%d}")
-        for p in analysis.month_parts(ctx.start, ctx.end)
-    }
+    month_labels = {p.month: _month_label(p) for p in analysis.month_parts(ctx.start, ctx.end)}
     month_options = ["", *month_labels]
     if st.session_state.get("x_month") not in month_options:
         st.session_state["x_month"] = ""
