@@ -59,3 +59,15 @@ class IllegalTransitionError(OneGridError):
 
 class ActionNotPermittedError(OneGridError):
     """The viewer's role or scope (body, centre) may not take this action on this case."""
+
+
+class AssessmentError(OneGridError):
+    """An assessment cannot be made as asked: a malformed, future or empty period, an unknown grouping."""
+
+
+class SchemeError(AssessmentError):
+    """A scoring scheme is invalid: weights that do not sum to 100, an unknown indicator, a bad value."""
+
+
+class UnknownUnitError(AssessmentError):
+    """No town, community, department or centre has that code."""
