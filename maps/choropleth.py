@@ -70,6 +70,10 @@ def classify(
     if integer:
         # Whole-number classes: a bound of 0.4 holds no count that a bound of 0 does not.
         upper = np.unique(np.floor(upper))
+    if len(upper) < k:
+        # Bounds collapsed on values many grids share: split again from one class, the largest
+        # class first (quantiles of what is left would keep the collapsed bounds' odd sizes).
+        upper = split_crowded(upper[-1:], v[ok], k=k)
     texts = [fmt(float(b)) for b in upper]
     # Of bounds that print alike keep the last (the largest), so the top value stays covered.
     keep = [i for i in range(len(upper)) if i + 1 == len(upper) or texts[i] != texts[i + 1]]
@@ -83,6 +87,37 @@ def classify(
     lows = (float(v[ok].min()), *(b + step for b in bins[:-1]))
     labels = tuple(_range_label(fmt(lo), fmt(hi)) for lo, hi in zip(lows, bins, strict=True))
     return Classes(bins=bins, colors=colors, labels=labels, yb=yb)
+
+
+def split_crowded(upper: np.ndarray, values: np.ndarray, *, k: int) -> np.ndarray:
+    """Class bounds split until there are ``k`` classes (or no class holds two distinct values).
+
+    Quantile bounds collapse where many values are equal: when 80 % of the grids close every case,
+    every quintile bound is 100 % and one class runs from 50 % to 100 %, hiding the grids that
+    lag. The class holding the most values (of those holding two distinct values) is split at its
+    median, or below a crowd at its top so the crowd becomes a class of its own, until ``k``
+    classes exist. New bounds are values of the data, so whole numbers stay whole.
+    """
+    bounds = [float(b) for b in np.unique(upper)]
+    values = np.sort(np.asarray(values, dtype=float))
+    while len(bounds) < k:
+        cls = np.searchsorted(np.asarray(bounds), values, side="left")
+        counts = np.bincount(cls, minlength=len(bounds))
+        split = None
+        for i in np.argsort(-counts, kind="stable"):  # at most k classes: a loop over classes
+            distinct = np.unique(values[cls == i])
+            if len(distinct) >= 2:
+                split = (int(i), distinct, values[cls == i])
+                break
+        if split is None:
+            break
+        i, distinct, members = split
+        below = distinct[distinct <= np.median(members)]
+        bound = below[-1] if len(below) else distinct[0]
+        if bound >= distinct[-1]:
+            bound = distinct[-2]  # a crowd at the top: the values below it become a class
+        bounds.insert(i, float(bound))
+    return np.asarray(bounds)
 
 
 def _range_label(lo: str, hi: str) -> str:

@@ -100,3 +100,26 @@ def test_rate_text_cuts_down() -> None:
     assert rate_text(0.99999) == "99.9%" and rate_text(1.0) == "100.0%"
     assert rate_text(float("nan")) == "–" and rate_text(0.0) == "0.0%"
     assert rate_floor(np.array([0.12345, 1.0]), decimals=2).tolist() == [12.34, 100.0]
+
+
+def test_a_crowd_at_the_top_is_a_class_of_its_own() -> None:
+    """80 % of the grids close every case: quintile bounds are all 100 %. The grids that lag still
+    get classes of their own instead of one class from 50 % to 100 %."""
+    from maps.choropleth import classify, rate_text
+
+    rng = np.random.default_rng(3)
+    v = np.concatenate([np.ones(700), rng.uniform(0.5, 0.999, 187)])
+    c = classify(v, k=5, higher_is_worse=False, fmt=rate_text)
+    assert len(c.bins) == 5 and c.bins[-1] == 1.0
+    top = c.yb == len(c.bins) - 1
+    assert (v[top] == 1.0).all() and top.sum() == 700  # the crowd alone in the top class
+    sizes = np.bincount(c.yb[~top])
+    assert len(sizes) == 4 and sizes.min() >= 30  # the rest split evenly enough to read
+
+
+def test_crowded_counts_split_on_whole_numbers() -> None:
+    from maps.choropleth import classify
+
+    v = np.array([0.0] * 755 + [1.0] * 110 + [2.0] * 16 + [3.0] * 4 + [5.0, 6.0])
+    c = classify(v, k=5, integer=True, fmt=lambda x: f"{x:,.0f}")
+    assert c.labels == ("0", "1", "2", "3", "4 – 6")
