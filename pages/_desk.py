@@ -470,6 +470,7 @@ def actions(ctx: Context, case: dict[str, Any], *, viewer: cases.Viewer, seen: i
                 t("desk.reject_reason"),
                 workflow.REJECT_REASONS,
                 format_func=labels("wf.reject", workflow.REJECT_REASONS).__getitem__,
+                key=f"desk.reason.{case_id}",
             )
         if action == "evaluate":
             callback = st.selectbox(

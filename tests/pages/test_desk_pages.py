@@ -480,3 +480,41 @@ def test_a_case_sent_back_to_the_supervisor_is_decided_on_the_dispatch_page(desk
     button(at, "确认：裁定派遣").click().run()
     ok(at)
     assert case(desk_store, case_id)["status"] == "dispatched"
+
+
+def test_the_queue_filters_by_state_body_town_and_overdue(desk_store: Path) -> None:
+    fresh = report(desk_store, at=(560_500.0, 3_458_500.0))
+    late = report(desk_store, at=(560_800.0, 3_458_800.0), now="2026-04-02T09:00:00")
+    act(desk_store, late, "register", DISTRICT, now="2026-04-02T09:10:00")
+    act(desk_store, late, "dispatch", DISTRICT, now="2026-04-02T09:20:00")
+    at = app(role="dispatcher")
+
+    def ids() -> list[str]:
+        ok(at)
+        return at.dataframe[0].value["案件编号"].tolist() if at.dataframe else []
+
+    assert fresh in ids() and late in ids()
+    at.toggle(key="dispatch.overdue").set_value(True).run()
+    assert late in ids() and fresh not in ids()
+    at.toggle(key="dispatch.overdue").set_value(False).run()
+    at.multiselect(key="dispatch.status").set_value(["reported"]).run()
+    assert fresh in ids() and late not in ids()
+    at.multiselect(key="dispatch.status").set_value(["reported", "dispatched"]).run()
+    at.selectbox(key="dispatch.town").set_value("320506001000000").run()  # the other town
+    assert fresh not in ids() and late not in ids()
+    at.selectbox(key="dispatch.town").set_value("320506002000000").run()
+    at.selectbox(key="dispatch.dept").set_value("D02").run()  # not the routed body
+    assert late not in ids() and fresh not in ids()
+    at.selectbox(key="dispatch.dept").set_value("D01").run()
+    assert late in ids() and fresh in ids()  # a report carries its routed body from intake
+
+
+def test_a_report_is_not_registered_with_a_reason(desk_store: Path) -> None:
+    case_id = report(desk_store)
+    at = open_case(app(role="dispatcher"), "dispatch.case", case_id)
+    at.radio(key=f"desk.action.{case_id}").set_value("reject").run()
+    at.selectbox(key=f"desk.reason.{case_id}").set_value("outside").run()
+    button(at, "确认：不予立案").click().run()
+    ok(at)
+    assert case(desk_store, case_id)["status"] == "rejected"
+    assert at.caption and any("没有可办理的操作" in c.value for c in at.caption)
