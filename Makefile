@@ -8,7 +8,7 @@ ASSETS  := static/vendor/.installed-$(shell cat maps/assets.json 2>/dev/null | c
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT    ?= 8501
 
-.PHONY: run test test-fast lint bench install browser
+.PHONY: run test test-fast lint bench probe install browser
 
 run: install
 	$(PY) serve.py --server.port $(PORT)
@@ -24,6 +24,10 @@ lint: install
 
 bench: install
 	$(PY) cli.py bench all
+
+# The probe suite (bench/probes/): faults, damaged stores, races; GROUPS="store concurrency" picks groups.
+probe: install
+	$(PY) -m bench.probes $(GROUPS)
 
 install: $(VENV_OK) $(ASSETS)
 
