@@ -180,7 +180,7 @@ def cached_queue(
     town_code: str | None = None,
     overdue_only: bool = False,
     grid_codes: tuple[str, ...] | None = None,
-    limit: int = 500,
+    limit: int | None = 500,
 ) -> pd.DataFrame:
     with open_store_ro(key[0]) as store:
         return cases.queue(
@@ -393,7 +393,8 @@ def case_panel(ctx: Context, case_id: str, *, viewer: cases.Viewer, show_map_: b
     st.subheader(t("desk.case_title"), anchor=False)
     cols = st.columns(3)
     cols[0].metric(t("desk.col.status"), state_label(str(case["status"])))
-    cols[1].metric(t("desk.col.deadline_at"), str(case.get("deadline_at") or "–"))
+    deadline = str(case.get("deadline_at") or "")
+    cols[1].metric(t("desk.col.deadline_at"), deadline[:16].replace("T", " ") or "–")  # to the minute
     card = str(case.get("card") or "")
     cols[2].metric(t("desk.col.card"), t(f"desk.card.{card}") if card else "–")
     if seen != int(case["version"]):

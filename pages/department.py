@@ -31,7 +31,10 @@ with guarded():
     st.title(t("page.department"), anchor=False)
     show_done()
     now = clock()
-    todo = cached_queue(ctx.store_key, ctx.rev("cases"), now, statuses=("dispatched",), dept_code=dept)
+    # All of them: a body's open work is bounded, and its count must be the real one.
+    todo = cached_queue(
+        ctx.store_key, ctx.rev("cases"), now, statuses=("dispatched",), dept_code=dept, limit=None
+    )
     # Most urgent first: overdue, then by deadline (the queue comes newest first).
     todo = todo.sort_values(["overdue", "deadline_at"], ascending=[False, True], kind="stable")
     c1, c2 = st.columns(2)
