@@ -467,7 +467,7 @@ def read_table(
 ) -> Table:
     """The whole file as one :class:`Table` (for uploads, which are size-limited)."""
     uf = open_user_file(source, filename=filename, max_bytes=max_bytes, formats=formats)
-    chunks = list(iter_chunks(uf, max_bytes=max_bytes, chunk_rows=1 << 30))
+    chunks = list(iter_chunks(uf, max_bytes=max_bytes, chunk_rows=1 << 20))
     frame = pd.concat([c.frame for c in chunks], ignore_index=True) if len(chunks) > 1 else chunks[0].frame
     xy = None
     if all(c.geometry_xy is not None for c in chunks):
@@ -956,7 +956,9 @@ def _geojson_chunks(uf: UserFile, *, chunk_rows: int) -> Iterator[Chunk]:
         total = int(info["features"])
         names = [str(f) for f in info["fields"]]
         for start in range(0, max(total, 1), chunk_rows):
-            gdf = pyogrio.read_dataframe(uf.source(), skip_features=start, max_features=chunk_rows)
+            # pyogrio sizes its arrays by max_features: ask for no more than there are.
+            want = max(min(chunk_rows, total - start), 1)
+            gdf = pyogrio.read_dataframe(uf.source(), skip_features=start, max_features=want)
             geoms = gdf.geometry.to_numpy() if gdf.geometry is not None else np.zeros(len(gdf), object)
             frame = _text_frame(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
             if frame.empty and not len(frame.columns):
