@@ -10,7 +10,8 @@ from commands._common import add_store, store_arg
 
 NAME = "assign"
 HELP = (
-    "assign points of a CSV/GeoJSON/Parquet file to their grids (and route them); rejects kept with reasons"
+    "assign points of a CSV/XLSX/GeoJSON/JSON/Parquet file to their grids (and route them); "
+    "rejects kept with reasons"
 )
 
 CRS_CHOICES = ("EPSG:4326", "EPSG:4490", "EPSG:4549", "GCJ02", "BD09")
@@ -18,13 +19,19 @@ CRS_CHOICES = ("EPSG:4326", "EPSG:4490", "EPSG:4549", "GCJ02", "BD09")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store(parser)
-    parser.add_argument("--in", dest="src", required=True, metavar="FILE", help=".csv, .geojson or .parquet")
+    parser.add_argument(
+        "--in",
+        dest="src",
+        required=True,
+        metavar="FILE",
+        help=".csv (UTF-8 or GB18030), .xlsx, .geojson, .json (array of objects), .jsonl or .parquet",
+    )
     parser.add_argument("--out", dest="dst", required=True, metavar="FILE", help=".csv, .geojson or .parquet")
     parser.add_argument(
-        "--x-col", default=None, help="column of x / longitude (default: guessed: x, lon, longitude…)"
+        "--x-col", default=None, help="column of x / longitude (default: found by name: x, lon, long, 经度…)"
     )
     parser.add_argument(
-        "--y-col", default=None, help="column of y / latitude (default: guessed: y, lat, latitude…)"
+        "--y-col", default=None, help="column of y / latitude (default: found by name: y, lat, 纬度…)"
     )
     parser.add_argument(
         "--crs",

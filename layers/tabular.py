@@ -373,11 +373,11 @@ class Chunk:
 
     def reject_reason(self) -> np.ndarray:
         """``label: detail`` per rejected record, ``""`` for the others."""
-        out = np.full(len(self.frame), "", dtype=object)
-        bad = np.flatnonzero(self.rejected)
-        for i in bad:  # rejected records only
-            out[i] = reader_reason(str(self.reject_code[i]), str(self.reject_detail[i]))
-        return out
+        code = pd.Series(self.reject_code, dtype=object)
+        label = code.map({k: en for k, (_zh, en) in READER_REASONS.items()}).fillna(code)
+        detail = pd.Series(self.reject_detail, dtype=object).fillna("").astype(str)
+        text = label.where(detail == "", label + ": " + detail)
+        return np.where(code != "", text, "").astype(object)
 
 
 def _chunk(
@@ -642,6 +642,50 @@ _DETAILS = {
 }
 
 
+def _rejects(
+    buf: bytes,
+    rs: np.ndarray,
+    re_: np.ndarray,
+    keep: np.ndarray,
+    kcode: np.ndarray,
+    *,
+    nf: np.ndarray,
+    longest: np.ndarray,
+    ncol: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Detail and raw text of the rejected records among ``keep`` ("" for the others), by Arrow.
+
+    Record texts lie in ``buf`` between their start and end, separated by their line ends: one
+    string array over the alternating (text, line end) spans gives them all without a copy.
+    """
+    n = len(keep)
+    detail = np.full(n, "", dtype=object)
+    raw = np.full(n, "", dtype=object)
+    bad = np.flatnonzero(kcode != "")
+    if bad.size == 0:
+        return detail, raw
+    recs = keep[bad]
+    codes = kcode[bad]
+    spans = np.empty(2 * len(rs), np.int64)
+    spans[0::2], spans[1::2] = rs, re_
+    texts = pa.StringArray.from_buffers(
+        len(spans) - 1, pa.py_buffer(spans.astype(np.int32)), pa.py_buffer(buf)
+    ).take(pa.array(2 * recs))
+    # Only a record rejected for its length keeps a part of its text.
+    cut = pa.array(codes == "field_too_long")
+    texts = pc.if_else(cut, pc.utf8_slice_codeunits(texts, 0, RAW_KEEP_CHARS), texts)
+    raw[bad] = texts.to_numpy(zero_copy_only=False)
+    d = np.full(len(bad), "", dtype=object)
+    m = codes == "malformed_row"
+    d[m] = (pd.Series(nf[recs[m]]).astype(str) + f" fields, the header has {ncol}").to_numpy(dtype=object)
+    f = np.flatnonzero(codes == "field_too_long")  # each holds a field of over a MiB: few
+    d[f] = [f"a field of {int(longest[r]):,} bytes, at most {MAX_FIELD_BYTES:,}" for r in recs[f]]
+    for c, text in _DETAILS.items():
+        d[codes == c] = text
+    detail[bad] = d
+    return detail, raw
+
+
 def _csv_block(
     state: _CsvState, buf: bytes, *, final: bool, replaced: bool, chunk_rows: int
 ) -> tuple[list[Chunk], bytes]:
@@ -689,20 +733,7 @@ def _csv_block(
     good = kcode == ""
     base = np.where(good, f0[keep], empty_at)
     step = good.astype(np.int64)
-    detail = np.full(len(keep), "", dtype=object)
-    raw = np.full(len(keep), "", dtype=object)
-    for j in np.flatnonzero(~good):  # rejected records only
-        r = keep[j]
-        text = buf[rs[r] : re_[r]].decode("utf-8", "replace")
-        c = kcode[j]
-        if c == "malformed_row":
-            detail[j] = f"{nf[r]} fields, the header has {ncol}"
-        elif c == "field_too_long":
-            detail[j] = f"a field of {int(longest[r]):,} bytes, at most {MAX_FIELD_BYTES:,}"
-            text = text[:RAW_KEEP_CHARS]
-        else:
-            detail[j] = _DETAILS[c]
-        raw[j] = text
+    detail, raw = _rejects(buf, rs, re_, keep, kcode, nf=nf, longest=longest, ncol=ncol)
     chunks = []
     for start in range(0, len(keep), chunk_rows):
         sl = slice(start, start + chunk_rows)
