@@ -64,6 +64,7 @@ __all__ = [
     "issue_cards",
     "queue",
     "queue_counts",
+    "states_clause",
 ]
 
 DISTRICT_CENTRE = "district"
@@ -158,6 +159,16 @@ def _in(column: str, values: Sequence[str]) -> tuple[str, list[object]]:
     return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
 
+def states_clause(column: str, states: Sequence[str]) -> tuple[str, list[object]]:
+    """``column IN ('a', 'b')`` with the states written in, not bound: SQLite then plans with the
+    partial index of open cases and the state statistics (bound, it scanned a whole body's cases:
+    0.3 s against 5 ms). Only known state names get here, so nothing user-given enters the SQL."""
+    unknown = sorted(set(states) - set(workflow.STATES))
+    if unknown:
+        raise CodeError(f"unknown case states {unknown}; known: {', '.join(workflow.STATES)}")
+    return f"{column} IN ({', '.join(repr(str(s)) for s in states)})", []
+
+
 def _select(
     store: Store,
     *,
@@ -204,21 +215,16 @@ def queue(
     """
     now = _now(now)
     states = list(statuses) if statuses else list(workflow.OPEN_STATES)
-    unknown = sorted(set(states) - set(workflow.STATES))
-    if unknown:
-        raise CodeError(f"unknown case states {unknown}; known: {', '.join(workflow.STATES)}")
-    clause, params = _in("c.status", states)
-    where = [clause]
-    for column, value in (("c.centre_code", centre), ("c.dept_code", dept_code), ("c.town_code", town_code)):
-        if value:
-            where.append(f"{column} = ?")
-            params.append(value)
+    clause, params = states_clause("c.status", states)
+    scoped, more = _scope(centre=centre, dept_code=dept_code, town_code=town_code)
+    where = [clause, *scoped]
+    params += more
     if grid_codes is not None:
         clause, more = _in("c.grid_code", list(grid_codes) or [""])
         where.append(clause)
         params += more
     if overdue_only:
-        running, more = _in("c.status", _RUNNING)
+        running, more = states_clause("c.status", _RUNNING)
         where += [running, "c.deadline_at < ?"]
         params += [*more, now]
     return _select(store, where=where, params=params, now=now, limit=limit)[_QUEUE_COLUMNS]
@@ -227,10 +233,10 @@ def queue(
 def queue_counts(store: Store, *, centre: str | None = None, now: str | None = None) -> pd.DataFrame:
     """Open cases per state (and how many of them are overdue), for one centre or all."""
     now = _now(now)
-    clause, params = _in("status", workflow.OPEN_STATES)
+    clause, params = states_clause("status", workflow.OPEN_STATES)
     sql = (
         "SELECT status, count(*) AS n, "
-        "sum(status IN ('dispatched', 'supervisor') AND deadline_at < ?) AS overdue "
+        "total(status IN ('dispatched', 'supervisor') AND deadline_at < ?) AS overdue "
         f"FROM cases WHERE {clause}"
     )
     params = [now, *params]
@@ -597,7 +603,8 @@ def _dispatch_sets(
 def _scope(
     *, centre: str | None, dept_code: str | None, town_code: str | None
 ) -> tuple[list[str], list[object]]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     for column, value in (("c.centre_code", centre), ("c.dept_code", dept_code), ("c.town_code", town_code)):
         if value:
             where.append(f"{column} = ?")
@@ -624,7 +631,7 @@ def due_lists(
     horizon = (dt.datetime.fromisoformat(now) + dt.timedelta(hours=float(within_hours))).isoformat(
         timespec="seconds"
     )
-    running, params = _in("c.status", _RUNNING)
+    running, params = states_clause("c.status", _RUNNING)
     where, more = _scope(centre=centre, dept_code=dept_code, town_code=town_code)
     base = [running, "c.deadline_at IS NOT NULL", *where]
     soon = _select(store, where=[*base, "c.deadline_at >= ?", "c.deadline_at < ?"],
@@ -647,12 +654,12 @@ def card_counts(store: Store, *, by: str, now: str | None = None, within_hours: 
     horizon = (dt.datetime.fromisoformat(now) + dt.timedelta(hours=float(within_hours))).isoformat(
         timespec="seconds"
     )
-    clause, params = _in("status", workflow.OPEN_STATES)
+    clause, params = states_clause("status", workflow.OPEN_STATES)
     frame = pd.read_sql_query(
         f"SELECT {column} AS code, count(*) AS open, "
-        "sum(status IN ('dispatched', 'supervisor') AND deadline_at >= ? AND deadline_at < ?) AS due_soon, "
-        "sum(card = 'yellow') AS yellow, sum(card = 'red') AS red, "
-        "sum(status IN ('dispatched', 'supervisor') AND deadline_at < ?) AS overdue "
+        "total(status IN ('dispatched', 'supervisor') AND deadline_at >= ? AND deadline_at < ?) AS due_soon, "
+        "total(card = 'yellow') AS yellow, total(card = 'red') AS red, "
+        "total(status IN ('dispatched', 'supervisor') AND deadline_at < ?) AS overdue "
         f"FROM cases WHERE {clause} GROUP BY {column}",
         store.conn,
         params=[now, horizon, now, *params],
@@ -679,7 +686,7 @@ def issue_cards(store: Store, *, now: str | None = None) -> dict[str, int]:
     """
     now = _now(now)
     with store.transaction() as conn:
-        clause, params = _in("c.status", _RUNNING)
+        clause, params = states_clause("c.status", _RUNNING)
         frame = pd.read_sql_query(
             "SELECT c.id, c.due_from, c.deadline_at, c.card, c.dept_code, e.time_unit FROM cases c "
             f"JOIN event_types e ON e.code = c.event_type_code WHERE {clause} AND c.deadline_at IS NOT NULL "
@@ -693,7 +700,7 @@ def issue_cards(store: Store, *, now: str | None = None) -> dict[str, int]:
         share = elapsed_share(
             start,
             frame["deadline_at"].to_numpy(dtype="datetime64[s]"),
-            np.datetime64(now, "s"),
+            np.array([now], dtype="datetime64[s]"),
             hours=(frame["time_unit"] == "hours").to_numpy(),
         )
         red = frame["deadline_at"].to_numpy(dtype=object) < now
@@ -732,7 +739,7 @@ def inspector_tasks(
     """Reports to verify (核实) and handled cases to check (核查) in some grids, nearest first from
     where the inspector stands (newest first without a position)."""
     now = clock_now()
-    states, params = _in("c.status", ("reported", "handled"))
+    states, params = states_clause("c.status", ("reported", "handled"))
     grids, more = _in("c.grid_code", list(grid_codes) or [""])
     frame = _select(store, where=[states, grids], params=[*params, *more], now=now, limit=None)
     frame["task"] = np.where(frame["status"] == "reported", "verify", "check")
@@ -749,7 +756,7 @@ def grid_cases(store: Store, grid_code: str, *, days: int = 30, now: str | None 
     """A grid's open cases and the ones reported in the last ``days`` days, newest first."""
     now = _now(now)
     since = (dt.datetime.fromisoformat(now) - dt.timedelta(days=days)).isoformat(timespec="seconds")
-    clause, params = _in("c.status", workflow.OPEN_STATES)
+    clause, params = states_clause("c.status", workflow.OPEN_STATES)
     return _select(
         store,
         where=["c.grid_code = ?", f"({clause} OR c.reported_at >= ?)"],

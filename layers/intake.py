@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from layers import routing, tabular, workflow
-from layers.cases import DISTRICT_CENTRE
+from layers.cases import DISTRICT_CENTRE, states_clause
 from layers.district import District
 from layers.errors import InputFileError
 from layers.store import Store
@@ -432,7 +432,7 @@ def _route(district: District, cat: _Catalog, v: dict[str, np.ndarray], idx: np.
         y=y,
         grid_codes=v["grid_l3"][idx],
         event_type_codes=v["event"][idx],
-        component_codes=np.where(comp == "", None, comp),
+        component_codes=[c or None for c in comp.tolist()],
         event_types=cat.event_types,
         components=subset,
         departments=cat.departments,
@@ -467,12 +467,12 @@ def _existing(conn: sqlite3.Connection, channels: np.ndarray, ids: np.ndarray) -
 
 def _open_cases(conn: sqlite3.Connection, events: np.ndarray, since: str) -> pd.DataFrame:
     uniq = sorted(set(events.tolist()))
-    states = list(workflow.OPEN_STATES)
+    clause, _ = states_clause("status", workflow.OPEN_STATES)
     return pd.read_sql_query(
-        f"SELECT id, event_type_code, x, y, reported_at FROM cases WHERE status IN ({','.join('?' * len(states))}) "
+        f"SELECT id, event_type_code, x, y, reported_at FROM cases WHERE {clause} "
         f"AND event_type_code IN ({','.join('?' * len(uniq))}) AND reported_at >= ?",
         conn,
-        params=[*states, *uniq, since],
+        params=[*uniq, since],
     )
 
 
@@ -554,7 +554,7 @@ def _write(
     source: str,
     actor: str,
     now: str,
-    link_to: dict[int, str] | None = None,
+    link_to: dict[int, str | None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Everything in one transaction; returns outcome and case id per row, and the batch id."""
@@ -581,7 +581,7 @@ def _write(
             longest = float(cat.rules["window_hours"].max()) if len(cat.rules) else 72.0
             since = (pd.Timestamp(earliest) - pd.Timedelta(hours=longest)).isoformat()
             target, in_batch = _match_duplicates(cat, v, ok, _open_cases(conn, v["event"][ok], since))
-            for pos, cid in (link_to or {}).items():  # the operator's own choice wins
+            for pos, cid in (link_to or {}).items():  # the operator's own choice wins (None: a new case)
                 where = np.flatnonzero(ok == pos)
                 if where.size:
                     target[where[0]] = cid
@@ -748,7 +748,7 @@ def intake_frame(
     crs: str = "EPSG:4326",
     actor: str,
     now: str | None = None,
-    link_to: dict[int, str] | None = None,
+    link_to: dict[int, str | None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> IntakeResult:
     """Take in the reports of a table whose values are text (as :mod:`layers.tabular` reads them)."""
@@ -942,11 +942,15 @@ def submit_report(
     draft: ReportDraft,
     *,
     link_to: str | None = None,
+    new_case: bool = False,
     actor: str,
     now: str | None = None,
 ) -> tuple[str, str]:
     """Save one report: ``('created', case id)``, or ``('duplicate', case id)`` when it repeats an open
-    case (``link_to`` names the one the operator chose). ``district`` must be opened writable."""
+    case. The operator decides over the rule: ``link_to`` names the case to link it to, ``new_case``
+    makes it a case of its own although a candidate was found. ``district`` must be opened writable."""
+    if link_to is not None and new_case:
+        raise OneGridError("a report is either linked to a case or a new case, not both")
     now = now or clock_now()
     frame, cols = _draft_frame(draft, now=now)
     if link_to is not None:
@@ -955,7 +959,7 @@ def submit_report(
             raise OneGridError(f"case {link_to} is not an open case; it cannot take a duplicate report")
     result = intake_frame(
         district, frame, columns=cols, source="desk", crs=draft.crs, actor=actor, now=now,
-        link_to={0: link_to} if link_to else None,
+        link_to={0: link_to} if link_to else ({0: None} if new_case else None),
     )  # fmt: skip
     row = result.rows.iloc[0]
     if row["outcome"] == "rejected":

@@ -130,6 +130,7 @@ ACTION_NAMES: dict[str, tuple[str, str]] = {
     "duplicate": ("重复上报", "Duplicate report"),
     "yellow_card": ("黄牌预警", "Yellow card"),
     "red_card": ("红牌超期", "Red card"),
+    "reassign": ("网格调整改划", "Reassigned after a boundary change"),
 }
 STEP_NAMES: dict[str, tuple[str, str]] = {
     "collect": ("采集上报", "Collect and report"),

@@ -29,7 +29,7 @@ def district(small_store_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 def _report(
-    district: District, *, event: str = "0402001", lon: float = 120.6124, lat: float = 31.2706
+    district: District, *, event: str = "0202001", lon: float = 120.6124, lat: float = 31.2706
 ) -> str:
     """A street-order report (routed to the event's managing body) through the desk's own intake."""
     outcome, case_id = submit_report(
@@ -72,7 +72,8 @@ def test_a_full_loop_with_every_step_on_the_record(district: District) -> None:
     case = cases.get_case(store, cid)
     case = _step(district, cid, "dispatch", _dispatcher(case))
     assert case["status"] == "dispatched" and case["dept_code"] == "D001"
-    assert case["deadline_at"] == "2026-11-21T11:00:00"  # two hours on the clock, a Saturday
+    # Five working days from a Saturday dispatch: the clock starts on Monday, due Friday at 17:30.
+    assert case["deadline_at"] == "2026-11-27T17:30:00"
     case = _step(district, cid, "handle", _department(case), note="已劝离，恢复通行")
     case = _step(district, cid, "close", INSPECTOR)
     case = _step(district, cid, "evaluate", OPERATOR, callback="basically_satisfied")
@@ -116,7 +117,7 @@ def test_failed_check_sends_it_back_to_the_same_body_counted(district: District)
 
 
 def test_send_backs_go_down_the_responsibility_list_then_to_the_supervisor(district: District) -> None:
-    cid = _report(district)  # 店外占道经营: managed by D001 (城管), enforced by D002
+    cid = _report(district)  # 未经审批设置户外广告: managed by D001 (城管), enforced by D002
     _step(district, cid, "register", INSPECTOR)
     case = _step(district, cid, "dispatch", _dispatcher(cases.get_case(district.store, cid)))
     assert case["dept_code"] == "D001" and case["centre_code"] == "district"
@@ -166,7 +167,7 @@ def test_roles_and_scopes(district: District) -> None:
     cid = _report(district)
     _step(district, cid, "register", INSPECTOR)
     case = cases.get_case(district.store, cid)
-    other_town = Viewer(role="dispatcher", actor="分中心调度员", centre="320506108000000")
+    other_town = Viewer(role="dispatcher", actor="分中心调度员", centre="320506103000000")
     assert cases.get_case(district.store, cid, viewer=other_town)["allowed"] == ()
     with pytest.raises(ActionNotPermittedError, match="dispatcher"):
         cases.act(district.store, cid, action="dispatch", version=case["version"], viewer=other_town)
@@ -182,7 +183,7 @@ def test_reject_needs_a_reason_and_free_text_is_stored_as_given(district: Distri
     text = '<script>alert("x")</script> **bold** [link](http://example.invalid)'
     _outcome, cid = submit_report(
         district,
-        ReportDraft(event="0402001", channel="C05", description=text, x=120.6124, y=31.2706),
+        ReportDraft(event="0202001", channel="C05", description=text, x=120.6124, y=31.2706),
         actor="受理员",
         now="2026-11-21T08:00:00",
     )
@@ -239,3 +240,16 @@ def test_two_level_command_in_the_generated_history(small_store_path: Path) -> N
     ).fetchone()
     conn.close()
     assert town_cases > 0 and wrong == 0
+
+
+def test_counts_and_lists_hold_a_case_with_the_supervisor(district: District) -> None:
+    cid = _report(district)
+    _step(district, cid, "register", INSPECTOR)
+    case = _step(district, cid, "dispatch", _dispatcher(cases.get_case(district.store, cid)))
+    for _ in range(3):
+        case = _step(district, cid, "send_back", _department(case), note="不归我管")
+    assert case["status"] == "supervisor" and case["deadline_at"] is None
+    counts = cases.queue_counts(district.store).set_index("status")
+    assert counts.at["supervisor", "n"] == 1 and counts.at["supervisor", "overdue"] == 0
+    assert cid in set(cases.queue(district.store, statuses=["supervisor"])["id"])
+    assert cases.card_counts(district.store, by="centre")["open"].sum() >= 1

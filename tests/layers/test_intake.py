@@ -46,18 +46,18 @@ def test_every_bad_row_is_kept_with_its_reason_in_input_order(district: District
     f = _csv(
         tmp_path / "bad.csv",
         [
-            f"B01,C01,0402001,<script>alert(1)</script>占道,{LON},{LAT},2026-11-21T08:00:00+08:00,13812345678",
+            f"B01,C01,0202001,<script>alert(1)</script>占道,{LON},{LAT},2026-11-21T08:00:00+08:00,13812345678",
             f"B02,C01,9999999,未知事件,{LON},{LAT},2026-11-21T08:00:00,",
-            f"B03,C99,0402001,未知渠道,{LON},{LAT},2026-11-21T08:00:00,",
-            f"B04,C01,0402001,经纬度颠倒,{LAT},{LON},2026-11-21T08:00:00,",
-            "B05,C01,0402001,区外,120.95,31.2706,2026-11-21T08:00:00,",
-            f"B06,C01,0402001,,{LON},{LAT},2026-11-21T08:00:00,",
-            f"B07,C01,0402001,未来,{LON},{LAT},2027-01-01T08:00:00,",
-            f"B01,C01,0402001,重复工单号,{LON + 0.005},{LAT},2026-11-21T08:00:00,",
-            f"B09,C01,0402001,缺坐标,nan,{LAT},2026-11-21T08:00:00,",
-            f"B10,C01,0402001,无时间,{LON},{LAT},,",
-            f"B11,C01,0402001,时间乱写,{LON},{LAT},昨天下午,",
-            f'B12,C01,0402001,"未闭合的引号,{LON},{LAT},2026-11-21T08:00:00,',
+            f"B03,C99,0202001,未知渠道,{LON},{LAT},2026-11-21T08:00:00,",
+            f"B04,C01,0202001,经纬度颠倒,{LAT},{LON},2026-11-21T08:00:00,",
+            "B05,C01,0202001,区外,120.95,31.2706,2026-11-21T08:00:00,",
+            f"B06,C01,0202001,,{LON},{LAT},2026-11-21T08:00:00,",
+            f"B07,C01,0202001,未来,{LON},{LAT},2027-01-01T08:00:00,",
+            f"B01,C01,0202001,重复工单号,{LON + 0.005},{LAT},2026-11-21T08:00:00,",
+            f"B09,C01,0202001,缺坐标,nan,{LAT},2026-11-21T08:00:00,",
+            f"B10,C01,0202001,无时间,{LON},{LAT},,",
+            f"B11,C01,0202001,时间乱写,{LON},{LAT},昨天下午,",
+            f'B12,C01,0202001,"未闭合的引号,{LON},{LAT},2026-11-21T08:00:00,',
         ],
     )
     result = intake_file(district, f, actor="受理员")
@@ -95,7 +95,7 @@ def test_every_bad_row_is_kept_with_its_reason_in_input_order(district: District
 def test_formats_read_through_the_one_reader(district: District, tmp_path: Path) -> None:
     gb = _csv(
         tmp_path / "gb.csv",
-        [f"G1,C01,0402001,国标编码的描述,{LON},{LAT},2026-11-21T08:00:00,"],
+        [f"G1,C01,0202001,国标编码的描述,{LON},{LAT},2026-11-21T08:00:00,"],
         encoding="gb18030",
     )
     lines = tmp_path / "r.jsonl"
@@ -106,7 +106,7 @@ def test_formats_read_through_the_one_reader(district: District, tmp_path: Path)
     )  # fmt: skip
     open311 = tmp_path / "requests.json"
     open311.write_text(
-        json.dumps([{"service_request_id": "O-1", "service_code": "0402001", "lat": LAT, "long": LON + 0.004,
+        json.dumps([{"service_request_id": "O-1", "service_code": "0202001", "lat": LAT, "long": LON + 0.004,
                      "address_string": "东吴北路", "description": "Open311 report",
                      "requested_datetime": "2026-11-20T23:00:00Z", "media_url": "http://example.invalid/p.jpg"}]),
         encoding="utf-8",
@@ -115,12 +115,12 @@ def test_formats_read_through_the_one_reader(district: District, tmp_path: Path)
     geo.write_text(
         json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point",
                     "coordinates": [LON + 0.006, LAT]}, "properties": {"external_id": "F1", "channel": "C06",
-                    "event": "0402001", "description": "网格员上报", "time": "2026-11-21T08:10:00"}}]}),
+                    "event": "0202001", "description": "网格员上报", "time": "2026-11-21T08:10:00"}}]}),
         encoding="utf-8",
     )  # fmt: skip
     xlsx = tmp_path / "r.xlsx"
     pd.DataFrame(
-        [{"工单号": "X1", "渠道": "C08", "事件类型": "0402001", "问题描述": "窗口受理", "经度": LON + 0.008, "纬度": LAT,
+        [{"工单号": "X1", "渠道": "C08", "事件类型": "0202001", "问题描述": "窗口受理", "经度": LON + 0.008, "纬度": LAT,
           "上报时间": "2026-11-21 08:20:00"}]
     ).to_excel(xlsx, index=False)  # fmt: skip
     got = {}
@@ -147,10 +147,10 @@ def test_duplicates_link_to_the_open_case_and_reruns_create_nothing(
     f = _csv(
         tmp_path / "d.csv",
         [
-            f"D1,C01,0402001,店外占道,{LON},{LAT},2026-11-21T08:00:00,",
-            f"D2,C05,0402001,又有人占道,{LON + 0.0002},{LAT},2026-11-21T08:30:00,",  # ~19 m away, same type
+            f"D1,C01,0202001,店外占道,{LON},{LAT},2026-11-21T08:00:00,",
+            f"D2,C05,0202001,又有人占道,{LON + 0.0002},{LAT},2026-11-21T08:30:00,",  # ~19 m away, same type
             f"D3,C01,0401001,流动摊贩,{LON + 0.0002},{LAT},2026-11-21T08:30:00,",  # another type: a case
-            f"D4,C01,0402001,远处占道,{LON + 0.01},{LAT},2026-11-21T08:30:00,",  # ~950 m: a case
+            f"D4,C01,0202001,远处占道,{LON + 0.01},{LAT},2026-11-21T08:30:00,",  # ~950 m: a case
         ],
     )
     first = intake_file(district, f, actor="受理员")
@@ -169,11 +169,11 @@ def test_duplicates_link_to_the_open_case_and_reruns_create_nothing(
 
 def test_gcj02_coordinates_are_converted_before_locating(district: District) -> None:
     glon, glat = wgs84_to_gcj02(np.array([LON]), np.array([LAT]))
-    wgs = preview_report(district, ReportDraft(event="0402001", channel="C05", description="x", x=LON, y=LAT))
+    wgs = preview_report(district, ReportDraft(event="0202001", channel="C05", description="x", x=LON, y=LAT))
     gcj = preview_report(
         district,
         ReportDraft(
-            event="0402001", channel="C05", description="x", x=float(glon[0]), y=float(glat[0]), crs="GCJ02"
+            event="0202001", channel="C05", description="x", x=float(glon[0]), y=float(glat[0]), crs="GCJ02"
         ),
     )
     assert gcj.grid_l3 == wgs.grid_l3
@@ -208,7 +208,7 @@ def test_a_batch_killed_midway_leaves_nothing_and_the_rerun_takes_every_report_o
     f = _csv(
         tmp_path / "big.csv",
         [
-            f"K{i:05d},C01,0402001,店外占道{i},{lon[i]:.6f},{lat[i]:.6f},2026-11-21T0{i % 8}:00:00,"
+            f"K{i:05d},C01,0202001,店外占道{i},{lon[i]:.6f},{lat[i]:.6f},2026-11-21T0{i % 8}:00:00,"
             for i in range(n)
         ],
     )
@@ -261,7 +261,7 @@ _RACER = textwrap.dedent(
 def test_two_processes_acting_on_one_case_exactly_one_wins(district: District, tmp_path: Path) -> None:
     _outcome, cid = submit_report(
         district,
-        ReportDraft(event="0402001", channel="C01", description="两人同时核实", x=LON, y=LAT),
+        ReportDraft(event="0202001", channel="C01", description="两人同时核实", x=LON, y=LAT),
         actor="受理员",
         now="2026-11-21T08:00:00",
     )
@@ -289,3 +289,19 @@ def test_two_processes_acting_on_one_case_exactly_one_wins(district: District, t
     history = cases.case_history(district.store, cid)
     assert len(history) == 2 and history["step"].iat[1] in ("register", "reject")
     assert cases.get_case(district.store, cid)["version"] == 2
+
+
+def test_the_operator_decides_over_the_duplicate_rule(district: District) -> None:
+    draft = ReportDraft(event="0402001", channel="C01", description="占道", x=LON, y=LAT)
+    _o, first = submit_report(district, draft, actor="受理员", now="2026-11-21T08:00:00")
+    near = ReportDraft(event="0402001", channel="C05", description="同一处占道", x=LON + 0.0001, y=LAT)
+    assert first in set(preview_report(district, near, now="2026-11-21T08:10:00").candidates["case_id"])
+    outcome, own = submit_report(district, near, new_case=True, actor="受理员", now="2026-11-21T08:10:00")
+    assert outcome == "created" and own != first
+    again = ReportDraft(event="0402001", channel="C05", description="第三次", x=LON + 0.0001, y=LAT)
+    assert submit_report(district, again, link_to=first, actor="受理员", now="2026-11-21T08:20:00") == (
+        "duplicate",
+        first,
+    )
+    with pytest.raises(ValueError, match="not both"):
+        submit_report(district, again, link_to=first, new_case=True, actor="受理员")

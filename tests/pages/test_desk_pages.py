@@ -463,11 +463,6 @@ def test_every_word_of_the_desk_pages_is_in_both_languages() -> None:
     assert all(len(STRINGS[k]) == 2 for k in keys)
 
 
-@pytest.mark.xfail(
-    reason="layers.cases.queue_counts fails (IntCastingNaNError) when every case of a state has no "
-    "deadline, as a case escalated to the supervisor has; the dispatcher page shows those counts",
-    strict=False,
-)
 def test_a_case_sent_back_to_the_supervisor_is_decided_on_the_dispatch_page(desk_store: Path) -> None:
     case_id = report(desk_store, at=(560_500.0, 3_458_500.0))
     act(desk_store, case_id, "register", DISTRICT)
