@@ -56,6 +56,7 @@ __all__ = [
     "ChunkWriter",
     "Table",
     "UserFile",
+    "check_upload_size",
     "count_rows",
     "file_format",
     "iter_chunks",
@@ -255,6 +256,17 @@ def _too_large(name: str, size: int, limit: int) -> InputFileError:
     )
 
 
+def check_upload_size(name: str, size: int, *, max_bytes: int | None = None) -> None:
+    """Refuse an upload of ``size`` bytes above ``max_bytes`` (default ``settings.MAX_UPLOAD_MB``).
+
+    The one size rule of uploads: :func:`open_user_file` applies it to tables, the planner's
+    upload of grid files (several files of one shapefile count together) calls it directly.
+    """
+    limit = int(max_bytes) if max_bytes is not None else settings.MAX_UPLOAD_MB * _MB
+    if size > limit:
+        raise _too_large(name, size, limit)
+
+
 def open_user_file(
     source: Source | UserFile,
     *,
@@ -288,8 +300,8 @@ def open_user_file(
         name = str(filename or getattr(source, "name", None) or "upload")
         size = _size_of(source)
         limit = int(max_bytes) if max_bytes is not None else settings.MAX_UPLOAD_MB * _MB
-    if limit is not None and size > limit:
-        raise _too_large(name, size, limit)
+    if limit is not None:
+        check_upload_size(name, size, max_bytes=limit)
     if size == 0:
         raise InputFileError(f"{name} is empty")
     if path is None:

@@ -25,6 +25,7 @@ from layers.grid_files import GRID_FORMATS
 from layers.grids import load_grids
 from layers.planner import GridComparison, adopt_grids, check_candidate, compare_grids, read_candidate
 from layers.store import open_store
+from layers.tabular import check_upload_size
 from maps.base import base_map, finish, frame_to_datum, geojson_to_datum
 from maps.geometry import display_grids
 from maps.overlays import GridTips, grid_outlines, tooltip_html
@@ -54,19 +55,13 @@ def _t(zh: str, en: str) -> str:
 
 
 class UploadTooLargeError(OneGridError):
-    """The upload is larger than the configured limit (settings.MAX_UPLOAD_MB)."""
+    """The upload holds no grid file the planner reads."""
 
 
 def _upload_bytes(files: list[Any]) -> tuple[str, dict[str, bytes]]:
     """The uploaded file(s) by name, size-checked; returns (main file name, files)."""
-    total = sum(int(f.size) for f in files)
-    if total > settings.MAX_UPLOAD_MB * 1024 * 1024:
-        raise UploadTooLargeError(
-            _t(
-                f"上传文件共 {total / 1e6:.1f} MB，超过上限 {settings.MAX_UPLOAD_MB} MB",
-                f"the upload is {total / 1e6:.1f} MB, above the {settings.MAX_UPLOAD_MB} MB limit",
-            )
-        )
+    # The size rule every upload follows (layers.tabular); a shapefile's parts count together.
+    check_upload_size(" + ".join(Path(f.name).name for f in files), sum(int(f.size) for f in files))
     data = {Path(f.name).name: f.getvalue() for f in files}
     shp = [n for n in data if n.lower().endswith(".shp")]
     main = shp[0] if shp else next(n for n in data if Path(n).suffix.lower() in GRID_FORMATS)
