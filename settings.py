@@ -40,7 +40,13 @@ DISTRICT_CODE = "320506"
 DISTRICT_NAME = "吴中区"
 BOUNDARY_FILE = DATA_DIR / "wuzhong_district_320506.geojson"
 LAKE_FILE = DATA_DIR / "taihu_lake.geojson"
-TOWNS_FILE = DATA_DIR / "wuzhong_towns.csv"
+#: Other water taken out of the land: Yangcheng Lake, partly inside the public polygon.
+WATER_FILES = (DATA_DIR / "yangcheng_lake.geojson",)
+#: The public polygon takes in land north of 31°21′N that the Suzhou Industrial Park administers;
+#: the district describes itself as 30°56′–31°21′N, so the land is cut there (data/SOURCES.md).
+NORTH_LIMIT = 31.0 + 21.0 / 60.0
+#: The 14 town-level units (7 streets, 7 towns), 2023 statistical division codes.
+TOWNS_FILE = DATA_DIR / "wuzhong_towns_2023.csv"
 
 DEFAULT_STORE = GENERATED_DIR / "onegrid.sqlite"
 

@@ -58,11 +58,11 @@ def synthetic_store(path: Path, *, n_components: int, seed: int) -> None:
     import shapely
 
     from layers.generate.grids import make_grids, read_towns
-    from layers.generate.land import load_land
+    from layers.generate.land import district_land
     from layers.grids import write_grids
     from layers.store import build_store
 
-    land = load_land(settings.BOUNDARY_FILE, settings.LAKE_FILE)
+    land = district_land()
     grids = make_grids(
         land,
         towns=read_towns(settings.TOWNS_FILE),

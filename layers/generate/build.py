@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import settings
 from layers.grids import town_of, write_grids, write_land
@@ -34,7 +35,8 @@ _STAGES = {
     "components": 0.12,
     "staff": 0.01,
     "write": 0.08,
-    "cases": 0.66,
+    "cases": 0.60,
+    "upkeep": 0.06,
     "finish": 0.04,
 }
 
@@ -86,9 +88,15 @@ def generate_store(
     per_day: float = 2500.0,
     boundary: str | os.PathLike[str] = settings.BOUNDARY_FILE,
     lake: str | os.PathLike[str] = settings.LAKE_FILE,
+    waters: Sequence[str | os.PathLike[str]] | None = None,
+    north_limit: float | None = None,
     progress: Progress | None = None,
 ) -> GenerationReport:
     """Generate the district into a new store at ``path``.
+
+    ``waters`` (more water taken out of the land) and ``north_limit`` (latitude the boundary is
+    cut at) default to the settings' values for the default boundary and to none for any other:
+    Wuzhong's corrections do not apply to another district's polygon.
 
     Raises
     ------
@@ -97,7 +105,7 @@ def generate_store(
     InputFileError
         A boundary file is missing, malformed or has no trustworthy CRS.
     """
-    from layers.generate import catalog, staff
+    from layers.generate import catalog, staff, upkeep
     from layers.generate.cases import iter_cases
     from layers.generate.components import COMPONENT_CLASSES, make_components
     from layers.generate.grids import make_grids, read_towns
@@ -115,7 +123,11 @@ def generate_store(
     report = GenerationReport(path=target, seed=seed, days=days, end=end)
 
     stages.start("land")
-    land = load_land(boundary, lake)
+    if Path(boundary).resolve() == Path(settings.BOUNDARY_FILE).resolve():
+        waters = settings.WATER_FILES if waters is None else waters
+        north_limit = settings.NORTH_LIMIT if north_limit is None else north_limit
+    waters = tuple(waters or ())
+    land = load_land(boundary, lake, waters=waters, north_limit=north_limit)
     towns = read_towns(settings.TOWNS_FILE)
 
     stages.start("grids")
@@ -161,7 +173,9 @@ def generate_store(
                 "INSERT INTO generations(id, valid_from, valid_to, note, created_at) VALUES (1, ?, NULL, ?, ?)",
                 (valid_from, "generated district", _now()),
             )
-            write_land(conn, land, source=f"{Path(boundary).name} minus {Path(lake).name}")
+            cut = f" south of {north_limit:.4f}°N" if north_limit is not None else ""
+            water = " and ".join(Path(p).name for p in (lake, *waters))
+            write_land(conn, land, source=f"{Path(boundary).name}{cut} minus {water}")
             write_grids(conn, grids, generation=1)
             store.set_meta(
                 conn,
@@ -181,7 +195,6 @@ def generate_store(
         store.ingest("channels", channels)
         store.ingest("event_types", event_types)
         store.ingest("staff", roster.drop(columns=["photo"], errors="ignore"))
-        store.ingest("components", components)
         stages.report(1.0)
 
         stages.start("cases")
@@ -198,10 +211,26 @@ def generate_store(
             seed=seed,
             per_day=per_day,
         )
+        events: list[pd.DataFrame] = []
         for cases, history in case_chunks:
             n_cases += store.ingest("cases", cases)
             n_hist += store.ingest("case_history", history)
+            events.append(cases.loc[cases["component_code"].notna(), upkeep.EVENT_COLUMNS])
             stages.report(n_cases / max(per_day * days, 1.0))
+
+        stages.start("upkeep")
+        # The components as the year of cases and surveys left them (written after the cases,
+        # which is why they are ingested last).
+        components, comp_history = upkeep.upkeep(
+            components,
+            pd.concat(events, ignore_index=True) if events else pd.DataFrame(columns=upkeep.EVENT_COLUMNS),
+            event_types=event_types,
+            end=end,
+            seed=seed,
+            locate=locator.locate,
+        )
+        store.ingest("components", components)
+        n_comp_hist = store.ingest("component_history", comp_history)
 
         stages.start("finish")
         problems = store.conn.execute("PRAGMA foreign_key_check").fetchmany(5)
@@ -222,6 +251,7 @@ def generate_store(
         "staff": len(roster),
         "cases": n_cases,
         "case_history": n_hist,
+        "component_history": n_comp_hist,
     }
     report.seconds = stages.seconds
     if progress is not None:

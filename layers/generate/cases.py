@@ -151,7 +151,9 @@ def _month_multipliers(event_types: pd.DataFrame) -> np.ndarray:
 
 # Themes of the hot spots: the event majors they generate (markets, building sites, nightlife…).
 _THEMES = (("04", "01"), ("03", "01"), ("04", "02"), ("22", "04"), ("01", "06"), ("27", "28"))
-_HOT_SHARE = 0.22
+# Hot spots are strong but possible: a market street or a building site draws a few hundred
+# reports a month at its peak, not thousands; the spots share this part of all reports.
+_HOT_SHARE = 0.08
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ class _HotSpots:
 
 
 def _hot_spots(
-    comp_xy: np.ndarray, tree: cKDTree, n_months: int, rng: np.random.Generator, *, k: int = 12
+    comp_xy: np.ndarray, tree: cKDTree, n_months: int, rng: np.random.Generator, *, k: int = 30
 ) -> _HotSpots:
     n = comp_xy.shape[0]
     start = comp_xy[rng.integers(0, n, k)]
@@ -180,7 +182,7 @@ def _hot_spots(
     return _HotSpots(
         centres=centres,
         intensity=intensity,
-        sigma=rng.uniform(90, 260, k),
+        sigma=rng.uniform(150, 450, k),
         theme=rng.integers(0, len(_THEMES), k),
     )
 
@@ -209,6 +211,49 @@ _REPORTERS = {
 # fmt: on
 # Channels staffed in working hours; the others take reports around the clock.
 _OFFICE_CHANNELS = {"C02", "C06", "C07", "C08", "C09"}
+# Channels that are desks: the service window, departments' transfers and the mayor's mailbox file
+# on working days only (a report left over the weekend is filed on the hotline instead).
+_DESK_CHANNELS = {"C08", "C09", "C11"}
+
+# Which channel a report comes through depends on what it is about: video and inspectors see the
+# street, 110 gets emergencies and public order, the service window and the hotline get people's
+# own matters. Multipliers on each channel's long-run share, per event group (channels C01…C12).
+_GROUPS = ("street", "emergency", "safety", "environment", "order", "social")
+# fmt: off
+_CHANNEL_AFFINITY = np.array([
+    # C01  C02  C03  C04  C05  C06  C07  C08  C09  C10  C11  C12
+    [0.8, 1.8, 0.2, 0.8, 1.3, 1.0, 1.0, 0.1, 0.3, 1.8, 0.3, 0.8],  # street: 市容, 广告, 施工, 秩序, 部件
+    [1.5, 0.8, 4.0, 0.3, 1.0, 1.0, 0.5, 0.0, 1.0, 0.8, 0.0, 0.5],  # emergency: 突发事件
+    [0.8, 0.0, 0.5, 0.5, 0.6, 2.2, 1.5, 0.5, 2.0, 0.0, 0.6, 0.5],  # safety: 安全, 消防, 食药, 水务, 农业, 房屋
+    [1.5, 0.3, 0.5, 1.5, 1.0, 1.3, 0.5, 0.2, 1.5, 0.0, 1.5, 1.5],  # environment: 生态环境
+    [1.0, 0.0, 3.0, 0.5, 0.3, 2.0, 0.3, 0.3, 1.0, 0.0, 0.5, 0.2],  # order: 社会治安
+    [2.2, 0.0, 0.8, 1.2, 0.4, 0.9, 0.2, 3.0, 1.5, 0.0, 2.5, 0.5],  # social: 劳动, 民生, 纠纷, 咨询
+])
+# fmt: on
+_GROUP_OF_MAJOR = {
+    "05": 1,
+    "21": 2,
+    "25": 2,
+    "26": 2,
+    "29": 2,
+    "30": 2,
+    "31": 2,
+    "22": 3,
+    "23": 4,
+    "24": 5,
+    "27": 5,
+    "28": 5,
+}  # fmt: skip
+# Whatever the class, these are things people tell, not things a camera or an inspector sees.
+_TOLD = "咨询|需求|建议|纠纷|线索|投诉|政策|帮扶|关爱|救助|欠薪|工资|合同|社保|诈骗|未登记|家庭"
+
+# Residents (thousands, rounded from the 2020 census and the towns' own figures) of the 14
+# town-level units, by town segment: reports follow where people live and work.
+_TOWN_RESIDENTS = {
+    "001": 150, "003": 110, "004": 140, "005": 60, "006": 55, "009": 190, "010": 75, "100": 140,
+    "103": 210, "104": 65, "107": 55, "108": 50, "109": 40, "110": 75,
+}  # fmt: skip
+
 _HOURS_PUBLIC = np.array(
     [1, 0.6, 0.4, 0.3, 0.3, 0.6, 2, 4, 7, 9, 9, 8, 6, 6, 7, 8, 8, 7, 6, 6, 5, 4, 3, 2], float
 )
@@ -283,6 +328,17 @@ class _World:
     ch_code: np.ndarray
     ch_share: np.ndarray
     ch_office: np.ndarray  # bool per channel: staffed in working hours
+    ch_desk: np.ndarray  # bool per channel: files on working days only
+    ch_by_group: np.ndarray  # (groups, channels): channel probabilities per event group
+    et_group: np.ndarray  # per event type: index into _GROUPS
+    hotline: int  # index of the hotline channel (C01), where weekend desk reports go
+    grid_place_arr: pa.Array  # per grid: town + community name, for descriptions
+    town_weight: np.ndarray  # per town: share of background reports
+    comp_by_town: np.ndarray  # component positions grouped by town
+    town_comp_start: np.ndarray
+    town_comp_count: np.ndarray
+    dept_rework: np.ndarray  # per department: chance a check fails
+    dept_satisfied: np.ndarray  # per department: chance a call-back is satisfied (handled well)
     grid_codes: pd.Index  # level-3 codes, sorted
     grid_town_idx: np.ndarray  # per grid: index into town_codes
     town_codes: np.ndarray
@@ -348,8 +404,53 @@ def _prepare(
         if "kind" in departments.columns
         else np.full(len(departments), "")
     )
-    ontime = np.clip(rng.normal(0.955, np.where(kind == "town", 0.03, 0.018)), 0.86, 0.995)
+    # Each body has its own latent performance (one draw drives deadlines, rework and call-backs),
+    # so a monthly ranking separates good bodies from poor ones; towns differ most.
+    quality = rng.normal(0.0, 1.0, len(departments))
+    spread = np.where(kind == "town", 1.0, 0.7)
+    ontime = np.clip(0.94 + 0.04 * spread * quality, 0.80, 0.99)
+    rework = np.clip(0.055 - 0.022 * spread * quality, 0.012, 0.13)
+    satisfied = np.clip(0.92 + 0.03 * spread * quality, 0.80, 0.98)
     ch_code = channels["code"].astype(str).to_numpy(dtype=object)
+    ch_share = channels["share"].to_numpy(np.float64) / channels["share"].sum()
+    known_ch = pd.Index([f"C{i:02d}" for i in range(1, 13)])
+    aff = np.ones((len(_GROUPS), ch_code.size))
+    pos = known_ch.get_indexer(ch_code.astype(str))
+    aff[:, pos >= 0] = _CHANNEL_AFFINITY[:, pos[pos >= 0]]
+    et_group = pd.Series(et["major_code"].astype(str)).map(_GROUP_OF_MAJOR).fillna(0).to_numpy(np.int64)
+    et_group[et["name"].astype(str).str.contains(_TOLD).to_numpy()] = _GROUPS.index("social")
+    # Scale the affinities (iterative proportional fitting) so that over all event types each
+    # channel keeps its long-run share: the mix changes per group, the channel totals do not.
+    base_weights = _type_weights(et, pd.Series(counts, index=uniq))
+    p_group = np.bincount(et_group, weights=base_weights, minlength=len(_GROUPS))
+    for _ in range(30):
+        by_group = ch_share[None, :] * aff
+        by_group = by_group / by_group.sum(axis=1, keepdims=True)
+        marginal = p_group @ by_group
+        aff = aff * np.divide(ch_share, marginal, out=np.ones_like(ch_share), where=marginal > 0)[None, :]
+    by_group = ch_share[None, :] * aff
+    by_group = by_group / by_group.sum(axis=1, keepdims=True)
+    # Where a report is: the town and the community (the level-3 name without its 第N网格).
+    comm = (
+        grids_l3["name"].astype(str).str.replace(r"第\d+网格$", "", regex=True)
+        if "name" in grids_l3.columns
+        else pd.Series([""] * len(grids_l3))
+    )
+    # Background reports: a town by its residents, then a component of that town.
+    comp_town = np.full(len(comps), -1, dtype=np.int64)
+    if "grid_code" in components.columns:
+        gc = components["grid_code"].astype(str).to_numpy(dtype=object)[order]
+        comp_town = pd.Index(town_codes.astype(str)).get_indexer(
+            pd.Series(gc).str.slice(0, 9).add("000000").to_numpy(dtype=object)
+        )
+    by_town = np.argsort(comp_town, kind="stable")
+    t_count = np.bincount(comp_town[comp_town >= 0], minlength=town_codes.size)
+    t_start = np.searchsorted(comp_town[by_town], np.arange(town_codes.size))
+    residents = np.array([_TOWN_RESIDENTS.get(str(t)[6:9], np.nan) for t in town_codes], dtype=float)
+    if np.isnan(residents).any() or len(residents) == 0:
+        residents = t_count.astype(float)  # another district: follow its components
+    residents = np.where(t_count > 0, residents, 0.0)
+    town_weight = residents / residents.sum() if residents.sum() > 0 else np.full(town_codes.size, np.nan)
     reporters = [_REPORTERS.get(c, "上报人") for c in ch_code]
     short = departments["short_name"].astype(str).tolist()
     return _World(
@@ -367,11 +468,25 @@ def _prepare(
         et_urgency_idx=pd.Index(_URGENCIES).get_indexer(et["urgency"].astype(str)),
         et_limit=et["time_limit"].to_numpy(np.float64),
         et_hours=units == "hours",
-        base_weights=_type_weights(et, pd.Series(counts, index=uniq)),
+        base_weights=base_weights,
         month_mult=_month_multipliers(et),
         ch_code=ch_code,
-        ch_share=channels["share"].to_numpy(np.float64) / channels["share"].sum(),
+        ch_share=ch_share,
         ch_office=np.isin(ch_code, list(_OFFICE_CHANNELS)),
+        ch_desk=np.isin(ch_code, list(_DESK_CHANNELS)),
+        ch_by_group=by_group,
+        et_group=et_group,
+        hotline=int(np.flatnonzero(ch_code == "C01")[0]) if (ch_code == "C01").any() else 0,
+        grid_place_arr=pa.array(
+            (pd.Series([short_by_town.get(t, "") for t in town_of_grid]) + comm.to_numpy()).tolist(),
+            pa.string(),
+        ),
+        town_weight=town_weight,
+        comp_by_town=by_town,
+        town_comp_start=t_start,
+        town_comp_count=t_count,
+        dept_rework=rework,
+        dept_satisfied=satisfied,
         grid_codes=grid_codes,
         grid_town_idx=grid_town_idx,
         town_codes=town_codes.astype(object),
@@ -527,16 +642,6 @@ def _chunk(
     month_idx = (day.astype("datetime64[M]") - first_month).astype(np.int64).clip(0, hot.centres.shape[0] - 1)
     cal_month = day.astype("datetime64[M]").astype(np.int64) % 12
 
-    # Channel and time of report: staffed channels in working hours, the public round the clock.
-    ch = rng.choice(w.ch_code.size, n, p=w.ch_share)
-    office = w.ch_office[ch]
-    hour = np.where(
-        office,
-        rng.choice(24, n, p=_HOURS_OFFICE / _HOURS_OFFICE.sum()),
-        rng.choice(24, n, p=_HOURS_PUBLIC / _HOURS_PUBLIC.sum()),
-    )
-    reported = day.astype("datetime64[s]") + _seconds(hour * 3600 + rng.integers(0, 3600, n))
-
     # Hot spot or background, then the event type (hot spots favour their theme), by month.
     n_types = w.et_code.size
     etype = np.empty(n, dtype=np.int64)
@@ -556,6 +661,23 @@ def _chunk(
             members = hs[spot[hs] == k]
             q = p * np.isin(w.et_major, _THEMES[hot.theme[k]])
             etype[members] = rng.choice(n_types, members.size, p=q / q.sum() if q.sum() > 0 else p)
+
+    # Channel by what the report is about, then the time of report: staffed channels in working
+    # hours, the public round the clock; desks file on working days only.
+    group = w.et_group[etype]
+    ch = np.empty(n, dtype=np.int64)
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        ch[members] = rng.choice(w.ch_code.size, members.size, p=w.ch_by_group[g])
+    off_day = ~working_calendar().is_working_day(day)
+    ch = np.where(w.ch_desk[ch] & off_day & (rng.random(n) < 0.95), w.hotline, ch)
+    office = w.ch_office[ch]
+    hour = np.where(
+        office,
+        rng.choice(24, n, p=_HOURS_OFFICE / _HOURS_OFFICE.sum()),
+        rng.choice(24, n, p=_HOURS_PUBLIC / _HOURS_PUBLIC.sum()),
+    )
+    reported = day.astype("datetime64[s]") + _seconds(hour * 3600 + rng.integers(0, 3600, n))
 
     # Where: a component problem at a component of its class; a hot-spot report around the spot's
     # centre; anything else around a random component, i.e. following the density of the city.
@@ -578,7 +700,12 @@ def _chunk(
     anchor[hidx] = hot.centres[month_idx[hidx], spot[hidx]]
     sigma[hidx] = hot.sigma[spot[hidx]]
     bidx = np.flatnonzero(~is_comp & (spot < 0))
-    anchor[bidx] = w.comp_xy[rng.integers(0, w.comp_xy.shape[0], bidx.size)]
+    if np.isnan(w.town_weight).any():
+        anchor[bidx] = w.comp_xy[rng.integers(0, w.comp_xy.shape[0], bidx.size)]
+    else:  # a town by its residents, then one of its components: the density of the town
+        town_pick = rng.choice(w.town_weight.size, bidx.size, p=w.town_weight)
+        within = (rng.random(bidx.size) * w.town_comp_count[town_pick]).astype(np.int64)
+        anchor[bidx] = w.comp_xy[w.comp_by_town[w.town_comp_start[town_pick] + within]]
     sigma[bidx] = 25.0
     xy, grid = _place(anchor_xy=anchor, sigma=sigma, locate=locate, rng=rng)
     grid_idx = np.full(n, -1, dtype=np.int64)
@@ -593,6 +720,7 @@ def _chunk(
     keep = np.flatnonzero(grid_idx >= 0)
     order = keep[np.argsort(reported[keep], kind="stable")]
     day, reported, ch, office, etype = day[order], reported[order], ch[order], office[order], etype[order]
+    group = group[order]
     xy, grid, grid_idx, named_at = xy[order], grid[order], grid_idx[order], named_at[order]
     n = order.size
     town_idx = w.grid_town_idx[grid_idx]
@@ -669,7 +797,7 @@ def _chunk(
     frac1 = np.where(on_time, u, 1.0 + np.exp(rng.normal(np.log(0.2), 0.8, n)))
     handled1 = after(frac1)
     check_gap = np.where(on_time, rng.uniform(0.01, 0.15, n), rng.uniform(0.02, 0.3, n))
-    fail1 = rng.random(n) < 0.055
+    fail1 = rng.random(n) < w.dept_rework[np.maximum(dept_idx, 0)]
     fail2 = fail1 & (rng.random(n) < 0.15)
     redo = np.exp(rng.normal(np.log(0.3), 0.6, (2, n)))  # share of the allowance a redo takes
     check1 = after(frac1 + check_gap)
@@ -683,10 +811,14 @@ def _chunk(
     last_handle = np.where(fail2, handled3, np.where(fail1, handled2, handled1))
     last_frac = np.where(fail2, frac3, np.where(fail1, frac2, frac1))
     closed = np.maximum(after(last_frac + check_gap), last_handle + np.timedelta64(300, "s"))
-    evaluated = closed + _seconds(_lognormal_s(rng, 20 * 3600, 0.6, n, 5 * 86400))
+    # Call-backs are made by the centre's staff in working time, a few working hours after closing.
+    evaluated = cal.from_work(
+        cal.to_work(closed) + np.round(_lognormal_s(rng, 5 * 3600, 0.8, n, 3 * 9 * 3600)).astype(np.int64)
+    )
     called = rng.random(n) < 0.42  # about 1,000 call-backs a day for 2,500 cases
     late = closed > deadline
-    satisfied = rng.random(n) < np.where(fail1, 0.62, np.where(late, 0.72, 0.93))
+    good = w.dept_satisfied[np.maximum(dept_idx, 0)]
+    satisfied = rng.random(n) < np.where(fail1, 0.68 * good, np.where(late, 0.78 * good, good))
 
     # The timeline: one column per history slot, NaT where the step does not exist or has not
     # happened by the cut-off.
@@ -741,20 +873,22 @@ def _chunk(
     _digits(buf, 10, serial, 5)
     case_id = _fixed_width(buf)
 
-    # Texts: description from templates; the route reason, or why it was not registered.
-    service = np.isin(w.et_major[etype], ["24", "27", "28"])
+    # Texts: description from templates that fit the event group and the place (town and
+    # community); the route reason, or why it was not registered.
+    social = group == _GROUPS.index("social")
     detail = np.where(
-        service,
+        social,
         rng.integers(0, _DETAIL_SERVICE.size, n) + _DETAIL.size,
         rng.integers(0, _DETAIL.size, n),
     )
     comp_txt = pc.fill_null(
         pc.binary_join_element_wise("（部件编号", _take(w.comp_code, named_at), "）", ""), ""
     )
+    seen_on_street = np.isin(group, [_GROUPS.index(g) for g in ("street", "emergency", "environment")])
+    how = np.where(seen_on_street, rng.integers(0, _WHERE.size, n), _WHERE.size + group)
     description = pc.binary_join_element_wise(
-        _take(w.town_short_arr, town_idx),
-        _take(_WHERE_ARR, rng.integers(0, _WHERE.size, n)),
-        "发现",
+        _take(w.grid_place_arr, grid_idx),
+        _take(_HOW_ARR, how),
         _take(w.et_name_arr, etype),
         comp_txt,
         "，",
@@ -865,7 +999,11 @@ def _chunk(
     return cases, history
 
 
-_WHERE_ARR = pa.array(_WHERE.tolist(), pa.string())
+# A street place and "发现" for what is seen; how the others come to light, by event group.
+_HOW = {"safety": "网格巡查发现", "order": "网格排查发现", "social": "居民反映"}
+_HOW_ARR = pa.array(
+    [f"{p}发现" for p in _WHERE.tolist()] + [_HOW.get(g, "发现") for g in _GROUPS], pa.string()
+)
 # fmt: off
 _DETAIL_SERVICE = np.array([
     "希望尽快答复。", "请相关部门协调解决。", "已多次咨询未果。", "涉及多户居民。", "请帮助联系相关部门。",

@@ -304,6 +304,17 @@ _FRONTS = (
     "物流网点",
 )
 
+# Matters of the place that the town-level body manages and handles (以块为主): the street
+# office or town government (its 综合执法, 城管 and 社会事务 teams) takes them first; the bureau
+# named as enforcement body stays the one a case is sent on to.
+_TOWN_LED = frozenset({
+    "私搭乱建", "暴露垃圾", "积存垃圾渣土", "道路不洁", "乱涂乱画", "沿街晾挂", "门前三包", "垃圾分类",
+    "焚烧垃圾树叶", "非法小广告", "店招标牌", "横幅标语", "占道广告", "无照经营游商", "店外经营", "露天烧烤",
+    "非机动车乱停放", "占道堆物", "废品收购", "违规设置障碍", "违规饲养", "殡葬管理", "电动自行车安全",
+    "三合一场所", "出租房屋管理", "消防通道", "可燃物堆放", "物业服务", "社会救助", "养老服务", "婚姻家庭",
+    "土地房产纠纷", "其他纠纷", "河道管理", "农村人居环境", "违规装修",
+})  # fmt: skip
+
 # fmt: off
 _MAJORS: tuple[tuple[str, str, tuple[_Sub, ...]], ...] = (
     ("01", "市容环境", (
@@ -538,7 +549,7 @@ _MAJORS: tuple[tuple[str, str, tuple[_Sub, ...]], ...] = (
         _Sub("无主设施", None, None, None,
              "《苏州市市容和环境卫生管理条例》（属地管理）",
              5, "workdays", "一般", "权属已查明并移交，或由属地处置完毕",
-             ("无主井盖破损", "无主杆线", "废弃管线", "无主构筑物", "废弃车辆无主认领", "无主宣传栏")),
+             ("废弃电线杆", "无主杆线", "废弃管线", "无主构筑物", "废弃车辆无主认领", "无主宣传栏")),
         _Sub("无主垃圾", None, None, None,
              "《江苏省城乡生活垃圾管理条例》第十五条（属地责任）",
              2, "workdays", "一般", "垃圾已清运，现场整洁",
@@ -742,11 +753,26 @@ _MAJORS: tuple[tuple[str, str, tuple[_Sub, ...]], ...] = (
              _v("{}从业人员无健康证明", _FOOD)),
     )),
     ("27", "民生服务", (
-        _Sub("水电气服务", "FG", "GD", None,
-             "《电力供应与使用条例》；《城市供水条例》",
-             1, "workdays", "一般", "供应已恢复或已答复",
-             ("停电未告知", "电压不稳", "停水未告知", "水压不足", "自来水浑浊", "燃气供应中断",
-              "有线电视信号故障", "宽带通信故障")),
+        _Sub("供电服务", "GD", "GD", None,
+             "《电力供应与使用条例》第二十八条",
+             1, "workdays", "一般", "供电已恢复或已答复",
+             ("停电未告知", "电压不稳", "频繁跳闸停电")),
+        _Sub("供水服务", "GS", "GS", None,
+             "《城市供水条例》第二十二条",
+             1, "workdays", "一般", "供水已恢复或已答复",
+             ("停水未告知", "水压不足", "自来水浑浊")),
+        _Sub("燃气服务", "RQ", "RQ", None,
+             "《城镇燃气管理条例》第十九条",
+             1, "workdays", "一般", "供气已恢复或已答复",
+             ("燃气供应中断", "燃气表计故障")),
+        _Sub("通信广电服务", "DX", "DX", None,
+             "《中华人民共和国电信条例》第四十条",
+             3, "workdays", "一般", "故障已排除或已答复",
+             ("宽带通信故障", "固定电话故障")),
+        _Sub("有线电视服务", "YX", "YX", None,
+             "《广播电视管理条例》",
+             3, "workdays", "一般", "故障已排除或已答复",
+             ("有线电视信号故障",)),
         _Sub("物业服务", "ZJ", None, None,
              "《物业管理条例》第三十五条",
              5, "workdays", "一般", "物业问题已整改或已答复",
@@ -772,7 +798,11 @@ _MAJORS: tuple[tuple[str, str, tuple[_Sub, ...]], ...] = (
         _Sub("公共交通", "JT", "GJ", None,
              "《城市公共交通条例》",
              5, "workdays", "一般", "已答复或调整",
-             ("公交线路调整需求", "公交班次过少", "公交站点设置需求", "出租车拒载")),
+             ("公交线路调整需求", "公交班次过少", "公交站点设置需求", "公交车辆服务投诉")),
+        _Sub("出租汽车服务", "JT", "JT", "JT",
+             "《巡游出租汽车经营服务管理规定》第二十五条",
+             5, "workdays", "一般", "已调查处理并答复",
+             ("出租车拒载", "出租车绕路多收费", "网约车服务投诉")),
         _Sub("文体旅游", "WL", None, None,
              "《中华人民共和国公共文化服务保障法》",
              5, "workdays", "一般", "已答复或整改",
@@ -870,37 +900,103 @@ _MAJORS: tuple[tuple[str, str, tuple[_Sub, ...]], ...] = (
 )
 # fmt: on
 
-# Problem kinds of components per component major class, most frequent first.
+# Problem kinds of components: what can happen to each class, most frequent first (curated, so
+# that every event type of the list is a thing that happens: a bench breaks, it does not wither).
 # fmt: off
-_COMPONENT_KINDS: dict[str, tuple[tuple[str, str, float, str], ...]] = {
-    # (kind, urgency, time limit, unit), most frequent first
-    "01": (("破损", "紧急", 24, "hours"), ("丢失", "特急", 2, "hours"),
-           ("移位", "紧急", 24, "hours"), ("被占用", "一般", 2, "workdays"),
-           ("松动异响", "一般", 3, "workdays"), ("污损", "一般", 5, "workdays"),
-           ("功能故障", "紧急", 24, "hours"), ("标识缺失", "一般", 5, "workdays")),
-    "02": (("破损", "一般", 3, "workdays"), ("倾斜", "紧急", 24, "hours"),
-           ("丢失", "紧急", 24, "hours"), ("被遮挡", "一般", 3, "workdays"),
-           ("污损", "一般", 5, "workdays"), ("功能故障", "紧急", 24, "hours"),
-           ("被占用", "一般", 2, "workdays"), ("设置不规范", "一般", 10, "workdays")),
-    "03": (("破损", "一般", 2, "workdays"), ("满溢", "一般", 4, "hours"),
-           ("丢失", "一般", 3, "workdays"), ("污损", "一般", 1, "workdays"),
-           ("被占用", "一般", 2, "workdays"), ("异味", "一般", 1, "workdays"),
-           ("设施故障", "一般", 2, "workdays"), ("移位", "一般", 3, "workdays")),
-    "04": (("枯死", "一般", 10, "workdays"), ("倒伏", "紧急", 4, "hours"),
-           ("缺株毁坏", "一般", 10, "workdays"), ("被占用", "一般", 3, "workdays"),
-           ("病虫害", "一般", 5, "workdays"), ("需修剪", "一般", 10, "workdays"),
-           ("私自砍伐", "紧急", 1, "workdays"), ("护栏破损", "一般", 5, "workdays")),
-    "05": (("破损", "一般", 5, "workdays"), ("安全隐患", "紧急", 1, "workdays"),
-           ("违规占用", "一般", 5, "workdays"), ("闲置脏乱", "一般", 5, "workdays"),
-           ("渗漏", "一般", 5, "workdays"), ("改变用途", "一般", 10, "workdays"),
-           ("标识缺失", "一般", 10, "workdays"), ("污损", "一般", 5, "workdays")),
-    "06": (("破损", "一般", 3, "workdays"), ("丢失", "一般", 3, "workdays"),
-           ("被占用", "一般", 2, "workdays"), ("功能故障", "一般", 2, "workdays"),
-           ("污损", "一般", 5, "workdays"), ("倾斜", "紧急", 24, "hours"),
-           ("标识缺失", "一般", 10, "workdays"), ("移位", "一般", 3, "workdays")),
+_KIND_SPEC: dict[str, tuple[str, float, str]] = {
+    # kind: (urgency, time limit, unit)
+    "破损": ("一般", 3, "workdays"), "丢失": ("紧急", 24, "hours"), "缺失": ("一般", 3, "workdays"),
+    "移位": ("紧急", 24, "hours"), "松动异响": ("一般", 3, "workdays"), "堵塞": ("紧急", 24, "hours"),
+    "漏水": ("紧急", 24, "hours"), "被占用": ("一般", 2, "workdays"), "被遮挡": ("一般", 3, "workdays"),
+    "安全隐患": ("紧急", 1, "workdays"), "污损": ("一般", 5, "workdays"), "倾斜": ("紧急", 24, "hours"),
+    "不亮": ("一般", 2, "workdays"), "白天常亮": ("一般", 3, "workdays"), "故障": ("紧急", 24, "hours"),
+    "箱门未关": ("一般", 2, "workdays"), "信息错误": ("一般", 10, "workdays"),
+    "标线不清": ("一般", 10, "workdays"), "秩序混乱": ("一般", 2, "workdays"), "满溢": ("一般", 4, "hours"),
+    "异味": ("一般", 1, "workdays"), "设施故障": ("一般", 2, "workdays"), "污水外溢": ("紧急", 4, "hours"),
+    "照明故障": ("一般", 2, "workdays"), "护栏破损": ("紧急", 24, "hours"), "桥面积水": ("紧急", 4, "hours"),
+    "车辆不足": ("一般", 5, "workdays"), "超范围经营": ("一般", 5, "workdays"), "闲置": ("一般", 10, "workdays"),
+    "亮度扰民": ("一般", 3, "workdays"), "病虫害": ("一般", 5, "workdays"), "枯枝": ("紧急", 1, "workdays"),
+    "倒伏": ("紧急", 4, "hours"), "枯死": ("一般", 10, "workdays"), "需修剪": ("一般", 10, "workdays"),
+    "缺株": ("一般", 10, "workdays"), "枯萎": ("一般", 5, "workdays"), "杂草丛生": ("一般", 5, "workdays"),
+    "水质浑浊": ("一般", 3, "workdays"), "内容过期": ("一般", 5, "workdays"), "渗水": ("一般", 5, "workdays"),
+    "积水": ("紧急", 4, "hours"), "墙体开裂": ("紧急", 1, "workdays"), "仍有人居住": ("紧急", 1, "workdays"),
+    "违规停靠": ("一般", 2, "workdays"), "被毁": ("一般", 10, "workdays"), "未挂牌公示": ("一般", 5, "workdays"),
+    "临时设施安全隐患": ("紧急", 1, "workdays"), "超期使用": ("一般", 10, "workdays"), "残缺": ("一般", 5, "workdays"),
+    "保护设施破损": ("一般", 5, "workdays"),
 }
+_MANHOLE = ("破损", ("丢失", "特急", 2, "hours"), "移位", "松动异响")
+# A kind is its name (spec from _KIND_SPEC) or (name, urgency, time limit, unit) where a class
+# needs its own limit (a missing manhole cover is a hole in the road).
+_CLASS_KINDS: dict[str, tuple[str | tuple[str, str, float, str], ...]] = {
+    "0101": _MANHOLE, "0102": _MANHOLE, "0103": _MANHOLE, "0105": _MANHOLE, "0106": _MANHOLE,
+    "0107": _MANHOLE, "0108": _MANHOLE, "0109": _MANHOLE, "0111": _MANHOLE, "0112": _MANHOLE,
+    "0113": _MANHOLE, "0606": _MANHOLE, "0110": ("破损", ("丢失", "特急", 2, "hours"), "移位"),
+    "0104": ("堵塞", "破损", ("丢失", "特急", 2, "hours")),
+    "0114": ("漏水", "破损", "被占用", "被遮挡"),
+    "0115": ("破损", "安全隐患", "污损"),
+    "0116": ("倾斜", "破损", "污损"),
+    "0117": ("不亮", "破损", "倾斜", "白天常亮"),
+    "0118": ("不亮", "破损"),
+    "0119": ("箱门未关", "破损", "污损"),
+    "0120": ("破损", "污损"),
+    "0201": ("秩序混乱", "破损"),
+    "0202": ("破损", "污损", "被占用"),
+    "0203": ("破损", "倾斜", "被遮挡", "缺失"),
+    "0204": (("故障", "特急", 2, "hours"), "破损", "被遮挡"),
+    "0205": ("破损", "倾斜", "缺失"),
+    "0206": ("破损", "照明故障"),
+    "0207": ("破损", "缺失", "被遮挡", "信息错误"),
+    "0208": ("被占用", "标线不清"),
+    "0209": ("破损", "松动异响"),
+    "0210": ("护栏破损", "破损", "桥面积水"),
+    "0211": ("故障", "车辆不足", "破损"),
+    "0212": ("破损", "污损"),
+    "0213": ("破损", "移位", "缺失"),
+    "0301": ("设施故障", "破损"),
+    "0302": ("满溢", "异味", "破损"),
+    "0303": ("破损", ("倾斜", "紧急", 4, "hours"), "污损", "不亮"),
+    "0304": ("超范围经营", "破损", "闲置"),
+    "0305": ("满溢", "破损", "污损", "缺失"),
+    "0306": ("不亮", "破损", "残缺"),
+    "0307": ("故障", "亮度扰民", "破损"),
+    "0308": ("异味", "污水外溢", "设施故障"),
+    "0401": ("病虫害", "枯枝", "倾斜", "保护设施破损"),
+    "0402": ("倒伏", "枯死", "需修剪", "病虫害"),
+    "0403": ("破损", "缺失", "松动异响"),
+    "0404": ("破损", "缺株", "枯萎"),
+    "0405": ("缺株", "被占用", "杂草丛生"),
+    "0406": ("破损", "污损"),
+    "0407": ("破损", "缺失", "污损"),
+    "0408": ("破损", "缺失", "倾斜"),
+    "0409": ("故障", "水质浑浊", "破损"),
+    "0501": ("破损", "内容过期", "污损"),
+    "0502": ("渗水", "被占用", "破损"),
+    "0503": ("积水", "破损", "被占用"),
+    "0504": ("墙体开裂", "仍有人居住", "安全隐患"),
+    "0601": ("故障", "破损", "被遮挡"),
+    "0602": ("破损", "松动异响", "超期使用"),
+    "0603": ("破损", "缺失", "倾斜"),
+    "0604": ("破损", "违规停靠", "安全隐患"),
+    "0605": ("被毁", "被遮挡"),
+    "0607": ("未挂牌公示", "临时设施安全隐患"),
+}
+# A class outside the curated table (a user's own class list) gets only what happens to anything.
+_ANY_KINDS: tuple[str, ...] = ("破损", "污损")
 # fmt: on
-_KINDS_PER_CLASS = 4
+
+
+def component_kinds(class_code: str) -> list[tuple[str, str, float, str]]:
+    """The problem kinds of a component class, most frequent first: (kind, urgency, limit, unit)."""
+    out: list[tuple[str, str, float, str]] = []
+    for k in _CLASS_KINDS.get(str(class_code), _ANY_KINDS):
+        if isinstance(k, tuple):
+            out.append(k)
+        else:
+            urgency, limit, unit = _KIND_SPEC[k]
+            out.append((k, urgency, limit, unit))
+    return out
+
+
 _COMPONENT_CLOSURE = "部件已修复、补齐或归位，功能恢复，附处置前后照片"
 
 # Responsible bodies of component classes, matched on the class name; first match wins.
@@ -1111,9 +1207,10 @@ def _key_code(key: str | None) -> str | None:
 def event_types(*, departments: pd.DataFrame, component_classes: pd.DataFrame) -> pd.DataFrame:
     """The event responsibility list (事件责任清单): exactly :data:`EVENT_TYPE_COUNT` event types.
 
-    Component problems take up to four kinds per component class (破损, 丢失, …, most frequent
-    first); the catalogue of other events fills the rest, every sub-class keeping its most common
-    items first. The result depends only on the component classes given.
+    Component problems are the kinds that happen to each component class (a curated table: lamps
+    go dark, bins overflow, trees fall; most frequent first); the catalogue of other events fills
+    the rest, every sub-class keeping its most common items first. The result depends only on the
+    component classes given.
 
     Parameters
     ----------
@@ -1141,17 +1238,16 @@ def event_types(*, departments: pd.DataFrame, component_classes: pd.DataFrame) -
                 other.append((rank, m_i * 100 + s_i, major, major_name, sub, item))
     supervisors = dict(zip(t["code"], class_supervisors(t), strict=True))
 
-    # Component problems: k kinds per class, k chosen so that the other events fit.
-    n_classes = len(t)
-    k = min(_KINDS_PER_CLASS, 8)
-    while k > 0 and n_classes * k > EVENT_TYPE_COUNT:
-        k -= 1
-    while EVENT_TYPE_COUNT - n_classes * k > len(other) and k < 8:
-        k += 1
-    n_comp = n_classes * k
+    # Component problems: the curated kinds of each class; if a very long class list would leave
+    # too little room for the other events, the rarest kinds of every class go first.
+    kinds = {c: component_kinds(c) for c in t["code"]}
+    cap = max((len(v) for v in kinds.values()), default=0)
+    while cap > 1 and sum(min(len(v), cap) for v in kinds.values()) > EVENT_TYPE_COUNT // 2:
+        cap -= 1
+    n_comp = sum(min(len(v), cap) for v in kinds.values())
     n_other = EVENT_TYPE_COUNT - n_comp
     if n_other > len(other) or n_other < 0:
-        raise CodeError(f"cannot make {EVENT_TYPE_COUNT} event types from {n_classes} component classes")
+        raise CodeError(f"cannot make {EVENT_TYPE_COUNT} event types from {len(t)} component classes")
     # Keep the most common items of every sub-class first (round robin over sub-classes).
     other.sort(key=lambda r: (r[0], r[1]))
     kept = sorted(other[:n_other], key=lambda r: (r[1], r[0]))
@@ -1160,6 +1256,8 @@ def event_types(*, departments: pd.DataFrame, component_classes: pd.DataFrame) -
     sub_numbers: dict[tuple[str, str], str] = {}
     item_counter: dict[str, int] = {}
     for _rank, _order, major, major_name, sub, item in kept:
+        if sub.name in _TOWN_LED:
+            sub = sub._replace(manage=None, handle=None)
         key = (major, sub.name)
         if key not in sub_numbers:
             sub_numbers[key] = f"{sum(1 for m, _s in sub_numbers if m == major) + 1:02d}"
@@ -1192,7 +1290,7 @@ def event_types(*, departments: pd.DataFrame, component_classes: pd.DataFrame) -
         s_key, _owner, m_key, _share = _class_rule(code, name)
         handle = None if m_key == _TOWN else m_key
         law = _component_law(s_key)
-        for j, (kind, urgency, limit, unit) in enumerate(_COMPONENT_KINDS[c_major][:k], start=1):
+        for j, (kind, urgency, limit, unit) in enumerate(kinds[code][:cap], start=1):
             rows.append(
                 {
                     "code": f"{major}{code[2:]}{j:03d}",

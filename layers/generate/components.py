@@ -32,7 +32,8 @@ BodiesFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.n
 
 # The store's component columns and value sets are the layer's; the generator only adds shares.
 COLUMNS = COMPONENT_COLUMNS
-STATE_SHARES = (0.93, 0.042, 0.01, 0.018)
+# States found by the census; what cases report is added by :mod:`layers.generate.upkeep`.
+STATE_SHARES = (0.975, 0.015, 0.002, 0.008)
 SOURCE_SHARES = (0.72, 0.10, 0.15, 0.03)
 
 MAJOR_NAMES = {
@@ -141,10 +142,17 @@ _MODES = ("road", "kerb", "junction", "setback")
 _REDRAW_ROUNDS = 12
 
 
-def _class_counts(n: int) -> np.ndarray:
-    """Exact counts per class summing to ``n`` (largest remainder on the shares)."""
+def _class_counts(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Counts per class summing to ``n``, drawn rather than fixed.
+
+    Each class's density varies from district to district (a survey finds what is there): its
+    expected count is its share with a ±15 % log-normal spread, the count a Poisson draw around it,
+    and the counts are scaled (largest remainder) to the exact total.
+    """
     share = COMPONENT_CLASSES["share"].to_numpy()
-    raw = share * n
+    lam = share * n * np.exp(rng.normal(0.0, 0.15, share.size))
+    drawn = rng.poisson(lam).astype(float) + 1.0  # every class is found at least once
+    raw = drawn / drawn.sum() * n
     base = np.floor(raw).astype(np.int64)
     base[np.argsort(-(raw - base), kind="stable")[: n - base.sum()]] += 1
     return base
@@ -298,10 +306,10 @@ def make_components(
         raise ValueError(f"county code {county!r} is not 6 digits")
     if len(streets) == 0:
         raise ValueError("there are no streets to place components along")
-    counts = _class_counts(n)
+    rng = np.random.default_rng([seed, 0xB17])
+    counts = _class_counts(n, rng)
     if counts.max() > 999_999:
         raise ValueError(f"{counts.max()} components of one class do not fit a 6-digit serial")
-    rng = np.random.default_rng([seed, 0xB17])
     placer = _Placer(streets)
     locate, codes3 = _grid_locator(grids)
 

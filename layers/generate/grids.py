@@ -1,7 +1,7 @@
 """Synthetic three-level grids of a district: towns, communities and management grids.
 
-The land is cut top-down. Level 1 follows the real town-level units (plus two zones) around
-approximate real centres; each level below tiles its parent exactly, because every child is a
+The land is cut top-down. Level 1 follows the 14 real town-level units (7 streets, 7 towns;
+2023 statistical codes) around approximate real centres; each level below tiles its parent exactly, because every child is a
 Voronoi cell intersected with the parent. Seeds are drawn from an urban density surface and
 relaxed (weighted Lloyd on a sample of the land), so grids are small where the district is dense
 and large where it is rural. Pieces of a cell cut off from the rest by the parent's outline are
@@ -29,47 +29,46 @@ from shapely.geometry.base import BaseGeometry
 from spatial.crs import WORK_CRS
 from spatial.topology import CodeScheme, expected_order
 
-#: Level counts of the default district (Wuzhong): 14 towns/zones, 205 communities, 887 grids.
+#: Level counts of the default district (Wuzhong): 14 towns/streets, 205 communities, 887 grids.
 LEVEL_COUNTS = (14, 205, 887)
 
-#: Zones that are level-1 grids without being statistical towns: (town segment, name, lon, lat).
-ZONES: tuple[tuple[str, str, float, float], ...] = (
-    ("401", "吴中经济技术开发区", 120.74, 31.28),
-    ("402", "太湖新城", 120.61, 31.19),
-)
-
-#: Approximate real centres (lon, lat) of Wuzhong's town-level units, keyed by town segment.
+#: Approximate real centres (lon, lat) of Wuzhong's 14 town-level units (2023 division codes),
+#: keyed by town segment: the seat of each street office or town government.
 TOWN_CENTRES: dict[str, tuple[float, float]] = {
-    "003": (120.615, 31.275),  # 长桥
-    "004": (120.68, 31.26),  # 郭巷
-    "005": (120.58, 31.13),  # 横泾
-    "006": (120.585, 31.215),  # 越溪
-    "007": (120.63, 31.24),  # 城南
-    "008": (120.42, 31.24),  # 香山
-    "101": (120.86, 31.26),  # 甪直
-    "108": (120.51, 31.27),  # 木渎
-    "109": (120.46, 31.21),  # 胥口
-    "111": (120.49, 31.12),  # 临湖
-    "113": (120.40, 31.08),  # 东山
-    "114": (120.28, 31.13),  # 金庭
+    "001": (120.615, 31.275),  # 长桥街道
+    "003": (120.575, 31.225),  # 越溪街道
+    "004": (120.695, 31.220),  # 郭巷街道
+    "005": (120.590, 31.125),  # 横泾街道
+    "006": (120.430, 31.240),  # 香山街道
+    "009": (120.640, 31.245),  # 城南街道
+    "010": (120.615, 31.180),  # 太湖街道 (太湖新城)
+    "100": (120.860, 31.260),  # 甪直镇
+    "103": (120.510, 31.270),  # 木渎镇
+    "104": (120.470, 31.215),  # 胥口镇
+    "107": (120.400, 31.080),  # 东山镇
+    "108": (120.355, 31.290),  # 光福镇
+    "109": (120.280, 31.130),  # 金庭镇 (Xishan island)
+    "110": (120.500, 31.130),  # 临湖镇
 }
 
-#: Urban centres of the density surface: (lon, lat, peak, radius in metres). Suzhou's old city
-#: lies just north of the district, so the north-east (长桥, 城南, the zone) is the densest.
+#: Urban centres of the density surface: (lon, lat, peak, radius in metres). Wuzhong's city is
+#: its north-east (长桥, 城南, 越溪, 郭巷 and the 太湖新城), Mudu and the town seats; the land
+#: north of the Industrial Park's enclave and the Taihu shore are countryside, lakes and hills.
 URBAN_CENTRES: tuple[tuple[float, float, float, float], ...] = (
-    (120.62, 31.30, 1.00, 9000.0),  # Suzhou centre, reaching into 长桥 and 城南
-    (120.74, 31.29, 0.80, 6000.0),  # 吴中经济技术开发区
-    (120.68, 31.26, 0.55, 4500.0),  # 郭巷
-    (120.585, 31.215, 0.45, 4000.0),  # 越溪
-    (120.61, 31.19, 0.40, 3500.0),  # 太湖新城
-    (120.51, 31.27, 0.60, 5000.0),  # 木渎
-    (120.86, 31.26, 0.35, 3000.0),  # 甪直
-    (120.46, 31.21, 0.25, 2500.0),  # 胥口
-    (120.42, 31.24, 0.20, 2500.0),  # 香山
-    (120.58, 31.13, 0.20, 2500.0),  # 横泾
-    (120.49, 31.12, 0.15, 2000.0),  # 临湖
-    (120.40, 31.08, 0.15, 2000.0),  # 东山
-    (120.28, 31.13, 0.10, 2000.0),  # 金庭
+    (120.615, 31.272, 1.00, 4500.0),  # 长桥: the district's centre, against Suzhou's old city
+    (120.640, 31.245, 0.85, 3800.0),  # 城南 (吴中经济技术开发区)
+    (120.580, 31.230, 0.55, 3200.0),  # 越溪
+    (120.690, 31.225, 0.55, 3500.0),  # 郭巷
+    (120.615, 31.180, 0.45, 3200.0),  # 太湖新城
+    (120.515, 31.268, 0.70, 3800.0),  # 木渎
+    (120.860, 31.262, 0.40, 2600.0),  # 甪直
+    (120.470, 31.215, 0.30, 2200.0),  # 胥口
+    (120.430, 31.240, 0.25, 2200.0),  # 香山
+    (120.590, 31.125, 0.25, 2200.0),  # 横泾
+    (120.355, 31.290, 0.22, 2000.0),  # 光福
+    (120.500, 31.130, 0.22, 2000.0),  # 临湖
+    (120.400, 31.080, 0.22, 2200.0),  # 东山
+    (120.280, 31.130, 0.18, 2000.0),  # 金庭
 )
 #: Density of open countryside, relative to the densest urban core (1).
 RURAL_DENSITY = 0.04
@@ -112,7 +111,13 @@ def urban_density(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def read_towns(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """The town-level units of a statistical code list (``id``, ``ext_name``) as ``code, name``."""
+    """The town-level units of a statistical code list as ``code, name``.
+
+    Reads the 2023 list (``code, name, kind``) or the older crawl's columns (``id, ext_name``).
+    Units that are not level-1 grids are left out: the district row itself and the 政企合一
+    units (codes 400–499: forest farm, scenic areas, development zone…), which are administered
+    inside the towns' land.
+    """
     raw = pd.read_csv(Path(path), dtype=str, encoding="utf-8-sig")
     return _normalise_towns(raw)
 
@@ -124,9 +129,15 @@ def _normalise_towns(towns: pd.DataFrame) -> pd.DataFrame:
         out = towns[["id", "ext_name"]].astype(str).set_axis(["code", "name"], axis=1)
     else:
         raise ValueError("towns need columns code, name (or id, ext_name of the statistical list)")
-    # The statistical list also holds the district itself; only 9-digit codes are towns.
+    # Only 9-digit codes are town-level units; segments 400-499 are 政企合一 units, not towns.
     out = out[out["code"].str.fullmatch(r"\d{9}")]
+    out = out[~out["code"].str.slice(6, 7).eq("4")]
     return out.reset_index(drop=True)
+
+
+def is_street(name: str) -> bool:
+    """Whether a town-level unit is an urban street (街道) rather than a town (镇)."""
+    return str(name).endswith("街道")
 
 
 @dataclass(frozen=True)
@@ -140,7 +151,7 @@ class _Town:
 def _level1_units(towns: pd.DataFrame, district_code: str) -> list[_Town]:
     towns = _normalise_towns(towns)
     units: list[_Town] = []
-    known = {**TOWN_CENTRES, **{z[0]: (z[2], z[3]) for z in ZONES}}
+    known = TOWN_CENTRES
     for code, name in zip(towns["code"], towns["name"], strict=True):
         if not code.startswith(district_code):
             raise ValueError(f"town {code} {name} is not in district {district_code}")
@@ -148,9 +159,6 @@ def _level1_units(towns: pd.DataFrame, district_code: str) -> list[_Town]:
         if seg not in known:
             raise ValueError(f"no approximate centre known for town {code} {name}")
         x, y = _to_work().transform(*known[seg])
-        units.append(_Town(seg, name, float(x), float(y)))
-    for seg, name, lon, lat in ZONES:
-        x, y = _to_work().transform(lon, lat)
         units.append(_Town(seg, name, float(x), float(y)))
     return units
 
@@ -437,7 +445,8 @@ def make_grids(
         The district's land in EPSG:4549 (:func:`layers.generate.land.load_land`).
     towns
         Town-level units: columns ``code, name`` (9-digit codes) or the statistical list's
-        ``id, ext_name``; the two zones of :data:`ZONES` are added to them as level-1 grids.
+        ``id, ext_name``; each becomes one level-1 grid (政企合一 units, codes 400–499, are not
+        level-1 grids and are left out).
     seed
         Seed of levels 2 and 3; level 1 is the same for every seed.
     district_code
@@ -488,7 +497,10 @@ def make_grids(
             level2.append((code1[s], g))
     geoms2 = np.array([g for _, g in level2], dtype=object)
     rp = shapely.get_coordinates(shapely.point_on_surface(geoms2))
-    urban = urban_density(rp[:, 0], rp[:, 1]) > 0.3
+    # Streets are made of communities (社区); towns of villages (村) but for the town seat.
+    street = np.array([is_street(t.name) for t in units])
+    town_of2 = np.array([segs.index(p[6:9]) for p, _ in level2])
+    urban = street[town_of2] | (urban_density(rp[:, 0], rp[:, 1]) > 0.45)
     names2 = _community_names(urban, rng)
 
     # Number level 2 within each town by the shared rule, then cut each into level-3 grids.

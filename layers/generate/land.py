@@ -1,4 +1,4 @@
-"""The district's land: its administrative boundary minus the lake, in the working CRS.
+"""The district's land: its administrative boundary minus its lakes, in the working CRS.
 
 Boundary files are checked before use: a file that cannot be read, holds no polygon, or whose
 CRS cannot be trusted is refused with one :class:`BoundaryFileError` naming every problem; an
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,15 +127,59 @@ def _polygonal_part(geom: BaseGeometry) -> BaseGeometry:
     return shapely.union_all(keep) if len(keep) else shapely.Polygon()
 
 
-def load_land(boundary_path: str | os.PathLike[str], lake_path: str | os.PathLike[str]) -> BaseGeometry:
+def load_land(
+    boundary_path: str | os.PathLike[str],
+    lake_path: str | os.PathLike[str],
+    *,
+    waters: Sequence[str | os.PathLike[str]] = (),
+    north_limit: float | None = None,
+) -> BaseGeometry:
     """The district's land in EPSG:4549: the boundary minus the lake (a MultiPolygon if islands).
 
-    Slivers of under a square metre left by the difference are dropped: they are artefacts of
-    two independently digitised outlines, not land.
+    Parameters
+    ----------
+    boundary_path, lake_path
+        The administrative boundary and the main lake taken out of it.
+    waters
+        Further water polygons taken out of the land (Yangcheng Lake for Wuzhong).
+    north_limit
+        Latitude (degrees, WGS84) north of which the boundary is cut off: public polygons of
+        some districts take in land a neighbour administers (for Wuzhong, the Industrial Park
+        north of 31°21′N). ``None`` keeps the whole boundary.
+
+    Slivers of under a square metre left by the differences are dropped: they are artefacts of
+    independently digitised outlines, not land.
     """
     boundary = load_boundary_file(boundary_path).geometry
-    lake = load_boundary_file(lake_path).geometry
-    land = shapely.difference(boundary, lake)
+    if north_limit is not None:
+        boundary = shapely.intersection(boundary, _south_of(north_limit))
+    water = [load_boundary_file(lake_path).geometry, *(load_boundary_file(w).geometry for w in waters)]
+    land = shapely.difference(boundary, shapely.union_all(water))
     parts = shapely.get_parts(land)
-    parts = parts[shapely.area(parts) >= 1.0]
+    parts = parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) >= 1.0)]
+    if len(parts) == 0:
+        raise BoundaryFileError(f"{boundary_path}: no land is left once the water is taken out")
     return shapely.normalize(shapely.union_all(parts)) if len(parts) > 1 else parts[0]
+
+
+def _south_of(latitude: float) -> BaseGeometry:
+    """The band of the earth south of ``latitude`` around China, in the working CRS.
+
+    Drawn in lon/lat and densified before projection, so its northern edge stays on the parallel.
+    """
+    if not -90.0 < latitude < 90.0:
+        raise ValueError(f"north limit {latitude} is not a latitude")
+    band = shapely.segmentize(shapely.box(70.0, max(latitude - 20.0, -89.0), 140.0, latitude), 0.01)
+    return gpd.GeoSeries([band], crs="EPSG:4326").to_crs(WORK_CRS).iloc[0]
+
+
+def district_land() -> BaseGeometry:
+    """The default district's land as the settings describe it (boundary, lakes, north limit)."""
+    import settings
+
+    return load_land(
+        settings.BOUNDARY_FILE,
+        settings.LAKE_FILE,
+        waters=settings.WATER_FILES,
+        north_limit=settings.NORTH_LIMIT,
+    )

@@ -179,3 +179,42 @@ def test_component_bodies():
 
 def test_town_dept_code():
     assert catalog.town_dept_code(["320506003000000", None]).tolist() == ["T003", None]
+
+
+def test_component_problems_are_things_that_happen(departments):
+    from layers.generate.components import COMPONENT_CLASSES
+
+    et = catalog.event_types(departments=departments, component_classes=COMPONENT_CLASSES)
+    comp = et[et["component_class"].notna()]
+    cls = comp["component_class"].map(COMPONENT_CLASSES.set_index("code")["name"])
+    kind = pd.Series([n[len(c) :] for n, c in zip(comp["name"], cls, strict=True)], index=comp.index)
+    assert (comp["name"] == cls + kind).all()
+    # Only living things wither, only bins overflow, only lights go dark; a bridge is never lost.
+    assert cls[kind.isin(["枯死", "病虫害", "倒伏", "需修剪"])].str.contains("树|绿|花").all()
+    assert set(cls[kind == "满溢"]) == {"垃圾箱", "垃圾间"}
+    assert cls[kind == "不亮"].str.contains("灯|牌匾").all()
+    never_lost = {"停车场", "跨河桥", "过街天桥", "绿地", "危房", "工地", "喷泉", "城市雕塑", "公共厕所"}
+    assert not set(cls[kind.isin(["丢失", "缺失"])]) & never_lost
+    for name in ("街头座椅枯死", "城市雕塑枯死", "喷泉枯死", "广告牌匾满溢", "跨河桥丢失", "停车场丢失"):
+        assert name not in set(et["name"])
+    # Every class has between two and four kinds; the names are unique across the whole list.
+    assert comp.groupby("component_class").size().between(2, 4).all()
+    assert et["name"].is_unique
+
+
+def test_utilities_answer_their_own_matters_and_towns_the_local_ones(departments):
+    et = catalog.event_types(departments=departments, component_classes=CLASSES).set_index("name")
+    short = departments.set_index("code")["short_name"]
+    for name, body in (
+        ("停水未告知", "吴中供水公司"),
+        ("水压不足", "吴中供水公司"),
+        ("停电未告知", "吴中供电公司"),
+    ):
+        assert short[et.loc[name, "manage_code"]] == body and short[et.loc[name, "handle_code"]] == body
+    assert short[et.loc["出租车拒载", "manage_code"]] == "区交通运输局"
+    assert et.loc["出租车拒载", "handle_code"] != "D111"  # not the bus company
+    # 以块为主: the town manages and handles the matters of the place; the bureau enforces.
+    for name in ("店外占道经营", "道路两侧暴露垃圾", "相邻通行纠纷", "电动车飞线充电"):
+        assert pd.isna(et.loc[name, "manage_code"]) and pd.isna(et.loc[name, "handle_code"]), name
+    assert et.loc["店外占道经营", "enforce_code"] == "D002"
+    assert et.loc["未经审批设置户外广告", "manage_code"] == "D001"

@@ -79,7 +79,7 @@ def test_streets_denser_in_town(streets: Streets, grids: gpd.GeoDataFrame) -> No
         inside = shapely.contains_xy(towns[code], mid_x, mid_y)
         return streets.length[inside].sum() / towns[code].area * 1e3
 
-    assert km_per_km2("320506003000000") > 3 * km_per_km2("320506113000000")  # 长桥 vs 东山
+    assert km_per_km2("320506001000000") > 3 * km_per_km2("320506107000000")  # 长桥 vs 东山
 
 
 def test_streets_deterministic(streets: Streets, grids: gpd.GeoDataFrame, land: shapely.Geometry) -> None:
@@ -108,10 +108,15 @@ def test_codes(components: pd.DataFrame) -> None:
         assert sorted(s) == list(range(1, len(s) + 1))
 
 
-def test_class_counts_follow_shares(components: pd.DataFrame) -> None:
+def test_class_counts_follow_densities_not_fixed_numbers(components: pd.DataFrame) -> None:
     got = components["class_code"].value_counts().reindex(COMPONENT_CLASSES["code"], fill_value=0)
     expected = COMPONENT_CLASSES.set_index("code")["share"] * N
-    assert (np.abs(got - expected) <= 1.0).all()
+    assert got.sum() == N and (got > 0).all()
+    # Near each class's share (a ±15 % spread of densities plus Poisson noise), never pinned to it.
+    big = expected > 200
+    ratio = got[big] / expected[big]
+    assert ratio.between(0.5, 1.7).all() and 0.05 < ratio.std() < 0.3
+    assert got.nunique() > 0.9 * len(got)
 
 
 def test_all_on_land_and_in_their_grid(components: pd.DataFrame, land: shapely.Geometry, grids) -> None:
@@ -136,13 +141,14 @@ def test_denser_in_town(components: pd.DataFrame, grids: gpd.GeoDataFrame) -> No
     town = components["grid_code"].str[6:9]
     area = grids[grids["level"] == 1].set_index(grids.loc[grids["level"] == 1, "code"].str[6:9]).geometry.area
     per_km2 = town.value_counts() / (area / 1e6)
-    assert per_km2["003"] > 4 * per_km2["113"]  # 长桥 vs 东山
+    assert per_km2["001"] > 4 * per_km2["107"]  # 长桥 vs 东山
 
 
 def test_state_source_and_dates(components: pd.DataFrame) -> None:
     assert set(components["state"]) <= set(STATES)
     assert set(components["source"]) <= set(SOURCES)
-    assert components["state"].eq("完好").mean() == pytest.approx(0.93, abs=0.01)
+    # The census finds a little damage; what cases report is added afterwards (layers.generate.upkeep).
+    assert components["state"].eq("完好").mean() == pytest.approx(0.975, abs=0.01)
     assert components["source"].eq("实测").mean() > 0.5
     for col in ("surveyed_on", "changed_on"):
         assert components[col].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()

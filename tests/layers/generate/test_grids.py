@@ -13,6 +13,7 @@ import shapely
 
 from layers.generate.grids import make_grids, read_towns
 from layers.generate.land import BoundaryFileError, load_boundary_file, load_land
+from layers.generate.land import district_land as _district_land
 from spatial.topology import expected_order, thickness
 
 DATA = Path(__file__).resolve().parents[3] / "data"
@@ -22,13 +23,13 @@ SEED = 20260101
 @functools.cache
 def district_land() -> shapely.Geometry:
     """The real land, computed once per test session (the component tests share it)."""
-    return load_land(DATA / "wuzhong_district_320506.geojson", DATA / "taihu_lake.geojson")
+    return _district_land()
 
 
 @functools.cache
 def district_grids(seed: int = SEED) -> gpd.GeoDataFrame:
     """Grids of the real land, generated once per seed and session; tests must not modify them."""
-    return make_grids(district_land(), towns=read_towns(DATA / "wuzhong_towns.csv"), seed=seed)
+    return make_grids(district_land(), towns=read_towns(DATA / "wuzhong_towns_2023.csv"), seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def land() -> shapely.Geometry:
 
 @pytest.fixture(scope="module")
 def towns() -> pd.DataFrame:
-    return read_towns(DATA / "wuzhong_towns.csv")
+    return read_towns(DATA / "wuzhong_towns_2023.csv")
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +51,27 @@ def grids() -> gpd.GeoDataFrame:
 
 
 def test_land_area_and_parts(land: shapely.Geometry) -> None:
-    assert land.area / 1e6 == pytest.approx(923.2, abs=1.0)
+    # The polygon cut at 31°21′N, less Taihu and Yangcheng Lake: about 827 km² (the data README).
+    assert land.area / 1e6 == pytest.approx(826.7, abs=1.0)
     areas = np.sort(shapely.area(shapely.get_parts(land)))[::-1] / 1e6
     assert len(areas) == 4
-    assert areas[0] == pytest.approx(856.1, abs=1.0)
+    assert areas[0] == pytest.approx(759.7, abs=1.0)
     assert areas[1] == pytest.approx(65.4, abs=0.5)
+    lon_lat = gpd.GeoSeries([land], crs="EPSG:4549").to_crs("EPSG:4326").iloc[0]
+    assert lon_lat.bounds[3] == pytest.approx(31.0 + 21.0 / 60.0, abs=1e-6)  # cut on the parallel
+
+
+def test_land_without_the_cut_and_the_second_lake() -> None:
+    whole = load_land(DATA / "wuzhong_district_320506.geojson", DATA / "taihu_lake.geojson")
+    assert whole.area / 1e6 == pytest.approx(923.2, abs=1.0)
+    # The polygon's one interior ring (52.6 km² of the Park) is never land.
+    ring = shapely.Point(120.74, 31.27)
+    ring_xy = gpd.GeoSeries([ring], crs="EPSG:4326").to_crs("EPSG:4549").iloc[0]
+    assert not whole.contains(ring_xy)
+    with pytest.raises(ValueError, match="not a latitude"):
+        load_land(DATA / "wuzhong_district_320506.geojson", DATA / "taihu_lake.geojson", north_limit=95.0)
+    with pytest.raises(BoundaryFileError, match="no land is left"):
+        load_land(DATA / "wuzhong_district_320506.geojson", DATA / "taihu_lake.geojson", north_limit=30.0)
 
 
 def test_boundary_missing_file(tmp_path: Path) -> None:
@@ -135,18 +152,39 @@ def test_codes(grids: gpd.GeoDataFrame) -> None:
     parents = [c[:k] + "0" * (15 - k) for c, k in zip(child["code"], prefix_len, strict=True)]
     assert list(child["parent_code"]) == parents
     assert set(child["parent_code"]) <= set(grids["code"])
+    # The 7 streets and 7 towns with their 2023 statistical codes; the 政企合一 units (400–405)
+    # are not level-1 grids.
     towns = set(grids.loc[lvl == 1, "code"].str[6:9])
-    statistical = {"003", "004", "005", "006", "007", "008", "101", "108", "109", "111", "113", "114"}
-    assert towns == statistical | {"401", "402"}
+    assert towns == {
+        "001",
+        "003",
+        "004",
+        "005",
+        "006",
+        "009",
+        "010",
+        "100",
+        "103",
+        "104",
+        "107",
+        "108",
+        "109",
+        "110",
+    }
 
 
 def test_names(grids: gpd.GeoDataFrame) -> None:
     l1 = grids[grids["level"] == 1].set_index("code")["name"]
-    assert l1["320506114000000"] == "金庭镇"
-    assert {"吴中经济技术开发区", "太湖新城"} <= set(l1)
+    assert l1["320506109000000"] == "金庭镇" and l1["320506108000000"] == "光福镇"
+    assert l1["320506010000000"] == "太湖街道" and l1["320506103000000"] == "木渎镇"
+    assert (l1.str.endswith("街道").sum(), l1.str.endswith("镇").sum()) == (7, 7)
     l2 = grids[grids["level"] == 2]
     assert l2["name"].is_unique
     assert l2["name"].str.fullmatch(r".{2}(社区|村)").all()
+    # Streets are made of communities; towns mostly of villages, with communities at the seat.
+    in_street = l2["parent_code"].map(l1).str.endswith("街道")
+    assert l2.loc[in_street, "name"].str.endswith("社区").all()
+    assert l2.loc[~in_street, "name"].str.endswith("村").mean() > 0.5
     l3 = grids[grids["level"] == 3]
     names2 = grids.set_index("code")["name"]
     expected = [f"{names2[p]}第{int(c[-3:])}网格" for p, c in zip(l3["parent_code"], l3["code"], strict=True)]
@@ -200,15 +238,15 @@ def test_multipart_only_where_land_is(grids: gpd.GeoDataFrame, land: shapely.Geo
 def test_xishan_goes_to_jinting(grids: gpd.GeoDataFrame, land: shapely.Geometry) -> None:
     parts = shapely.get_parts(land)
     xishan = parts[np.argsort(shapely.area(parts))[-2]]
-    jinting = grids.set_index("code").geometry["320506114000000"]
+    jinting = grids.set_index("code").geometry["320506109000000"]
     assert shapely.difference(xishan, jinting).area < 1.0
 
 
 def test_denser_grids_in_town(grids: gpd.GeoDataFrame) -> None:
     l3 = grids[grids["level"] == 3]
     mean_km2 = (l3.geometry.area / 1e6).groupby(l3["code"].str[6:9]).mean()
-    for urban in ("003", "007", "402"):
-        for rural in ("111", "113", "114"):
+    for urban in ("001", "009", "003"):  # 长桥, 城南, 越溪
+        for rural in ("110", "107", "109"):  # 临湖, 东山, 金庭
             assert mean_km2[urban] < mean_km2[rural] / 2
 
 
@@ -217,6 +255,14 @@ def test_children_numbered_by_shared_rule(grids: gpd.GeoDataFrame) -> None:
     for _, kids in child.groupby("parent_code"):
         kids = kids.sort_values("code")
         assert (expected_order(kids.geometry.values) == np.arange(len(kids))).all()
+
+
+def test_read_towns_leaves_out_units_that_are_not_level_1(towns: pd.DataFrame, tmp_path: Path) -> None:
+    assert len(towns) == 14 and not towns["code"].str.slice(6, 7).eq("4").any()
+    odd = tmp_path / "towns.csv"
+    odd.write_text("name,pop\n长桥街道,1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="code, name"):
+        read_towns(odd)
 
 
 def test_deterministic(grids: gpd.GeoDataFrame, land: shapely.Geometry, towns: pd.DataFrame) -> None:

@@ -30,17 +30,26 @@ def test_columns_and_roles_per_grid(roster):
     assert set(roster["grid_code"]) == set(GRIDS)
     counts = roster.groupby(["grid_code", "role"]).size().unstack(fill_value=0)
     assert (counts["网格长"] == 1).all() and (counts["网格指导员"] == 1).all()
-    assert counts["网格协管员"].between(2, 4).all() and counts["网格参与员"].between(1, 3).all()
+    assert (
+        counts["网格协管员"].between(2, 4).all() and counts["网格参与员"].between(*staff.PARTICIPANTS).all()
+    )
     coord = roster[roster["role"] == "网格协管员"]
     assert coord["specialty"].isin(staff.SPECIALTIES).all()
     assert not coord.duplicated(["grid_code", "specialty"]).any()
-    assert (roster.loc[roster["role"] != "网格协管员", "specialty"] == "").all()
+    part = roster[roster["role"] == "网格参与员"]
+    assert part["specialty"].isin(staff.PARTICIPANT_KINDS).all()
+    assert set(part["specialty"]) == set(staff.PARTICIPANT_KINDS)
+    assert part.groupby("grid_code")["specialty"].apply(lambda k: "居民代表" in set(k)).all()
+    assert (roster.loc[roster["role"].isin(["网格长", "网格指导员"]), "specialty"] == "").all()
     assert roster["photo"].isna().all()
 
 
 def test_names_look_chinese(roster):
     assert roster["name"].str.fullmatch(r"[\u4e00-\u9fff]{2,4}").all()
-    assert roster["name"].str.slice(0, 1).value_counts().index[0] in "王李张刘陈"
+    # Suzhou's surnames: 陆, 顾, 沈, 朱, 周 and 徐 together are about a fifth of the people.
+    first = roster["name"].str.slice(0, 1)
+    assert first.value_counts().index[0] in "王张陈沈陆顾朱周徐"
+    assert 0.15 < first.isin(list("陆顾沈朱周徐")).mean() < 0.3
     assert set(roster["gender"]) == {"男", "女"}
 
 
@@ -54,8 +63,20 @@ def test_id_numbers_are_valid_unique_and_consistent(roster):
     odd = ids.str.slice(16, 17).astype(int) % 2 == 1
     assert (odd == (roster["gender"] == "男")).all()
     assert ids.str.startswith("32").all()
-    assert (ids.str.slice(0, 6) == "320506").mean() > 0.3
+    region = ids.str.slice(0, 6)
+    assert region.isin(["320506", "320586", "320524"]).mean() > 0.4  # Wuzhong under its three names
     birth = pd.to_datetime(ids.str.slice(6, 14), format="%Y%m%d")
+    # The region code is the one valid on the birth date: 吴县 (320524) until 1995-06-08, 吴县市
+    # (320586) until 2001-02-28, 吴中区 (320506) after; 姑苏 and 吴江区 only from 2012-10-26.
+    day = ids.str.slice(6, 14)
+    assert (day[region == "320524"] < "19950608").all()
+    assert day[region == "320586"].between("19950608", "20010227").all()
+    assert (day[region == "320506"] >= "20010228").all()
+    assert (day[region.isin(["320508", "320509"])] >= "20121026").all()
+    for code, since in staff.CODE_CREATED.items():
+        assert (day[region == code] >= since.replace("-", "")).all(), code
+    for code, until in staff.CODE_WITHDRAWN.items():
+        assert (day[region == code] < until.replace("-", "")).all(), code
     age = (pd.Timestamp("2025-01-01") - birth).dt.days / 365.25
     assert age.between(18, 70).all()
     # Known published example of the check digit.
