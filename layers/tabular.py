@@ -640,6 +640,8 @@ def _header(state: _CsvState, buf: bytes, *, final: bool) -> int | None:
         raise InputFileError(f"{state.uf.name}: the header row has an unterminated quote")
     raw = out.tobytes()
     names = [raw[fs[k] : fs[k + 1]].decode("utf-8").strip() for k in range(f0[r], f0[r] + nf[r])]
+    if not any(names):
+        raise InputFileError(f"{state.uf.name}: the first line has no column names; a header row comes first")
     names = [n or f"column_{i + 1}" for i, n in enumerate(names)]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})

@@ -422,3 +422,11 @@ def test_every_record_once_in_order_read_or_rejected(
     if unterminated is not None:
         assert codes[-1] == "unterminated_quote"
         assert raws[-1] == unterminated
+
+
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b"\n\n", b"  \n1\n", b'"a\n'])
+def test_files_without_a_header_are_refused(data: bytes) -> None:
+    with pytest.raises(
+        InputFileError, match=r"h\.csv(: | is )(empty|the first line has no column names|.*header)"
+    ):
+        read_table(data, filename="h.csv")
