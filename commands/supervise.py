@@ -8,7 +8,7 @@ import json
 from commands._common import add_store, store_arg
 
 NAME = "supervise"
-HELP = "督办: record yellow cards (80 % of the time used) and red cards (overdue); counts per body, town or centre"
+HELP = "督办: record yellow cards (80 %% of the time used) and red cards (overdue); counts per body, town or centre"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
