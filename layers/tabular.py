@@ -717,7 +717,17 @@ def _csv_block(
     rest = buf[consumed:]
     numbers = state.next_row + np.arange(len(rs), dtype=np.int64)
     state.next_row += len(rs)
-    keep = np.flatnonzero(st != _csvsplit.BLANK)
+    # One extra empty field at the end: a rejected record takes all its values from it.
+    offsets = np.append(fs, fs[-1]).astype(np.int32)
+    fields = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(out))
+    empty_at = len(offsets) - 2
+    blank = st == _csvsplit.BLANK
+    lone = np.flatnonzero((st == _csvsplit.OK) & (nf == 1)) if ncol > 1 else np.zeros(0, np.int64)
+    if lone.size:
+        # A line of nothing but spaces carries nothing either: blank, not a malformed row.
+        spaces = pc.equal(pc.utf8_trim_whitespace(fields.take(pa.array(f0[lone]))), "")
+        blank[lone[spaces.to_numpy(zero_copy_only=False)]] = True
+    keep = np.flatnonzero(~blank)
     code = np.full(len(rs), "", dtype=object)
     code[st == _csvsplit.UNTERMINATED] = "unterminated_quote"
     ok = code == ""
@@ -739,10 +749,6 @@ def _csv_block(
             bad = np.zeros(len(rs), bool)
             bad[which[inside]] = True
             code[bad] = "bad_encoding"
-    # One extra empty field at the end: a rejected record takes all its values from it.
-    offsets = np.append(fs, fs[-1]).astype(np.int32)
-    fields = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(out))
-    empty_at = len(offsets) - 2
     kcode = code[keep]
     good = kcode == ""
     base = np.where(good, f0[keep], empty_at)
