@@ -658,7 +658,8 @@ def open_store(
     Parameters
     ----------
     readonly
-        Open without write access (no upgrade, no WAL switch).
+        Open without write access (no WAL switch). A store of an older schema is upgraded first,
+        in one write transaction, then opened read-only.
     busy_timeout_s
         How long a write waits for another one before :class:`StoreBusyError`.
 
@@ -690,7 +691,13 @@ def open_store(
             version = _check_header(p, conn)
             if version < SCHEMA_VERSION:
                 if readonly:
-                    raise StoreError(f"{p} has an older schema ({version}); open it writable to upgrade")
+                    # A reader (the app, an export) upgrades an older store once, in the upgrade's
+                    # own transaction, then reads: refusing would leave every older store unusable
+                    # until someone ran a writing command on it.
+                    conn.close()
+                    conn = None
+                    open_store(p, readonly=False, busy_timeout_s=busy_timeout_s).close()
+                    return open_store(p, readonly=True, busy_timeout_s=busy_timeout_s)
                 _upgrade(p, conn, version)
             if not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")

@@ -212,3 +212,14 @@ def test_killed_writer_leaves_store_as_before(tmp_path: Path) -> None:
     with open_store(path) as st:
         assert st.conn.execute("SELECT COUNT(*) FROM channels").fetchone()[0] == 0
         assert st.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_reader_upgrades_an_older_store_first(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    _make(path)
+    _as_schema_1(path)
+    with open_store(path, readonly=True) as st:
+        assert st.info().schema_version == SCHEMA_VERSION
+        assert st.conn.execute("SELECT count(*) FROM duplicate_rules").fetchone()[0] > 0
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            st.conn.execute("DELETE FROM meta")
