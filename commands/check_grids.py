@@ -52,11 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--name-field", default=None, metavar="F", help="field of the grid name, shown in messages"
     )
-    parser.add_argument(
+    land = parser.add_mutually_exclusive_group()
+    land.add_argument(
         "--land",
         default=None,
         metavar="FILE",
         help="land polygon(s) the top level must cover exactly (any declared CRS)",
+    )
+    land.add_argument(
+        "--store",
+        default=None,
+        metavar="PATH",
+        help="take the land from this store: its own grids' holes (lakes, a neighbour's enclave) are no gap",
     )
     parser.add_argument(
         "--flat",
@@ -114,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
         layer=args.layer,
     )
     land = read_land_file(args.land) if args.land else None
+    if args.store:
+        from layers.grids import load_land
+        from layers.store import open_store
+
+        with open_store(args.store, readonly=True) as store:
+            land = load_land(store)
     tol = replace(
         Tolerances(), gap_area=args.gap_area, overlap_area=args.overlap_area, sliver_width=args.sliver_width
     )
@@ -142,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                 "levels": list(report.levels),
                 "counts": report.counts(),
                 "tolerances": asdict(report.tolerances),
-                "land": args.land is not None,
+                "land": land is not None,
             }
         )
         if names:

@@ -8,7 +8,7 @@ from commands._common import add_store, store_arg
 from layers.export import FORMATS, LAYERS
 
 NAME = "export"
-HELP = "export a layer (grids, components, cases, event_types, departments, staff) to a file"
+HELP = "export a layer (grids, land, components, cases, event_types, departments, staff) to a file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

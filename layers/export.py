@@ -25,7 +25,7 @@ from layers.store import Store
 from settings import WORK_CRS
 from spatial.errors import CRSError
 
-LAYERS = ("grids", "components", "cases", "event_types", "departments", "staff")
+LAYERS = ("grids", "land", "components", "cases", "event_types", "departments", "staff")
 FORMATS = ("gpkg", "geojson", "parquet", "csv", "xlsx")
 EXPORT_CRS = ("EPSG:4326", "EPSG:4490", "EPSG:4549")
 XLSX_MAX_ROWS = 1_048_575
@@ -57,6 +57,18 @@ def layer_frame(
         grids["valid_from"] = valid_from
         grids["valid_to"] = valid_to
         return grids.to_crs(target)
+    if layer == "land":
+        # The polygon the grids tile (the district's land, its holes not land): what a planner
+        # checks a redrawn grid file against (``check-grids --land``).
+        row = conn.execute("SELECT area_m2, source, geom FROM land WHERE id = 1").fetchone()
+        if row is None:
+            raise InputFileError(f"{store.path}: the store holds no land polygon")
+        land = gpd.GeoDataFrame(
+            {"area_km2": [round(float(row[0]) / 1e6, 3)], "source": [row[1]]},
+            geometry=[shapely.from_wkb(row[2])],
+            crs=WORK_CRS,
+        )
+        return land.to_crs(target)
     if layer == "components":
         comps = load_components(store)
         classes = store.read_arrow(
@@ -148,10 +160,10 @@ def _write(frame: pd.DataFrame, path: Path, *, fmt: str, layer: str) -> None:
     elif fmt == "csv":
         _flat(frame).to_csv(path, index=False, encoding="utf-8-sig")
     elif fmt == "xlsx":
-        if spatial and layer == "grids":
+        if spatial and layer in ("grids", "land"):
             raise InputFileError(
-                "XLSX cannot hold grid polygons (a cell holds at most 32,767 characters); "
-                "export grids as gpkg, geojson, parquet or csv (WKT)"
+                f"XLSX cannot hold {layer} polygons (a cell holds at most 32,767 characters); "
+                f"export {layer} as gpkg, geojson, parquet or csv (WKT)"
             )
         if len(frame) > XLSX_MAX_ROWS:
             raise InputFileError(

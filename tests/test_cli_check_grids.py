@@ -169,3 +169,75 @@ def test_bad_land_exits_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     path = write(grid_frame(), tmp_path, "gpkg")
     code, _, err = run(capsys, "--in", str(path), "--land", str(tmp_path / "nowhere.geojson"))
     assert code == 2 and "nowhere.geojson: no such file" in err
+
+
+def test_the_stores_own_export_has_no_gap_against_its_land(
+    small_store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grids = tmp_path / "grids.gpkg"
+    land = tmp_path / "land.geojson"
+    assert (
+        cli.main(
+            [
+                "export",
+                "--store",
+                str(small_store_path),
+                "--layer",
+                "grids",
+                "--format",
+                "gpkg",
+                "--out",
+                str(grids),
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "export",
+                "--store",
+                str(small_store_path),
+                "--layer",
+                "land",
+                "--format",
+                "geojson",
+                "--out",
+                str(land),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    # Without land, the hole in the district polygon (the Park's 52.6 km² enclave) looks like a gap.
+    code, out, _ = run(capsys, "--in", str(grids))
+    assert code == 1 and "gap 1" in out and "52,5" in out
+    # The store's own land (or its export) knows the hole is not land: nothing to report.
+    code, out, _ = run(capsys, "--in", str(grids), "--store", str(small_store_path))
+    assert (code, out.splitlines()[-1]) == (0, "no problems") and "against the land" in out
+    code, out, _ = run(capsys, "--in", str(grids), "--land", str(land))
+    assert (code, out.splitlines()[-1]) == (0, "no problems")
+    with pytest.raises(SystemExit):
+        cli.main(["check-grids", "--in", str(grids), "--land", str(land), "--store", str(small_store_path)])
+    assert "not allowed with argument" in capsys.readouterr().err
+    code, _out, err = run(capsys, "--in", str(grids), "--store", str(tmp_path / "none.sqlite"))
+    assert code == 2 and err.startswith("error: ")
+
+
+def test_land_export(small_store_path: Path, tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    from layers.errors import InputFileError
+    from layers.export import export_layer
+    from layers.store import open_store
+
+    with open_store(small_store_path, readonly=True) as store:
+        assert export_layer(store, layer="land", fmt="gpkg", out=tmp_path / "land.gpkg", crs="EPSG:4549") == 1
+        with pytest.raises(InputFileError, match="XLSX cannot hold land polygons"):
+            export_layer(store, layer="land", fmt="xlsx", out=tmp_path / "land.xlsx")
+    land = gpd.read_file(tmp_path / "land.gpkg")
+    assert land.crs.to_epsg() == 4549 and land["area_km2"].iat[0] == pytest.approx(826.7, abs=1.0)
+    assert land.geometry.area.iat[0] / 1e6 == pytest.approx(land["area_km2"].iat[0], abs=0.01)
+    assert "yangcheng_lake" in land["source"].iat[0] and "31.3500°N" in land["source"].iat[0]
+    hole = gpd.GeoSeries([shapely.Point(120.74, 31.27)], crs=4326).to_crs(4549).iat[0]
+    assert not land.geometry.iat[0].contains(hole)  # the Park's enclave is not land

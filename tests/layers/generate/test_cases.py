@@ -263,3 +263,61 @@ def test_every_generated_history_runs_through_the_state_machine_to_its_status(si
     assert not illegal.any()
     status = cases.set_index("id")["status"]
     assert (status.reindex(ids).to_numpy() == states).all()
+
+
+def test_channels_follow_what_is_reported(world, simulated):
+    cases, _ = simulated
+    et = world["event_types"].set_index("code")
+    name = cases["event_type_code"].map(et["name"])
+    major = cases["event_type_code"].map(et["major_code"])
+    told = name.str.contains("咨询|纠纷|线索|工资|救助|政策") & major.str.startswith(("2", "0"))
+    # A camera or a city inspector never "detects" a dispute, unpaid wages or a consultation.
+    assert told.sum() > 100
+    assert not cases.loc[told, "channel_code"].isin(["C10", "C02"]).any()
+    # 110 takes emergencies far more often than street matters; the service window the reverse.
+    emergency = major == "05"
+    street = major.isin(["01", "02", "04"])
+    share = cases.groupby([emergency, street])["channel_code"].value_counts(normalize=True)
+    assert share[(True, False, "C03")] > 3 * share[(False, True, "C03")]
+    assert cases.loc[street, "channel_code"].eq("C08").mean() < 0.01
+    # What people tell is described as reported by residents; what is seen, where it was found.
+    assert cases.loc[told, "description"].str.contains("居民反映").all()
+    assert cases.loc[street, "description"].str.contains("发现").all()
+
+
+def test_desks_file_on_working_days_and_call_backs_are_made_in_working_time(simulated):
+    from layers.workcalendar import working_calendar
+
+    cases, _ = simulated
+    cal = working_calendar()
+    day = cases["reported_at"].str.slice(0, 10).to_numpy(dtype="datetime64[D]")
+    off = ~cal.is_working_day(day)
+    desk = cases["channel_code"].isin(["C08", "C09", "C11"]).to_numpy()
+    assert desk.sum() > 100 and off.sum() > 1000
+    assert (desk & off).sum() / desk.sum() < 0.05  # a weekend report goes to the hotline instead
+    called = cases[cases["satisfaction"].notna()]
+    at = called["evaluated_at"]
+    assert at.str.slice(11, 19).between("08:30:00", "17:30:00").all()
+    assert cal.is_working_day(at.str.slice(0, 10).to_numpy(dtype="datetime64[D]")).all()
+
+
+def test_towns_lead_local_matters_and_bodies_perform_differently(world, simulated):
+    cases, history = simulated
+    depts = world["departments"].set_index("code")
+    first = history[history["step"] == "dispatch"]
+    to_town = first["dept_code"].map(depts["town_code"]).notna()
+    assert 0.25 < to_town.mean() < 0.7  # 以块为主: a large part goes to the towns first
+    # Where a town body is dispatched to, the town's sub-centre dispatches it.
+    town_short = first["dept_code"].map(depts["short_name"])
+    assert (first.loc[to_town, "actor"] == town_short[to_town] + "分中心派遣员").all()
+    assert (first.loc[~to_town, "actor"] == "区联动中心派遣员").all()
+    dispatched = cases[cases["dispatched_at"].notna()]
+    at_town = dispatched["dept_code"].map(depts["town_code"])
+    assert (dispatched.loc[at_town.notna(), "centre_code"] == at_town.dropna()).all()
+    # Each body keeps its deadlines with its own reliability: a ranking separates them.
+    closed = cases[cases["closed_at"].notna()]
+    on_time = (
+        (closed["closed_at"] <= closed["deadline_at"]).groupby(closed["dept_code"]).agg(["mean", "size"])
+    )
+    on_time = on_time[on_time["size"] >= 300]["mean"]
+    assert len(on_time) >= 4 and on_time.max() - on_time.min() > 0.03
