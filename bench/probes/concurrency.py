@@ -41,8 +41,8 @@ _MOVER = """
     plan = json.loads(Path({plan!r}).read_text())
     moves = errors = 0
     with open_store({store!r}) as st:
-        while not Path({stop!r}).exists():
-            code = plan["codes"][moves % len(plan["codes"])]
+        while not Path({stop!r}).exists() and moves < len(plan["codes"]):
+            code = plan["codes"][moves]
             x, y = plan["points"][moves % len(plan["points"])]
             try:
                 version = survey.get_component(st, code)["version"]
@@ -70,7 +70,17 @@ def probe_moves_while_adopt_grids_commits(tmp: Path) -> None:
         with open_store(store, readonly=True) as st:
             grids = load_grids(st)
             cand, pairs = reshape_candidate(grids, n=20, seed=run)
-            codes = [r[0] for r in st.conn.execute("SELECT code FROM components ORDER BY code LIMIT 200")]
+            traded = sorted({c for pair in pairs for c in pair})
+            marks = ", ".join("?" * len(traded))
+            # Components away from the traded land, each moved once: the adoption leaves their
+            # version alone, so a move that waited for the adoption's lock is not refused as stale.
+            codes = [
+                r[0]
+                for r in st.conn.execute(
+                    f"SELECT code FROM components WHERE grid_code NOT IN ({marks}) ORDER BY code LIMIT 20000",
+                    traded,
+                )
+            ]
         old = dict(zip(grids["code"], grids.geometry, strict=True))
         new = dict(zip(cand["code"], cand.geometry, strict=True))
         # Points on the land each pair trades: in one grid before the adoption, in another after.
