@@ -1026,17 +1026,34 @@ def _geojson_chunks(uf: UserFile, *, chunk_rows: int) -> Iterator[Chunk]:
 
 
 # ------------------------------------------------------------------------------------ writing
-def _json_strings(col: pa.Array) -> pa.Array:
-    """Each value as a JSON string literal (``null`` for missing), built by Arrow kernels."""
+def _needs_escape(s: pa.Array) -> bool:
+    """Whether any value holds a quote, a backslash or a control character (one pass in numpy)."""
+    data = s.buffers()[2]
+    if data is None or len(s) == 0:
+        return False
+    offsets = np.frombuffer(s.buffers()[1], dtype=np.int32)[s.offset : s.offset + len(s) + 1]
+    b = np.frombuffer(data, dtype=np.uint8)[int(offsets[0]) : int(offsets[-1])]
+    return bool(((b < 0x20) | (b == 0x22) | (b == 0x5C)).any())
+
+
+def _json_escaped(col: pa.Array) -> pa.Array:
+    """Each value's text escaped for a JSON string (without the quotes); nulls stay null."""
     s = pc.cast(col, pa.string())
-    if pc.any(pc.match_substring_regex(s, r'[\\"\x00-\x1f]')).as_py():
+    if isinstance(s, pa.ChunkedArray):
+        s = s.combine_chunks()
+    if _needs_escape(s):
         s = pc.replace_substring(s, "\\", "\\\\")
         s = pc.replace_substring(s, '"', '\\"')
         for code in range(0x20):
             ch = chr(code)
             esc = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}.get(ch, f"\\u{code:04x}")
             s = pc.replace_substring(s, ch, esc)
-    quoted = pc.binary_join_element_wise('"', s, '"', "")
+    return s
+
+
+def _json_strings(col: pa.Array) -> pa.Array:
+    """Each value as a JSON string literal (``null`` for missing), built by Arrow kernels."""
+    quoted = pc.binary_join_element_wise('"', _json_escaped(col), '"', "")
     return pc.fill_null(quoted, "null")
 
 
@@ -1100,20 +1117,34 @@ class ChunkWriter:
         if n == 0:
             return
         parts: list[Any] = [',\n{"type":"Feature","properties":{']
+
+        def add(part: Any) -> None:
+            # Neighbouring constants are merged, so the final join has as few parts as can be.
+            if isinstance(part, str) and isinstance(parts[-1], str):
+                parts[-1] += part
+            else:
+                parts.append(part)
+
         for k, name in enumerate(table.column_names):
             col = table.column(name).combine_chunks()
-            is_num = pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
-            parts.append(("," if k else "") + json.dumps(str(name), ensure_ascii=False) + ":")
-            parts.append(_json_numbers(col) if is_num else _json_strings(col))
+            add(("," if k else "") + json.dumps(str(name), ensure_ascii=False) + ":")
+            if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+                add(_json_numbers(col))
+            elif col.null_count == 0:
+                add('"')  # no null to write bare: the quotes go into the constants around it
+                add(_json_escaped(col))
+                add('"')
+            else:
+                add(_json_strings(col))
         x = pa.array(np.asarray(lon if lon is not None else np.full(n, np.nan), dtype=float))
         y = pa.array(np.asarray(lat if lat is not None else np.full(n, np.nan), dtype=float))
         has = pc.and_(pc.is_finite(x), pc.is_finite(y))
         point = pc.binary_join_element_wise(
             '{"type":"Point","coordinates":[', pc.cast(x, pa.string()), ",", pc.cast(y, pa.string()), "]}", ""
         )
-        parts.append('},"geometry":')
-        parts.append(pc.if_else(has, point, pa.scalar("null", pa.string())))
-        parts.append("}")
+        add('},"geometry":')
+        add(pc.if_else(has, point, pa.scalar("null", pa.string())))
+        add("}")
         features = pc.binary_join_element_wise(*parts, "")
         if isinstance(features, pa.ChunkedArray):
             features = features.combine_chunks()

@@ -436,3 +436,29 @@ def test_files_without_a_header_are_refused(data: bytes) -> None:
 def test_lines_of_spaces_are_blank_not_malformed() -> None:
     t = read_table(b"a,b\n1,2\n   \n\t\n3,4\n", filename="s.csv")
     assert t.row_numbers.tolist() == [1, 4] and not t.rejected.any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.one_of(st.none(), st.text(max_size=12)), st.one_of(st.none(), st.text(max_size=12))),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_geojson_text_survives_any_characters(values: list[tuple[str | None, str | None]]) -> None:
+    import tempfile
+
+    frame = pd.DataFrame(values, columns=["a", 'b "quoted" \\ name'], dtype=object)
+    frame.insert(0, "row", np.arange(1, len(frame) + 1))
+    n = len(frame)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "t.geojson"
+        writer = ChunkWriter(out)
+        writer.write(frame, lon=pd.Series(np.linspace(120, 121, n)), lat=pd.Series(np.full(n, np.nan)))
+        writer.commit()
+        doc = json.loads(out.read_text(encoding="utf-8"))
+    props = [f["properties"] for f in doc["features"]]
+    assert [p["row"] for p in props] == list(range(1, n + 1))
+    assert [(p["a"], p['b "quoted" \\ name']) for p in props] == values
+    assert all(f["geometry"] is None for f in doc["features"])
