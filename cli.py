@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sqlite3
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -47,6 +48,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args))
     except OneGridError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        # A store damaged past the pages read when it was opened shows only when a command reads
+        # there; the store's own translation says so (a wrong query stays a bug, with its traceback).
+        import settings
+        from layers.store import user_error
+
+        mapped = user_error(settings.store_path(getattr(args, "store", None)), exc)
+        if mapped is None:
+            raise
+        print(f"error: {mapped}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: the store is left as it was before the interrupted write", file=sys.stderr)
