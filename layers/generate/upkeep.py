@@ -78,156 +78,152 @@ def upkeep(
         position must stay in the component's grid.
     """
     rng = np.random.default_rng([seed, 0x5E1F])
-    comps = components.copy()
-    codes = pd.Index(comps["code"].astype(str))
+    codes = pd.Index(components["code"].astype(object))
+    n = len(codes)
     year_start = np.datetime64(end - dt.timedelta(days=364), "D")
-    end_day = np.datetime64(end, "D")
+    cutoff = (np.datetime64(end, "D") + 1).astype("datetime64[s]")
+    states = np.asarray(STATES, dtype=object)
+    intact = 0
 
-    # Case changes: the state on registration, intact again on closing.
-    ev = events[events["component_code"].notna() & (events["status"] != "rejected")]
-    to_state = ev["event_type_code"].map(type_states(event_types))
-    ev = ev[to_state.notna()].assign(state=to_state[to_state.notna()])
-    ev = ev[ev["registered_at"].notna()]
-    pos = codes.get_indexer(ev["component_code"].astype(str))
-    ev, pos = ev[pos >= 0], pos[pos >= 0]
-    closed = ev["closed_at"].notna().to_numpy()
-    case_rows = pd.DataFrame(
-        {
-            "pos": np.concatenate([pos, pos[closed]]),
-            "at": np.concatenate([ev["registered_at"].astype(str), ev["closed_at"][closed].astype(str)]),
-            "action": "state",
-            "new": np.concatenate(
-                [ev["state"].astype(str), np.full(int(closed.sum()), STATES[0], dtype=object)]
-            ),
-            "actor": np.concatenate(
-                [
-                    np.full(len(ev), "区联动中心受理员", dtype=object),
-                    np.full(int(closed.sum()), "区联动中心核查员", dtype=object),
-                ]
-            ),
-            "reason": np.concatenate(
-                [
-                    "案件" + ev["id"].astype(str) + "立案",
-                    "案件" + ev["id"][closed].astype(str) + "结案，部件已修复",
-                ]
-            ),
-        }
+    # Case changes: the state on registration, intact again on closing. Rows are kept as numbers
+    # (position, time, action, state, actor, reason) and turned into text once at the end.
+    ev = events[
+        events["component_code"].notna() & (events["status"] != "rejected") & events["registered_at"].notna()
+    ]
+    to_state = pd.Index(states).get_indexer(
+        ev["event_type_code"].map(type_states(event_types)).astype(object)
     )
-    touched = np.zeros(len(comps), dtype=bool)
-    touched[pos] = True
+    ev_pos = codes.get_indexer(ev["component_code"].astype(object))
+    ok = (to_state >= 0) & (ev_pos >= 0)
+    ev_pos, to_state = ev_pos[ok], to_state[ok]
+    case_id = ev["id"].to_numpy(dtype=object)[ok]
+    reg = _seconds(ev["registered_at"].to_numpy(dtype=object)[ok])
+    closed_txt = ev["closed_at"].to_numpy(dtype=object)[ok]
+    closed = pd.notna(closed_txt)
+    close_at = _seconds(closed_txt[closed])
+    k = ev_pos.size
+    touched = np.zeros(n, dtype=bool)
+    touched[ev_pos] = True
     # A component with cases starts the year intact; its history is the cases'.
-    state0 = comps["state"].astype(object).to_numpy().copy()
-    state0[touched] = STATES[0]
+    state0 = pd.Index(states).get_indexer(components["state"].astype(object))
+    state0[touched] = intact
 
     # Damage nobody reported: the inspector records it on a day of the year.
-    found = np.flatnonzero(~touched & (state0 != STATES[0]))
-    days = (end_day - year_start).astype(np.int64) + 1
-    survey_at = year_start + rng.integers(0, days, found.size).astype("timedelta64[D]")
-    survey_rows = pd.DataFrame(
-        {
-            "pos": found,
-            "at": _at(survey_at, rng),
-            "action": "state",
-            "new": state0[found],
-            "actor": "部件普查员",
-            "reason": "巡查发现，部件状态更新",
-        }
-    )
-    state0[found] = STATES[0]
+    found = np.flatnonzero(~touched & (state0 != intact))
+    days = int((np.datetime64(end, "D") - year_start).astype(np.int64)) + 1
+    found_at = _office_time(year_start + rng.integers(0, days, found.size).astype("timedelta64[D]"), rng)
+    found_state = state0[found]
+    state0[found] = intact
 
     # Position corrections of a few metres that keep the component in its grid.
-    pick = rng.choice(len(comps), int(len(comps) * MOVED_SHARE), replace=False)
-    x0 = comps["x"].to_numpy(float)[pick]
-    y0 = comps["y"].to_numpy(float)[pick]
+    pick = rng.choice(n, int(n * MOVED_SHARE), replace=False)
+    x0 = components["x"].to_numpy(float)[pick]
+    y0 = components["y"].to_numpy(float)[pick]
     x1 = np.round(x0 + rng.normal(0.0, 1.5, pick.size), 2)
     y1 = np.round(y0 + rng.normal(0.0, 1.5, pick.size), 2)
-    grid = comps["grid_code"].astype(object).to_numpy()[pick]
+    grid = components["grid_code"].to_numpy(dtype=object)[pick]
     same = np.asarray(locate(x1, y1), dtype=object) == grid
     pick, x0, y0, x1, y1, grid = pick[same], x0[same], y0[same], x1[same], y1[same], grid[same]
-    move_at = year_start + rng.integers(0, days, pick.size).astype("timedelta64[D]")
-    move_rows = pd.DataFrame(
-        {
-            "pos": pick,
-            "at": _at(move_at, rng),
-            "action": "move",
-            "new": None,
-            "actor": "部件普查员",
-            "reason": "年度部件普查：坐标修正",
-        }
+    move_at = _office_time(year_start + rng.integers(0, days, pick.size).astype("timedelta64[D]"), rng)
+
+    # One table of every change: kind 0 case registered, 1 case closed, 2 survey state, 3 move;
+    # ``ref`` indexes the case, the survey find or the move.
+    kind = np.concatenate(
+        [np.zeros(k), np.ones(int(closed.sum())), np.full(found.size, 2), np.full(pick.size, 3)]
     )
+    kind = kind.astype(np.int8)
+    pos = np.concatenate([ev_pos, ev_pos[closed], found, pick])
+    at = np.concatenate([reg, close_at, found_at, move_at])
+    new = np.concatenate([to_state, np.full(int(closed.sum()), intact), found_state, np.full(pick.size, -1)])
+    ref = np.concatenate([np.arange(k), np.flatnonzero(closed), np.arange(found.size), np.arange(pick.size)])
+    keep = at < cutoff
+    pos, at, new, kind, ref = pos[keep], at[keep], new[keep], kind[keep], ref[keep]
+    order = np.lexsort((kind, at, pos))
+    pos, at, new, kind, ref = pos[order], at[order], new[order], kind[order], ref[order]
 
-    rows = pd.concat([case_rows, survey_rows, move_rows], ignore_index=True)
-    rows = rows[rows["at"] <= f"{end.isoformat()}T23:59:59"]
-    rows = rows.sort_values(["pos", "at", "action"], kind="stable").reset_index(drop=True)
-
-    # State changes chain per component: before is the state after the previous change.
-    is_state = (rows["action"] == "state").to_numpy()
-    st = rows[is_state]
-    prev = st.groupby("pos")["new"].shift(1)
-    before = prev.where(prev.notna(), pd.Series(state0[st["pos"].to_numpy()], index=st.index))
-    keep = before.to_numpy() != st["new"].to_numpy()  # a second report of the same damage changes nothing
-    drop_idx = st.index[~keep]
-    rows.loc[st.index, "before_state"] = before
-    rows = rows.drop(index=drop_idx).reset_index(drop=True)
-    is_state = (rows["action"] == "state").to_numpy()
-
-    rows["version"] = rows.groupby("pos").cumcount().to_numpy() + 2
-    before_json = np.empty(len(rows), dtype=object)
-    after_json = np.empty(len(rows), dtype=object)
-    before_json[is_state] = ('{"state": "' + rows.loc[is_state, "before_state"].astype(str) + '"}').to_numpy()
-    after_json[is_state] = ('{"state": "' + rows.loc[is_state, "new"].astype(str) + '"}').to_numpy()
-    mv = np.flatnonzero(~is_state)
-    if mv.size:
-        where = pd.Series(np.arange(pick.size), index=pick)
-        k = where.reindex(rows["pos"].to_numpy()[mv]).to_numpy()
-        g = pd.Series(grid[k]).astype(str)
-        before_json[mv] = _xy_json(x0[k], y0[k], g)
-        after_json[mv] = _xy_json(x1[k], y1[k], g)
-        comps.loc[comps.index[pick], "x"] = x1
-        comps.loc[comps.index[pick], "y"] = y1
+    # State changes chain per component: before is the state after the previous change; a second
+    # report of damage already recorded (or a close of an intact one) changes nothing and is dropped.
+    is_state = kind != 3
+    sp = np.flatnonzero(is_state)
+    first = np.r_[True, pos[sp][1:] != pos[sp][:-1]]
+    before = np.full(pos.size, -1)
+    before[sp] = np.where(first, state0[pos[sp]], np.r_[-1, new[sp][:-1]])
+    keep = ~is_state | (before != new)
+    pos, at, new, kind, ref, before = pos[keep], at[keep], new[keep], kind[keep], ref[keep], before[keep]
+    is_state = kind != 3
+    # Versions count the changes of each component from 2 (1 is the census).
+    start = np.r_[True, pos[1:] != pos[:-1]]
+    run_start = np.maximum.accumulate(np.where(start, np.arange(pos.size), 0))
+    version = np.arange(pos.size) - run_start + 2
 
     # The components as they are at the end: last state, last change date, version.
-    last = rows.groupby("pos").tail(1)
-    last_state = rows[is_state].groupby("pos").tail(1)
-    state = state0
-    state[last_state["pos"].to_numpy()] = last_state["new"].to_numpy()
-    comps["state"] = state
-    changed = comps["changed_on"].astype(str).to_numpy(dtype=object)
-    lp = last["pos"].to_numpy()
-    new_day = last["at"].str.slice(0, 10).to_numpy(dtype=object)
-    changed[lp] = np.where(new_day > changed[lp], new_day, changed[lp])
-    comps["changed_on"] = changed
-    version = np.ones(len(comps), dtype=np.int64)
-    version[lp] = last["version"].to_numpy(np.int64)
-    comps["version"] = version
+    last = np.r_[pos[1:] != pos[:-1], True] if pos.size else np.zeros(0, dtype=bool)
+    state = state0.copy()
+    st_idx = np.flatnonzero(is_state)
+    last_state = st_idx[np.r_[pos[st_idx][1:] != pos[st_idx][:-1], True]] if st_idx.size else st_idx
+    state[pos[last_state]] = new[last_state]
+    changed = components["changed_on"].to_numpy(dtype=object).copy()
+    last_day = np.datetime_as_string(at[last].astype("datetime64[D]")).astype(object)
+    lp = pos[last]
+    changed[lp] = np.where(last_day > changed[lp], last_day, changed[lp])
+    out_version = np.ones(n, dtype=np.int64)
+    out_version[lp] = version[last]
+    x = components["x"].to_numpy(float).copy()
+    y = components["y"].to_numpy(float).copy()
+    x[pick], y[pick] = x1, y1
+    comps = components.assign(x=x, y=y, state=states[state], changed_on=changed, version=out_version)
 
+    # The history rows as text, built column-wise.
+    m = pos.size
+    before_txt = np.empty(m, dtype=object)
+    after_txt = np.empty(m, dtype=object)
+    state_json = np.array([f'{{"state": "{s}"}}' for s in STATES], dtype=object)
+    before_txt[is_state] = state_json[before[is_state]]
+    after_txt[is_state] = state_json[new[is_state]]
+    mv = np.flatnonzero(~is_state)
+    if mv.size:
+        r = ref[mv]
+        before_txt[mv] = _xy_json(x0[r], y0[r], grid[r])
+        after_txt[mv] = _xy_json(x1[r], y1[r], grid[r])
+    actor = np.array(["区联动中心受理员", "区联动中心核查员", "部件普查员", "部件普查员"], dtype=object)[kind]
+    reason = np.empty(m, dtype=object)
+    for kd, text in ((0, "立案"), (1, "结案，部件已修复")):
+        sel = kind == kd
+        reason[sel] = "案件" + pd.Series(case_id[ref[sel]], dtype=object) + text
+    reason[kind == 2] = "巡查发现，部件状态更新"
+    reason[kind == 3] = "年度部件普查：坐标修正"
     history = pd.DataFrame(
         {
-            "component_code": codes.to_numpy()[rows["pos"].to_numpy()],
-            "version": rows["version"].to_numpy(np.int64),
-            "changed_at": rows["at"].to_numpy(dtype=object),
-            "actor": rows["actor"].to_numpy(dtype=object),
-            "action": rows["action"].to_numpy(dtype=object),
-            "before": before_json,
-            "after": after_json,
-            "reason": rows["reason"].to_numpy(dtype=object),
+            "component_code": codes.to_numpy(dtype=object)[pos],
+            "version": version.astype(np.int64),
+            "changed_at": np.datetime_as_string(at, unit="s").astype(object),
+            "actor": actor,
+            "action": np.where(is_state, "state", "move").astype(object),
+            "before": before_txt,
+            "after": after_txt,
+            "reason": reason,
         },
         columns=HISTORY_COLUMNS,
     )
     # In time order, as the live layer appends them.
-    history = history.sort_values("changed_at", kind="stable").reset_index(drop=True)
+    history = history.iloc[np.argsort(at, kind="stable")].reset_index(drop=True)
     return comps, history
 
 
-def _at(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """ISO times in the inspectors' working hours (9:00–17:00) on the given days."""
+def _seconds(text: np.ndarray) -> np.ndarray:
+    """ISO local times as datetime64[s]."""
+    return np.asarray(text.astype(str), dtype="datetime64[s]") if len(text) else np.zeros(0, "datetime64[s]")
+
+
+def _office_time(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Moments in the inspectors' working hours (9:00–17:00) on the given days."""
     secs = rng.integers(9 * 3600, 17 * 3600, days.size).astype("timedelta64[s]")
-    return np.datetime_as_string(days.astype("datetime64[s]") + secs, unit="s").astype(object)
+    return days.astype("datetime64[s]") + secs
 
 
-def _xy_json(x: np.ndarray, y: np.ndarray, grid: pd.Series) -> np.ndarray:
-    xs = pd.Series(x).map("{:.2f}".format)
-    ys = pd.Series(y).map("{:.2f}".format)
-    return ('{"x": ' + xs + ', "y": ' + ys + ', "grid_code": "' + grid.to_numpy() + '"}').to_numpy(
-        dtype=object
-    )
+def _xy_json(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The survey layer's before/after of a move: ``{"x": …, "y": …, "grid_code": "…"}``."""
+    xs = pd.Series(x, dtype=float).map("{:.2f}".format)
+    ys = pd.Series(y, dtype=float).map("{:.2f}".format)
+    g = pd.Series(grid, dtype=object).astype(str)
+    return ('{"x": ' + xs + ', "y": ' + ys + ', "grid_code": "' + g + '"}').to_numpy(dtype=object)
