@@ -17,7 +17,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -379,7 +379,9 @@ def write_csv(result: Assessment, path: Path) -> None:
     table.to_csv(path, index=False, encoding="utf-8-sig")
 
 
-def write_xlsx(store: Store, result: Assessment, path: Path, *, cases: CaseArrays | None = None) -> None:
+def write_xlsx(
+    store: Store, result: Assessment, path: Path | BinaryIO, *, cases: CaseArrays | None = None
+) -> None:
     """The report a leader forwards: the ranking, one sheet per indicator with its definition and
     the numerator and denominator of each unit, the weights, and the cases behind each deduction."""
     from openpyxl import Workbook

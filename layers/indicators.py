@@ -345,7 +345,18 @@ def _secs(day: dt.date) -> int:
 
 _TIMES = ("reported_at", "registered_at", "dispatched_at", "due_from", "deadline_at", "handled_at",
           "closed_at", "evaluated_at")  # fmt: skip
-_CODES = ("town", "department", "community", "centre", "grid")
+_CODES = ("town", "department", "community", "centre", "grid", "channel", "event_type")
+_COLUMNS = (
+    "town_code",
+    "dept_code",
+    "community",
+    "centre_code",
+    "grid_code",
+    "channel_code",
+    "event_type_code",
+)
+#: Groupings for the pages beyond the assessed units (drill-down to grids, channel mix, event types).
+GROUPS = (*BY, "grid", "channel", "event_type", "all")
 
 
 @dataclass(frozen=True)
@@ -404,14 +415,12 @@ def load_case_arrays(
         params += [s] * 6
     sql = (
         "SELECT id, town_code, dept_code, substr(grid_code, 1, 12) || '000' AS community, centre_code, "
-        f"grid_code, {', '.join(_TIMES)}, rework_count, sendback_count, satisfaction "
+        f"grid_code, channel_code, event_type_code, {', '.join(_TIMES)}, rework_count, sendback_count, satisfaction "
         f"FROM cases WHERE {' AND '.join(where)}"
     )
     tab = store.read_arrow(sql, params)
     units, labels = {}, {}
-    for by, col in zip(
-        _CODES, ("town_code", "dept_code", "community", "centre_code", "grid_code"), strict=True
-    ):
+    for by, col in zip(_CODES, _COLUMNS, strict=True):
         units[by], labels[by] = _encode(tab[col])
     last = store.conn.execute("SELECT MAX(reported_at) FROM cases").fetchone()[0]
     as_of = int(np.datetime64(last, "s").astype(np.int64)) if last else NEVER
@@ -447,6 +456,7 @@ def case_sets(cases: CaseArrays, period: Period) -> dict[str, np.ndarray]:
     dispatched = within("dispatched_at")
     called_back = within("evaluated_at") & (cases.satisfaction >= 0)
     return {
+        "reported": within("reported_at"),
         "registered": registered,
         "registered_in_time": registered
         & (t["registered_at"] - t["reported_at"] <= REGISTER_WITHIN_H * 3600),
@@ -474,17 +484,25 @@ def handling_seconds(cases: CaseArrays, mask: np.ndarray) -> np.ndarray:
     return cal.to_work(end.astype("datetime64[s]")) - cal.to_work(start.astype("datetime64[s]"))
 
 
-def compute(cases: CaseArrays, period: Period, *, by: str) -> pd.DataFrame:
+def compute(cases: CaseArrays, period: Period, *, by: str, within: np.ndarray | None = None) -> pd.DataFrame:
     """Every indicator per unit of ``by`` (index: the unit's code), with the numerators and
-    denominators of the rates as ``<set>`` columns. A unit appears when any set holds a case."""
-    if by not in BY:
+    denominators of the rates as ``<set>`` columns. A unit appears when any set holds a case.
+
+    ``by`` is one of :data:`GROUPS` ("all": one row for every case); ``within`` (a mask over the
+    cases, e.g. :func:`scope_mask`) keeps a part of the cases only.
+    """
+    if by not in GROUPS:
         raise AssessmentError(f"unknown grouping {by!r}; choose one of {', '.join(BY)}")
     sets = case_sets(cases, period)
-    unit = cases.unit[by]
-    n = len(cases.labels[by])
-    ok = unit >= 0
+    if by == "all":
+        unit = np.zeros(len(cases), dtype=np.int32)
+        labels = np.array(["all"], dtype=object)
+    else:
+        unit, labels = cases.unit[by], cases.labels[by]
+    n = len(labels)
+    ok = unit >= 0 if within is None else (unit >= 0) & within
     counts = {name: np.bincount(unit[m & ok], minlength=n) for name, m in sets.items()}
-    out = pd.DataFrame(counts, index=pd.Index(cases.labels[by], name="code"))
+    out = pd.DataFrame(counts, index=pd.Index(labels, name="code"))
     for ind in INDICATORS:
         if ind.kind == "count":
             out[ind.key] = counts[ind.numerator]
@@ -502,6 +520,20 @@ def compute(cases: CaseArrays, period: Period, *, by: str) -> pd.DataFrame:
     out["handling_hours_median"] = grouped.median().reindex(range(n)).to_numpy(dtype=float) / 3600.0
     active = np.column_stack([counts[k] for k in sets]).sum(axis=1) > 0
     return out[active]
+
+
+def scope_mask(cases: CaseArrays, *, town: str | None = None, department: str | None = None,
+               community: str | None = None) -> np.ndarray | None:  # fmt: skip
+    """The cases of a leader's scope (one town, one department) and of a drill-down (one
+    community); ``None`` for the whole district."""
+    mask: np.ndarray | None = None
+    for by, code in (("town", town), ("department", department), ("community", community)):
+        if code is None:
+            continue
+        where = np.flatnonzero(cases.labels[by] == code)
+        m = cases.unit[by] == (where[0] if where.size else -2)
+        mask = m if mask is None else mask & m
+    return mask
 
 
 def behind(cases: CaseArrays, period: Period, *, by: str, code: str | None, key: str) -> np.ndarray:

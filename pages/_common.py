@@ -57,11 +57,11 @@ ROLES = (
     "supervisor",
 )
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "analyst": ("home", "explorer"),
+    "analyst": ("home", "explorer", "assessment", "analysis"),
     "surveyor": ("home", "surveyor"),
     "planner": ("home", "planner"),
     "dispatcher": ("dispatcher", "supervision", "home", "explorer"),
-    "leader": ("home", "explorer", "leader"),
+    "leader": ("leader", "assessment", "home", "explorer"),
     "operator": ("intake",),
     "department": ("department",),
     "inspector": ("inspector",),
@@ -76,6 +76,8 @@ PAGE_ICONS = {
     "planner": ":material/architecture:",
     "dispatcher": ":material/cell_tower:",
     "leader": ":material/monitoring:",
+    "assessment": ":material/leaderboard:",
+    "analysis": ":material/query_stats:",
     "intake": ":material/call:",
     "department": ":material/construction:",
     "supervision": ":material/assignment_late:",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages._assess_text import ASSESS_STRINGS
 from pages._desk_text import DESK_STRINGS
 
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -166,6 +167,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 STRINGS.update(DESK_STRINGS)  # the case desk's words live beside their pages
+STRINGS.update(ASSESS_STRINGS)  # so do the assessment's, the cockpit's and the analysis'
 
 
 def language() -> str:
