@@ -334,3 +334,45 @@ def probe_error_messages_show_user_text_as_text(tmp: Path) -> None:
     assert "<img" not in rendered, f"a remote image is rendered: {rendered}"
     assert "<a " not in rendered, f"a link is rendered: {rendered}"
     assert "probe.invalid/p.png" in rendered, "the name is not shown"
+
+
+# ------------------------------------------------------------------------------------ beyond issue 9
+def probe_xlsx_zip_bomb_upload(tmp: Path) -> None:
+    """A small XLSX that unpacks to hundreds of MB is refused before it is parsed."""
+    import zipfile
+
+    from layers import survey
+    from layers.errors import InputFileError
+    from layers.store import open_store
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", b"<Types/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"<" + b"a" * (300 * 2**20) + b">")
+    data = buf.getvalue()
+    assert len(data) < 2 * 2**20, f"the bomb itself is {len(data)} bytes"
+    store = open_store(_store(tmp), readonly=True)
+    t = time.perf_counter()
+    try:
+        survey.preview_batch(store, data, filename="bomb.xlsx", crs="EPSG:4326")
+    except InputFileError as exc:
+        assert "unpacks to" in str(exc), f"refused for another reason: {exc}"
+    else:
+        raise AssertionError("a zip bomb was read")
+    finally:
+        store.close()
+    assert time.perf_counter() - t < 5, "the bomb was unpacked before it was refused"
+
+
+def probe_bad_bytes_reject_one_line_only(tmp: Path) -> None:
+    """Bytes that are not text in a UTF-8 file reject their line, not the file or other lines."""
+    from layers import tabular
+
+    p = _points().head(3)
+    lines = [f"{i},{p.lon[i]:.9f},{p.lat[i]:.9f},备注{i}".encode() for i in range(3)]
+    lines[1] = lines[1][:-3] + b"\xff\xfe"
+    data = b"id,lon,lat,note\n" + b"\n".join(lines) + b"\n"
+    t = tabular.read_table(data, filename="mixed.csv")
+    assert t.row_numbers.tolist() == [1, 2, 3], f"rows {t.row_numbers.tolist()}"
+    assert t.reject_code.tolist() == ["", "bad_encoding", ""], f"codes {t.reject_code.tolist()}"
+    assert t.frame["note"].tolist() == ["备注0", "", "备注2"], "the good lines are not read as written"
