@@ -24,6 +24,7 @@ import secrets
 import signal
 import sqlite3
 import struct
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -794,6 +795,13 @@ def _remove_orphans(target: Path) -> list[Path]:
     for side in target.parent.glob(f".{glob.escape(target.name)}.*.tmp-*"):
         if not Path(str(side).rsplit("-", 1)[0]).exists():
             side.unlink(missing_ok=True)
+    # Empty files of a kill between creating a temporary file and locking it; a live build holds
+    # its own for microseconds, so only old ones are taken.
+    for new in target.parent.glob(f".{glob.escape(target.name)}.*.new"):
+        with contextlib.suppress(FileNotFoundError):
+            if new.stat().st_size == 0 and time.time() - new.stat().st_mtime > 60:
+                new.unlink()
+                removed.append(new)
     return removed
 
 

@@ -277,3 +277,16 @@ def test_replacing_a_store_another_program_has_open_is_refused(
     assert _temporaries(tmp_path, path.name) == []
     with open_store(path) as st:
         assert st.current_generation() == 1
+
+
+def test_empty_leftovers_of_a_kill_before_locking_are_swept_when_old(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    _make(path)
+    old, fresh = tmp_path / f".{path.name}.0a0a.new", tmp_path / f".{path.name}.0b0b.new"
+    old.touch()
+    fresh.touch()
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    _make(path, generation=2)
+    assert not old.exists()
+    assert fresh.exists(), "a file this recent may be a build about to lock it"
