@@ -799,7 +799,7 @@ def _remove_orphans(target: Path) -> list[Path]:
     # its own for microseconds, so only old ones are taken.
     for new in target.parent.glob(f".{glob.escape(target.name)}.*.new"):
         with contextlib.suppress(FileNotFoundError):
-            if new.stat().st_size == 0 and time.time() - new.stat().st_mtime > 60:
+            if new.stat().st_size == 0 and time.time() - new.stat().st_mtime > 3600:
                 new.unlink()
                 removed.append(new)
     return removed

@@ -285,7 +285,7 @@ def test_empty_leftovers_of_a_kill_before_locking_are_swept_when_old(tmp_path: P
     old, fresh = tmp_path / f".{path.name}.0a0a.new", tmp_path / f".{path.name}.0b0b.new"
     old.touch()
     fresh.touch()
-    hour_ago = time.time() - 3600
+    hour_ago = time.time() - 3700
     os.utime(old, (hour_ago, hour_ago))
     _make(path, generation=2)
     assert not old.exists()
