@@ -484,7 +484,7 @@ class Store:
         if self._building is None:
             cur = self._adbc.cursor()  # type: ignore[attr-defined]
             try:
-                cur.execute("SELECT count(*) FROM meta")
+                cur.execute("SELECT count(*) FROM sqlite_master")  # a read: the WAL index is read now
                 cur.fetch_arrow_table()
             finally:
                 cur.close()
