@@ -35,8 +35,13 @@ def classify(
     higher_is_worse: bool = True,
     fmt: Callable[[float], str] = lambda v: f"{v:,.1f}",
     integer: bool = False,
+    reference: np.ndarray | None = None,
 ) -> Classes:
     """Split ``values`` into at most ``k`` classes; fewer when there are fewer distinct values.
+
+    With ``reference`` the classes are drawn from those values instead (every month of a range,
+    when months are compared one after another) and ``values`` are placed in them, so a colour
+    means the same from one month to the next.
 
     Class ``i`` holds the values above the bound of class ``i - 1`` up to its own. Every legend
     row says something different: for whole numbers (``integer``, counts) bounds are whole and a
@@ -44,6 +49,19 @@ def classify(
     reads "0 – 0"; bounds that ``fmt`` prints alike are merged into one class (three quantiles
     of closure rates that all print "100%" are one class, not three).
     """
+    if reference is not None:
+        fixed = classify(
+            reference, k=k, scheme=scheme, higher_is_worse=higher_is_worse, fmt=fmt, integer=integer
+        )
+        v = np.asarray(values, dtype=float)
+        ok = np.isfinite(v)
+        yb = np.full(len(v), -1, dtype=np.int64)
+        if fixed.bins:
+            # A value beyond the reference (none when it holds every month shown) joins the end class.
+            yb[ok] = np.minimum(
+                np.searchsorted(np.asarray(fixed.bins), v[ok], side="left"), len(fixed.bins) - 1
+            )
+        return Classes(bins=fixed.bins, colors=fixed.colors, labels=fixed.labels, yb=yb)
     if scheme not in SCHEMES:
         raise ValueError(f"unknown classification scheme {scheme!r}; known: {SCHEMES}")
     if not 2 <= k <= 7:

@@ -125,8 +125,10 @@ def grid_layer(
     selected: str | None = None,
     scheme: str = "quantiles",
     k: int = 5,
+    reference: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None, Classes | None]:
-    """Styles and tooltips of the grids (``selected`` outlined), and the legend (none for outlines)."""
+    """Styles and tooltips of the grids (``selected`` outlined), and the legend (none for outlines);
+    with ``reference``, classes drawn from those values (:func:`maps.choropleth.classify`)."""
     if metric is not None and metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {list(METRICS)}")
     if tuple(str(c) for c in table["code"]) != shapes.codes:
@@ -145,6 +147,7 @@ def grid_layer(
         higher_is_worse=METRICS[metric],
         fmt=_fmt_value(metric),
         integer=metric in COUNT_METRICS,
+        reference=reference,
     )
     spec.update(fills=classes.color_of(), style=FILLED)
     legend = {
@@ -245,6 +248,7 @@ def coverage_spec(
     height: int = 600,
     scheme: str = "quantiles",
     k: int = 5,
+    reference: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], Classes | None]:
     """Everything a :mod:`maps.livemap` map draws: grids by ``metric`` (or outlined), heat, components.
 
@@ -260,7 +264,14 @@ def coverage_spec(
             "build them with shapes_of(..., datum=basemap.datum)"
         )
     grids, legend, classes = grid_layer(
-        shapes=shapes, table=table, metric=metric, labels=labels, selected=selected, scheme=scheme, k=k
+        shapes=shapes,
+        table=table,
+        metric=metric,
+        labels=labels,
+        selected=selected,
+        scheme=scheme,
+        k=k,
+        reference=reference,
     )
     spec = {
         "assets": dict(assets),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
+import numpy as np
 import streamlit as st
 
 from layers import analysis
@@ -163,6 +165,19 @@ with guarded():
     click = st.session_state.get("x_click")
     code = analysis.grid_at(grids, lon=click[1], lat=click[0]) if click else None
 
+    # A month of the range (the play steps through them) is coloured in classes drawn from every
+    # month of the range, so a colour means the same from one month to the next.
+    reference = None
+    if month and metric != "none":
+        per_month = []
+        for m in month_labels:
+            m_start, m_end = analysis.month_window(m, within=(ctx.start, ctx.end))
+            m_flt = dataclasses.replace(flt, start=m_start, end=m_end)
+            m_stats = cached_case_aggregates(ctx.store_key, ctx.rev("cases"), m_flt, ctx.level, False)[0]
+            m_table = analysis.coverage(grids, case_stats=m_stats, components=comps)
+            per_month.append(m_table[metric].to_numpy(dtype=float))
+        reference = np.concatenate(per_month)
+
     # The map stays in the browser: a filter change restyles its grids and swaps the heat.
     spec, _ = coverage_spec(
         shapes=shapes,
@@ -177,6 +192,7 @@ with guarded():
         selected=code,
         report_view=show_comp,
         fit_key=ctx.town or "",
+        reference=reference,
     )
 
     left, right = st.columns([3, 1])

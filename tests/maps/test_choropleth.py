@@ -123,3 +123,15 @@ def test_crowded_counts_split_on_whole_numbers() -> None:
     v = np.array([0.0] * 755 + [1.0] * 110 + [2.0] * 16 + [3.0] * 4 + [5.0, 6.0])
     c = classify(v, k=5, integer=True, fmt=lambda x: f"{x:,.0f}")
     assert c.labels == ("0", "1", "2", "3", "4 – 6")
+
+
+def test_reference_classes_are_the_same_for_every_month() -> None:
+    january = np.array([1.0, 2.0, 3.0, 40.0])
+    february = np.array([10.0, 20.0, 30.0, np.nan])
+    both = np.concatenate([january, february])
+    a = classify(january, k=4, reference=both)
+    b = classify(february, k=4, reference=both)
+    assert a.bins == b.bins == classify(both, k=4).bins and a.labels == b.labels and a.colors == b.colors
+    assert b.yb[-1] == -1  # missing stays missing
+    # The same value gets the same colour in either month.
+    assert a.color_of()[3] == classify(np.array([40.0]), k=4, reference=both).color_of()[0]

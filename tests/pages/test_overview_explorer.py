@@ -188,3 +188,15 @@ def test_only_the_overview_and_explorer_read_the_filters() -> None:
         if re.search(r"ctx\.(start|end|level|town)\b", path.read_text(encoding="utf-8"))
     }
     assert readers == set(PAGE_FILTERS) == {"home", "explorer"}
+
+
+def test_month_play_keeps_the_legend_of_the_whole_range(app_env: Path) -> None:
+    """Every month of the range is drawn in the same classes, so colours compare across months."""
+    at = _run("explorer", f_dates=(dt.date(2026, 2, 1), END))
+    legends = []
+    for month in ("2026-02", "2026-03"):
+        at.select_slider(key="x_month").set_value(month).run()
+        assert not at.exception
+        legends.append(_map(at)["legend"])
+    assert legends[0] == legends[1]
+    assert legends[0] is not None and len(legends[0]["rows"]) >= 3
