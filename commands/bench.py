@@ -14,7 +14,7 @@ HELP = (
     "generate, adopt, export (staff, vs masking one value at a time), app (in Chromium); all of them"
 )
 
-WHICH = ("locate", "components", "topology", "generate", "adopt", "export", "app")
+WHICH = ("locate", "components", "topology", "generate", "adopt", "export", "app", "assess")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +61,12 @@ def run(args: argparse.Namespace) -> int:
         from bench import bench_app
 
         return bench_app.main(["--store", str(store)])
+    if args.which == "assess":
+        from bench import bench_assess
+
+        return bench_assess.main(
+            ["--store", str(store), "--repeat", str(args.repeat), *(["--json"] if args.json else [])]
+        )
 
     from layers.district import open_district
 
