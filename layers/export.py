@@ -161,8 +161,9 @@ def _write(frame: pd.DataFrame, path: Path, *, fmt: str, layer: str) -> None:
         _flat(frame).to_csv(path, index=False, encoding="utf-8-sig")
     elif fmt == "xlsx":
         if spatial and layer in ("grids", "land"):
+            what = "grid" if layer == "grids" else "land"
             raise InputFileError(
-                f"XLSX cannot hold {layer} polygons (a cell holds at most 32,767 characters); "
+                f"XLSX cannot hold {what} polygons (a cell holds at most 32,767 characters); "
                 f"export {layer} as gpkg, geojson, parquet or csv (WKT)"
             )
         if len(frame) > XLSX_MAX_ROWS:

@@ -121,7 +121,10 @@ def test_duplicate_code_and_wrong_prefix(wuzhong) -> None:
     grids, land = wuzhong
     l3 = grids.index[grids["level"] == 3].to_numpy()
     codes = grids["code"].to_numpy().copy()
-    a, b = int(l3[10]), int(l3[11])
+    # Two siblings (the same community), so the only fault is the repeated code.
+    parent = grids["parent_code"].to_numpy()
+    k = next(k for k in range(10, len(l3) - 1) if parent[l3[k]] == parent[l3[k + 1]])
+    a, b = int(l3[k]), int(l3[k + 1])
     codes[b] = codes[a]
     report = _check(grids, land, codes)
     assert set(report.counts()) == {"duplicate_code"}, report.to_records()
@@ -144,7 +147,12 @@ def test_child_pushed_out_of_its_parent(wuzhong) -> None:
     grids, land = wuzhong
     a, _ = _siblings(grids)
     moved = grids.copy()
-    moved.loc[a, "geometry"] = affinity.translate(grids.geometry[a], 400, 0)
+    # 400 m in whichever direction pushes it over its community's boundary (grid sizes differ).
+    parent = grids.loc[grids["code"] == grids["parent_code"][a]].geometry.iloc[0]
+    shifts = [(400, 0), (-400, 0), (0, 400), (0, -400)]
+    shifted = [affinity.translate(grids.geometry[a], dx, dy) for dx, dy in shifts]
+    out_area = [shapely.difference(g, parent).area for g in shifted]
+    moved.loc[a, "geometry"] = shifted[int(np.argmax(out_area))]
     report = _check(moved, land)
     code = grids["code"][a]
     assert "outside_parent" in report.counts(), report.to_records()
