@@ -107,7 +107,7 @@ with guarded():
                 tooltip=["day", "hour", "cases"],
             )
         )
-        st.altair_chart(heat, use_container_width=True)
+        st.altair_chart(heat, width="stretch")
         st.bar_chart(matrix.sum(axis=0).rename(t("col.cases")))
 
     # -- forecasts ----------------------------------------------------------------------------------
