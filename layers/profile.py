@@ -52,6 +52,8 @@ RANGES: dict[str, tuple[float, float]] = {
     # events
     "impossible_component_events": (0, 0),  # a problem kind that cannot happen to its class
     "utility_events_to_wrong_body": (0, 0),
+    "village_matters_in_communities": (0, 0.03),  # farmland, homesteads, fish ponds in a 社区
+    "taihu_matters_off_the_shore": (0, 0.02),  # 太湖 matters outside the towns on its shore
     # channels and clock
     "video_reports_of_told_matters": (0, 0),
     "told_matters_described_as_seen": (0, 0.01),
@@ -111,6 +113,17 @@ _NEVER_LOST = (
 )
 # Utility matters and the bodies that answer them (by the departments' names).
 _UTILITY_BODY = (("停水|水压|自来水", "供水"), ("停电|电压|跳闸", "供电"), ("出租车", "交通运输"))
+_VILLAGE = "耕地|宅基地|承包地|秸秆|鱼塘|渔船|农村|畜禽|大棚"
+_TAIHU_SHORE = (
+    "006",
+    "104",
+    "107",
+    "108",
+    "109",
+    "110",
+    "005",
+    "010",
+)  # 香山 胥口 东山 光福 金庭 临湖 横泾 太湖
 _TOLD = "咨询|纠纷|线索|工资|欠薪|合同|社保|救助|关爱|帮扶|家庭|诈骗|政策"
 _DESK = ("C08", "C09")
 _SUZHOU_SURNAMES = list("陆顾沈朱周徐")
@@ -216,6 +229,33 @@ def profile(store: Store) -> list[Figure]:
         bodies = hit["handler"].fillna(hit["manager"]).fillna("")
         wrong += int((~bodies.str.contains(body)).sum())
     add("events", "utility_events_to_wrong_body", "water, power and taxi matters sent to another body", wrong)
+
+    place = et.loc[
+        et["component_class"].isna() & et["name"].str.contains(f"{_VILLAGE}|太湖"), ["code", "name"]
+    ]
+    pm = ",".join("?" * len(place)) or "''"
+    where = pd.read_sql_query(
+        "SELECT c.event_type_code AS code, c.town_code, p.name AS community FROM cases c "
+        "JOIN grids g ON g.code = c.grid_code AND g.generation = ? "
+        "JOIN grids p ON p.code = g.parent_code AND p.generation = g.generation "
+        f"WHERE c.event_type_code IN ({pm})",
+        conn,
+        params=(gen, *place["code"]),
+    ).merge(place, on="code")
+    village = where[where["name"].str.contains(_VILLAGE)]
+    lake = where[where["name"].str.contains("太湖")]
+    add(
+        "events",
+        "village_matters_in_communities",
+        "village matters (farmland, homesteads, ponds) reported in urban communities",
+        village["community"].str.endswith("社区").mean() if len(village) else 0,
+    )
+    add(
+        "events",
+        "taihu_matters_off_the_shore",
+        "Taihu matters reported away from the towns on its shore",
+        (~lake["town_code"].str.slice(6, 9).isin(_TAIHU_SHORE)).mean() if len(lake) else 0,
+    )
 
     # -- channels and clock
     told = et.loc[et["name"].str.contains(_TOLD) & et["component_class"].isna(), "code"].tolist()

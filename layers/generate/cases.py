@@ -190,10 +190,15 @@ def _hot_spots(
 # -- texts --------------------------------------------------------------------------------------
 
 # fmt: off
+# Street places of a community's grid, and of a village's.
 _WHERE = np.array([
     "小区门口", "路口", "菜场旁", "学校门口", "公交站台旁", "河边步道", "桥下", "沿街商铺前", "停车场内",
-    "绿化带旁", "村道边", "工业园区内", "地铁站出口", "广场上", "背街小巷", "医院门口", "超市门前",
-    "农贸市场内", "景区入口", "老新村内", "施工工地旁", "街心花园",
+    "绿化带旁", "工业园区内", "地铁站出口", "广场上", "背街小巷", "医院门口", "超市门前",
+    "农贸市场内", "老新村内", "施工工地旁", "街心花园",
+], dtype=object)
+_WHERE_RURAL = np.array([
+    "村道边", "村口", "村委会旁", "河浜边", "桥头", "农田边", "鱼塘边", "自然村内", "集镇街上", "公路边",
+    "厂区门口", "景区入口",
 ], dtype=object)
 _DETAIL = np.array([
     "请尽快处理。", "影响居民出行。", "已持续多日。", "群众反映强烈。", "存在安全隐患。", "影响市容。",
@@ -246,6 +251,20 @@ _GROUP_OF_MAJOR = {
 }  # fmt: skip
 # Whatever the class, these are things people tell, not things a camera or an inspector sees.
 _TOLD = "咨询|需求|建议|纠纷|线索|投诉|政策|帮扶|关爱|救助|欠薪|工资|合同|社保|诈骗|未登记|家庭"
+
+# Where a matter can happen at all: village matters (farmland, homesteads, fish ponds, straw
+# burning) in villages, the lake's in the towns on the Taihu shore, the city's (metro, high-rises,
+# shopping centres) in urban communities. Matched on the event type's name; the rest anywhere.
+_PLACE_RURAL = (
+    "农村|村庄|耕地|宅基地|承包地|大棚|秸秆|鱼塘|养殖|渔船|农机|农药|畜禽|家禽|农膜|村务|农业|荒地|乱埋乱葬"
+    "|违规建造坟墓|抛荒|挖塘"
+)
+_PLACE_TAIHU = "太湖"
+_PLACE_URBAN = "地铁|商业综合体|高层建筑|共享单车|老旧小区|物业|写字楼"
+_PLACES = ("any", "rural", "taihu", "urban")
+#: Town segments of the towns and streets on the Taihu shore (香山, 胥口, 东山, 光福, 金庭, 临湖,
+#: 横泾, 太湖街道).
+_TAIHU_TOWNS = ("006", "104", "107", "108", "109", "110", "005", "010")
 
 # Residents (thousands, rounded from the 2020 census and the towns' own figures) of the 14
 # town-level units, by town segment: reports follow where people live and work.
@@ -337,6 +356,9 @@ class _World:
     comp_by_town: np.ndarray  # component positions grouped by town
     town_comp_start: np.ndarray
     town_comp_count: np.ndarray
+    et_place: np.ndarray  # per event type: index into _PLACES
+    grid_rural: np.ndarray  # per grid: a village's grid (村), not a community's
+    place_comps: tuple[np.ndarray, ...]  # per place (rural, taihu, urban): component positions
     dept_rework: np.ndarray  # per department: chance a check fails
     dept_satisfied: np.ndarray  # per department: chance a call-back is satisfied (handled well)
     grid_codes: pd.Index  # level-3 codes, sorted
@@ -436,6 +458,12 @@ def _prepare(
         if "name" in grids_l3.columns
         else pd.Series([""] * len(grids_l3))
     )
+    grid_rural = comm.str.endswith("村").to_numpy(dtype=bool)
+    names = et["name"].astype(str)
+    et_place = np.zeros(len(et), dtype=np.int64)
+    et_place[names.str.contains(_PLACE_URBAN).to_numpy()] = _PLACES.index("urban")
+    et_place[names.str.contains(_PLACE_RURAL).to_numpy()] = _PLACES.index("rural")
+    et_place[names.str.contains(_PLACE_TAIHU).to_numpy()] = _PLACES.index("taihu")
     # Background reports: a town by its residents, then a component of that town.
     comp_town = np.full(len(comps), -1, dtype=np.int64)
     if "grid_code" in components.columns:
@@ -450,6 +478,17 @@ def _prepare(
     if np.isnan(residents).any() or len(residents) == 0:
         residents = t_count.astype(float)  # another district: follow its components
     residents = np.where(t_count > 0, residents, 0.0)
+    comp_grid = np.full(len(comps), -1, dtype=np.int64)
+    if "grid_code" in components.columns:
+        comp_grid = grid_codes.get_indexer(gc)
+    comp_rural = np.where(comp_grid >= 0, grid_rural[np.maximum(comp_grid, 0)], False)
+    taihu_town = np.array([str(t)[6:9] in _TAIHU_TOWNS for t in town_codes], dtype=bool)
+    comp_taihu = (comp_town >= 0) & taihu_town[np.maximum(comp_town, 0)] & comp_rural
+    place_comps = (
+        np.flatnonzero(comp_rural),
+        np.flatnonzero(comp_taihu),
+        np.flatnonzero((comp_grid >= 0) & ~comp_rural),
+    )
     town_weight = residents / residents.sum() if residents.sum() > 0 else np.full(town_codes.size, np.nan)
     reporters = [_REPORTERS.get(c, "上报人") for c in ch_code]
     short = departments["short_name"].astype(str).tolist()
@@ -485,6 +524,9 @@ def _prepare(
         comp_by_town=by_town,
         town_comp_start=t_start,
         town_comp_count=t_count,
+        et_place=et_place,
+        grid_rural=grid_rural,
+        place_comps=place_comps,
         dept_rework=rework,
         dept_satisfied=satisfied,
         grid_codes=grid_codes,
@@ -659,7 +701,7 @@ def _chunk(
         spot[hs] = rng.choice(hot.intensity.shape[1], hs.size, p=hot.intensity[m] / hot.intensity[m].sum())
         for k in np.unique(spot[hs]):
             members = hs[spot[hs] == k]
-            q = p * np.isin(w.et_major, _THEMES[hot.theme[k]])
+            q = p * np.isin(w.et_major, _THEMES[hot.theme[k]]) * (w.et_place == 0)
             etype[members] = rng.choice(n_types, members.size, p=q / q.sum() if q.sum() > 0 else p)
 
     # Channel by what the report is about, then the time of report: staffed channels in working
@@ -706,7 +748,13 @@ def _chunk(
         town_pick = rng.choice(w.town_weight.size, bidx.size, p=w.town_weight)
         within = (rng.random(bidx.size) * w.town_comp_count[town_pick]).astype(np.int64)
         anchor[bidx] = w.comp_xy[w.comp_by_town[w.town_comp_start[town_pick] + within]]
-    sigma[bidx] = 25.0
+    # A matter bound to a kind of place is reported where there is such a place.
+    place = w.et_place[etype[bidx]]
+    for k, comps_at in enumerate(w.place_comps, start=1):
+        members = bidx[place == k]
+        if members.size and comps_at.size:
+            anchor[members] = w.comp_xy[comps_at[rng.integers(0, comps_at.size, members.size)]]
+    sigma[bidx] = np.where(place > 0, 10.0, 25.0)
     xy, grid = _place(anchor_xy=anchor, sigma=sigma, locate=locate, rng=rng)
     grid_idx = np.full(n, -1, dtype=np.int64)
     located = pd.notna(grid)
@@ -885,7 +933,11 @@ def _chunk(
         pc.binary_join_element_wise("（部件编号", _take(w.comp_code, named_at), "）", ""), ""
     )
     seen_on_street = np.isin(group, [_GROUPS.index(g) for g in ("street", "emergency", "environment")])
-    how = np.where(seen_on_street, rng.integers(0, _WHERE.size, n), _WHERE.size + group)
+    rural = w.grid_rural[grid_idx]
+    where = np.where(
+        rural, _WHERE.size + rng.integers(0, _WHERE_RURAL.size, n), rng.integers(0, _WHERE.size, n)
+    )
+    how = np.where(seen_on_street, where, _WHERE.size + _WHERE_RURAL.size + group)
     description = pc.binary_join_element_wise(
         _take(w.grid_place_arr, grid_idx),
         _take(_HOW_ARR, how),
@@ -1002,7 +1054,8 @@ def _chunk(
 # A street place and "发现" for what is seen; how the others come to light, by event group.
 _HOW = {"safety": "网格巡查发现", "order": "网格排查发现", "social": "居民反映"}
 _HOW_ARR = pa.array(
-    [f"{p}发现" for p in _WHERE.tolist()] + [_HOW.get(g, "发现") for g in _GROUPS], pa.string()
+    [f"{p}发现" for p in _WHERE.tolist() + _WHERE_RURAL.tolist()] + [_HOW.get(g, "发现") for g in _GROUPS],
+    pa.string(),
 )
 # fmt: off
 _DETAIL_SERVICE = np.array([

@@ -76,7 +76,16 @@ def world() -> dict[str, pd.DataFrame]:
         }
     )
     return {
-        "grids_l3": pd.DataFrame({"code": _CODES, "town_code": [c[:9] + "000000" for c in _CODES]}),
+        # 长桥's grids are a community's, 木渎's (segment 108, a Taihu-shore town) a village's.
+        "grids_l3": pd.DataFrame(
+            {
+                "code": _CODES,
+                "town_code": [c[:9] + "000000" for c in _CODES],
+                "name": [
+                    ("金苑社区" if c[6:9] == "003" else "枫浜村") + f"第{int(c[-3:])}网格" for c in _CODES
+                ],
+            }
+        ),
         "components": components,
         "event_types": catalog.event_types(departments=departments, component_classes=COMPONENT_CLASSES),
         "channels": catalog.channels(),
@@ -321,3 +330,20 @@ def test_towns_lead_local_matters_and_bodies_perform_differently(world, simulate
     )
     on_time = on_time[on_time["size"] >= 300]["mean"]
     assert len(on_time) >= 4 and on_time.max() - on_time.min() > 0.03
+
+
+def test_matters_happen_where_their_kind_of_place_is(world, simulated):
+    cases, _ = simulated
+    name = cases["event_type_code"].map(world["event_types"].set_index("code")["name"])
+    village = cases["grid_code"].str.slice(6, 9) == "108"
+    rural = name.str.contains("耕地|宅基地|秸秆|鱼塘|渔船|农村")
+    lake = name.str.contains("太湖")
+    urban = name.str.contains("地铁|商业综合体|高层建筑|共享单车")
+    assert rural.sum() > 30 and lake.sum() > 10 and urban.sum() > 10
+    # A few metres of jitter may cross a border; nearly all stay in their kind of place.
+    assert village[rural].mean() > 0.95 and village[lake].mean() > 0.95
+    assert (~village[urban]).mean() > 0.95
+    # Descriptions name the place as it is: no metro exit in a village, no village road in town.
+    assert not cases.loc[village, "description"].str.contains("地铁站出口").any()
+    assert not cases.loc[~village, "description"].str.contains("村道边").any()
+    assert cases["description"].str.contains("金苑社区|枫浜村").all()
