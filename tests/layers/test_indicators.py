@@ -37,11 +37,12 @@ def _work_seconds(a: dt.datetime, b: dt.datetime) -> int:
     return total
 
 
-def _plain(rows: list[sqlite3.Row], as_of: dt.datetime) -> dict[str, float | int | None]:
+def _plain(
+    rows: list[sqlite3.Row], as_of: dt.datetime, start: dt.datetime = START, end: dt.datetime = END
+) -> dict[str, float | int | None]:
     """Every indicator of a list of exported cases, each by its written definition."""
-
     def inside(x: dt.datetime | None) -> bool:
-        return x is not None and START <= x < END
+        return x is not None and start <= x < end
 
     registered = [r for r in rows if inside(_t(r["registered_at"]))]
     closed = [r for r in rows if inside(_t(r["closed_at"]))]
@@ -49,10 +50,10 @@ def _plain(rows: list[sqlite3.Row], as_of: dt.datetime) -> dict[str, float | int
         r
         for r in rows
         if inside(_t(r["closed_at"]))
-        or (inside(_t(r["deadline_at"])) and (r["closed_at"] is None or _t(r["closed_at"]) >= START))
+        or (inside(_t(r["deadline_at"])) and (r["closed_at"] is None or _t(r["closed_at"]) >= start))
     ]
     on_time = [r for r in closed if r["closed_at"] <= r["deadline_at"]]
-    passed = min(END, as_of)
+    passed = min(end, as_of)
     overdue = [
         r
         for r in due
@@ -101,9 +102,10 @@ def _same(got: object, want: float | int | None) -> bool:
     return got == want
 
 
-@pytest.mark.parametrize("by, column", [("town", "town_code"), ("department", "dept_code")])
-def test_every_indicator_matches_plain_arithmetic(small_store_path: Path, by: str, column: str) -> None:
-    conn = sqlite3.connect(small_store_path)
+def _check_plain(path: Path, month: str, by: str, column: str) -> None:
+    start = dt.datetime.fromisoformat(f"{month}-01")
+    end = dt.datetime.combine(ind.Period.of_months(month).end, dt.time())
+    conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     rows = conn.execute("SELECT * FROM cases WHERE status <> 'rejected'").fetchall()
     as_of = _t(conn.execute("SELECT MAX(reported_at) FROM cases").fetchone()[0])
@@ -113,10 +115,10 @@ def test_every_indicator_matches_plain_arithmetic(small_store_path: Path, by: st
     for r in rows:
         if r[column] is not None:
             groups.setdefault(r[column], []).append(r)
-    with open_store(small_store_path, readonly=True) as store:
+    with open_store(path, readonly=True) as store:
         cases = ind.load_case_arrays(store)
-    got = ind.compute(cases, ind.Period.of_months(MONTH), by=by)
-    expected = {code: _plain(g, as_of) for code, g in groups.items()}
+    got = ind.compute(cases, ind.Period.of_months(month), by=by)
+    expected = {code: _plain(g, as_of, start, end) for code, g in groups.items()}
     expected = {c: v for c, v in expected.items() if any(v[k] for k in ("registered", "due", "closed"))}
     assert expected, "the small district has cases in the month"
     assert set(expected) <= set(got.index)
@@ -125,6 +127,20 @@ def test_every_indicator_matches_plain_arithmetic(small_store_path: Path, by: st
             have = got.at[code, key]
             have = None if isinstance(have, float) and math.isnan(have) else have
             assert _same(have, value), (by, code, key, have, value)
+
+
+@pytest.mark.parametrize("by, column", [("town", "town_code"), ("department", "dept_code")])
+def test_every_indicator_matches_plain_arithmetic(small_store_path: Path, by: str, column: str) -> None:
+    _check_plain(small_store_path, MONTH, by, column)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("by, column", [("town", "town_code"), ("department", "dept_code")])
+def test_every_indicator_matches_plain_arithmetic_on_a_year(
+    full_store_path: Path, by: str, column: str
+) -> None:
+    """A whole month inside a year of cases: deadlines, send-backs, rework and call-backs across months."""
+    _check_plain(full_store_path, "2026-10", by, column)
 
 
 def test_empty_denominator_is_undefined_and_text_is_a_dash() -> None:
