@@ -197,25 +197,27 @@ def scope_mask(cases: ind.CaseArrays, scope: Scope) -> np.ndarray | None:
 
 
 def rate_columns(frame: pd.DataFrame) -> dict[str, Any]:
-    """Column settings: rates as percentages cut down to 0.1 (the frame holds them floored)."""
+    """Column settings with each indicator's name and formula; rates and hours arrive as text
+    (:func:`floor_rates`)."""
     cfg: dict[str, Any] = {}
     for i in ind.INDICATORS:
         if i.key in frame.columns:
-            if i.kind == "rate":
-                cfg[i.key] = st.column_config.NumberColumn(t(f"ind.{i.key}"), format="%.1f%%", help=i.formula)
-            elif i.kind == "hours":
-                cfg[i.key] = st.column_config.NumberColumn(t(f"ind.{i.key}"), format="%.1f", help=i.formula)
-            else:
+            if i.kind == "count":
                 cfg[i.key] = st.column_config.NumberColumn(t(f"ind.{i.key}"), format="%d", help=i.formula)
+            else:
+                cfg[i.key] = st.column_config.TextColumn(t(f"ind.{i.key}"), help=i.formula)
     return cfg
 
 
 def floor_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rates as percentages cut down to 0.1 (never rounded up to 100 %); NaN stays empty ("—")."""
+    """Rates as percentages cut down to 0.1 (never rounded up to 100 %), hours to 0.1, as text:
+    "—" where the denominator is empty, never 0 % or 100 %."""
     out = frame.copy()
-    for key in ind.RATES:
-        if key in out.columns:
-            out[key] = np.floor(out[key].to_numpy(dtype=float) * 1000.0 + 1e-6) / 10.0
+    for i in ind.INDICATORS:
+        if i.key in out.columns and i.kind == "rate":
+            out[i.key] = [ind.rate_text(v) for v in out[i.key].to_numpy(dtype=float)]
+        elif i.key in out.columns and i.kind == "hours":
+            out[i.key] = ["—" if not np.isfinite(v) else f"{v:.1f}" for v in out[i.key].to_numpy(dtype=float)]
     return out
 
 
