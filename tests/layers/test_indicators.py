@@ -41,6 +41,7 @@ def _plain(
     rows: list[sqlite3.Row], as_of: dt.datetime, start: dt.datetime = START, end: dt.datetime = END
 ) -> dict[str, float | int | None]:
     """Every indicator of a list of exported cases, each by its written definition."""
+
     def inside(x: dt.datetime | None) -> bool:
         return x is not None and start <= x < end
 
