@@ -1,5 +1,8 @@
 """Case-count forecasts per town and per event major class for the next 1–3 months, and their backtest.
 
+Series: the district, each town, each event major class, and each class in each town
+(``town:<code>|major:<code>``, on request: 300-odd series of small fits).
+
 Two models per series, and the one with the smaller backtest error is used:
 
 - **seasonal naive** (the baseline): a month forecast as the same month a year before; where the
@@ -75,15 +78,24 @@ def monthly_series(store: Store) -> tuple[list[str], pd.DataFrame]:
     months = sorted(tab["month"].unique().tolist())
     town = tab.pivot_table(index="month", columns="town_code", values="n", aggfunc="sum", fill_value=0)
     major = tab.pivot_table(index="month", columns="major_code", values="n", aggfunc="sum", fill_value=0)
+    cross = tab.assign(key="town:" + tab["town_code"] + "|major:" + tab["major_code"]).pivot_table(
+        index="month", columns="key", values="n", aggfunc="sum", fill_value=0
+    )
     frame = pd.concat(
         [
             tab.groupby("month")["n"].sum().rename("district").to_frame(),
             town.add_prefix("town:"),
             major.add_prefix("major:"),
+            cross,
         ],
         axis=1,
     ).reindex(months, fill_value=0)
     return months, frame.astype(float)
+
+
+def is_marginal(name: str) -> bool:
+    """The district, a town or an event class (not one class in one town)."""
+    return "|" not in name
 
 
 def _ets(rate: np.ndarray, steps: int) -> np.ndarray:
@@ -128,10 +140,15 @@ def backtest_and_forecast(store: Store, *, series: list[str] | None = None) -> F
         raise AssessmentError(
             f"forecasts need at least {MIN_TRAIN + 1} whole months of cases; the store holds {len(months)}"
         )
-    cols = series or list(frame.columns)
+    # By default the district, each town and each event class; one class in one town
+    # ("town:<code>|major:<code>", 300-odd series) when asked for.
+    cols = series or [c for c in frame.columns if is_marginal(c)]
     unknown = [c for c in cols if c not in frame.columns]
     if unknown:
-        raise AssessmentError(f"no series {', '.join(unknown)}; known: district, town:<code>, major:<code>")
+        raise AssessmentError(
+            f"no series {', '.join(unknown)}; known: district, town:<code>, major:<code>, town:<code>|major:<code>"
+            " (with cases in the store)"
+        )
     days = _month_days(months)
     origins = [o for o in range(max(MIN_TRAIN, len(months) - BACKTEST_MONTHS), len(months))]
     err_rows, fc_rows, summary_rows = [], [], []

@@ -104,10 +104,11 @@ def cached_hotspots(
         return hotspots.hot_spots(store, list(months))
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=2)
-def cached_forecast(key: tuple[str, int, int], rev: tuple[int, ...]) -> forecast.Forecasts:
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def cached_forecast(key: tuple[str, int, int], rev: tuple[int, ...], series: str) -> forecast.Forecasts:
+    """One series' backtest and forecast (a fraction of a second: a handful of small fits)."""
     with open_store_ro(key[0]) as store:
-        return forecast.backtest_and_forecast(store)
+        return forecast.backtest_and_forecast(store, series=[series])
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)

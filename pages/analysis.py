@@ -112,20 +112,16 @@ with guarded():
 
     # -- forecasts ----------------------------------------------------------------------------------
     st.subheader(t("analysis.forecast"))
-    fc = cached_forecast(ctx.store_key, ctx.rev("cases", "catalog"))
     town_names = cached_names(ctx.store_key, ctx.rev("grids"), "town")
     major_names = cached_names(ctx.store_key, ctx.rev("catalog"), "major")
-
-    def series_label(s: str) -> str:
-        kind, _, code = s.partition(":")
-        if kind == "town":
-            return f"{town_names.get(code, code)}"
-        if kind == "major":
-            return f"{major_names.get(code, code)} ({code})"
-        return t("scope.district")
-
-    series = st.selectbox(t("analysis.forecast.series"), list(fc.history.columns), format_func=series_label,
-                          key="n_series")  # fmt: skip
+    f1, f2 = st.columns(2)
+    town = f1.selectbox(t("cockpit.drill.town"), ["", *sorted(town_names)], key="n_fc_town",
+                        format_func=lambda c: town_names[c] if c else t("scope.district"))  # fmt: skip
+    major = f2.selectbox(t("analysis.rhythm.major"), ["", *sorted(major_names)], key="n_fc_major",
+                         format_func=lambda c: f"{major_names[c]} ({c})" if c else t("analysis.rhythm.all"))  # fmt: skip
+    parts = [*([f"town:{town}"] if town else []), *([f"major:{major}"] if major else [])]
+    series = "|".join(parts) or "district"
+    fc = cached_forecast(ctx.store_key, ctx.rev("cases", "catalog"), series)
     hist = fc.history[series].rename("actual").to_frame()
     ahead = fc.forecast[fc.forecast["series"] == series].set_index("month")[["value", "low", "high"]]
     chart = pd.concat([hist, ahead], axis=1)

@@ -36,8 +36,16 @@ def test_a_store_without_a_whole_month_is_refused(small_store_path: Path) -> Non
 @pytest.mark.slow
 def test_backtest_is_reproducible_and_uses_the_winner(full_store_path: Path) -> None:
     with open_store(full_store_path, readonly=True) as store:
-        a = forecast.backtest_and_forecast(store, series=["district", "major:01"])
-        b = forecast.backtest_and_forecast(store, series=["district", "major:01"])
+        _, frame = forecast.monthly_series(store)
+        cross = next(c for c in frame.columns if not forecast.is_marginal(c))  # one class in one town
+        major = cross.split("|")[1]
+        # The class in every town adds up to the class; the towns add up to the district.
+        in_towns = [c for c in frame.columns if c.endswith(f"|{major}")]
+        assert (frame[in_towns].sum(axis=1) == frame[major]).all()
+        towns = [c for c in frame.columns if c.startswith("town:") and forecast.is_marginal(c)]
+        assert (frame[towns].sum(axis=1) == frame["district"]).all()
+        a = forecast.backtest_and_forecast(store, series=["district", "major:01", cross])
+        b = forecast.backtest_and_forecast(store, series=["district", "major:01", cross])
         with pytest.raises(AssessmentError, match="no series town:999"):
             forecast.backtest_and_forecast(store, series=["town:999"])
     assert a.summary.equals(b.summary) and a.forecast.equals(b.forecast)
