@@ -182,3 +182,12 @@ def test_bimonthly_bulletin_spans_two_months(
 ) -> None:
     out = _json(small_store_path, capsys, "--to", "2026-12")
     assert out["period"] == "2026-11..2026-12" and out["end"] == "2027-01-01"
+
+
+def test_forecast_command_refuses_a_store_without_whole_months(small_store_path: Path) -> None:
+    env = {"ONEGRID_NOW": "2026-11-25T12:00:00", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "cli.py", "forecast", "--store", str(small_store_path)],
+        cwd=ROOT, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "no whole month" in done.stderr
