@@ -536,9 +536,18 @@ def scope_mask(cases: CaseArrays, *, town: str | None = None, department: str | 
     return mask
 
 
-def behind(cases: CaseArrays, period: Period, *, by: str, code: str | None, key: str) -> np.ndarray:
+def behind(
+    cases: CaseArrays,
+    period: Period,
+    *,
+    by: str,
+    code: str | None,
+    key: str,
+    within: np.ndarray | None = None,
+) -> np.ndarray:
     """The ids of the cases behind an indicator (its numerator's set; for a rate with ``key``
-    given as ``<rate>:den``, its denominator's), for one unit or all (``code`` None)."""
+    given as ``<rate>:den``, its denominator's), for one unit or all (``code`` None), within a
+    scope (``within``, as :func:`compute` takes it)."""
     name, _, part = key.partition(":")
     ind = BY_KEY.get(name)
     sets = case_sets(cases, period)
@@ -552,6 +561,8 @@ def behind(cases: CaseArrays, period: Period, *, by: str, code: str | None, key:
     if code is not None:
         where = np.flatnonzero(cases.labels[by] == code)
         mask = mask & (cases.unit[by] == (where[0] if where.size else -2))
+    if within is not None:
+        mask = mask & within
     return np.asarray(cases.ids.filter(pa.array(mask)).to_pylist(), dtype=object)
 
 

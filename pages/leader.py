@@ -10,6 +10,7 @@ import streamlit as st
 
 from layers import indicators as ind
 from pages._assess import (
+    cached_case_list,
     cached_cases,
     cached_names,
     default_month,
@@ -91,6 +92,21 @@ with guarded():
         col.caption(t("cockpit.vs_last_year", value=_fmt(key, last_year[key])))
     if not now["registered"] and not now["closed"]:
         st.info(t("cockpit.no_cases"))
+    with st.expander(t("assess.drill")):  # every key figure opens the cases behind it
+        d1, d2 = st.columns([2, 1])
+        figure = d1.selectbox(
+            t("assess.drill.indicator"), FIGURES, format_func=lambda k: t(f"ind.{k}"), key="c_fig"
+        )
+        part = "num"
+        if ind.BY_KEY[figure].denominator:
+            part = d2.radio(t("assess.drill.part"), ("num", "den"), format_func=lambda p: t(f"assess.drill.{p}"),
+                            key="c_part", horizontal=True)  # fmt: skip
+        ids = ind.behind(cases, period, by="town", code=None, key=f"{figure}:den" if part == "den" else figure,
+                         within=within)  # fmt: skip
+        st.caption(t("assess.drill.count", n=len(ids)))
+        st.dataframe(
+            cached_case_list(ctx.store_key, rev, tuple(sorted(ids)[:2000])), hide_index=True, key="c_cases"
+        )
 
     left, right = st.columns(2)
     with left:

@@ -74,6 +74,10 @@ def test_cockpit_follows_the_leaders_scope(small_env: Path) -> None:
     assert not at.exception
     assert at.metric[0].value == f"{int(towns.set_index('code').at[town, 'registered']):,}" != district
     assert at.session_state["leader_scope"] == f"town:{town}"
+    # The cases behind a key figure, within the scope.
+    at.selectbox(key="c_fig").set_value("overdue").run()
+    overdue = int(towns.set_index("code").at[town, "overdue"])
+    assert any(f"{overdue} 件案件" in c.value for c in at.caption)
 
 
 def test_analysis_page_opens(small_env: Path) -> None:
