@@ -262,6 +262,12 @@ _PLACE_RURAL = (
 _PLACE_TAIHU = "太湖"
 _PLACE_URBAN = "地铁|商业综合体|高层建筑|共享单车|老旧小区|物业|写字楼"
 _PLACES = ("any", "rural", "taihu", "urban")
+# Event types whose name already says where (桥下涵洞暴露垃圾, 校园周边流动摊贩): no second place.
+_NAMED_PLACE = (
+    "周边|两侧|门口|站口|路口|桥下|涵洞|河道|河岸|岸线|水面|小区|校园|学校|医院|地铁|村庄|绿化带|绿地|公交站|"
+    "农贸市场|工地|楼道|背街|广场|景区|人行道|盲道|路面|道路|桥面|隧道|屋顶|阳台|店外|门店|沿街|树木|墙面|"
+    "电线杆|车站|夜市|地下|河|湖"
+)
 #: Town segments of the towns and streets on the Taihu shore (香山, 胥口, 东山, 光福, 金庭, 临湖,
 #: 横泾, 太湖街道).
 _TAIHU_TOWNS = ("006", "104", "107", "108", "109", "110", "005", "010")
@@ -357,6 +363,7 @@ class _World:
     town_comp_start: np.ndarray
     town_comp_count: np.ndarray
     et_place: np.ndarray  # per event type: index into _PLACES
+    et_named_place: np.ndarray  # per event type: its name says where
     grid_rural: np.ndarray  # per grid: a village's grid (村), not a community's
     place_comps: tuple[np.ndarray, ...]  # per place (rural, taihu, urban): component positions
     dept_rework: np.ndarray  # per department: chance a check fails
@@ -525,6 +532,7 @@ def _prepare(
         town_comp_start=t_start,
         town_comp_count=t_count,
         et_place=et_place,
+        et_named_place=names.str.contains(_NAMED_PLACE).to_numpy(dtype=bool),
         grid_rural=grid_rural,
         place_comps=place_comps,
         dept_rework=rework,
@@ -937,6 +945,7 @@ def _chunk(
     where = np.where(
         rural, _WHERE.size + rng.integers(0, _WHERE_RURAL.size, n), rng.integers(0, _WHERE.size, n)
     )
+    where = np.where(w.et_named_place[etype], _HOW_ARR_PLAIN, where)
     how = np.where(seen_on_street, where, _WHERE.size + _WHERE_RURAL.size + group)
     description = pc.binary_join_element_wise(
         _take(w.grid_place_arr, grid_idx),
@@ -1054,9 +1063,12 @@ def _chunk(
 # A street place and "发现" for what is seen; how the others come to light, by event group.
 _HOW = {"safety": "网格巡查发现", "order": "网格排查发现", "social": "居民反映"}
 _HOW_ARR = pa.array(
-    [f"{p}发现" for p in _WHERE.tolist() + _WHERE_RURAL.tolist()] + [_HOW.get(g, "发现") for g in _GROUPS],
+    [f"{p}发现" for p in _WHERE.tolist() + _WHERE_RURAL.tolist()]
+    + [_HOW.get(g, "发现") for g in _GROUPS]
+    + ["发现"],
     pa.string(),
 )
+_HOW_ARR_PLAIN = len(_HOW_ARR) - 1  # "发现" alone, for a type whose name says where
 # fmt: off
 _DETAIL_SERVICE = np.array([
     "希望尽快答复。", "请相关部门协调解决。", "已多次咨询未果。", "涉及多户居民。", "请帮助联系相关部门。",

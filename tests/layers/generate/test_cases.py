@@ -347,3 +347,11 @@ def test_matters_happen_where_their_kind_of_place_is(world, simulated):
     assert not cases.loc[village, "description"].str.contains("地铁站出口").any()
     assert not cases.loc[~village, "description"].str.contains("村道边").any()
     assert cases["description"].str.contains("金苑社区|枫浜村").all()
+    # A type whose name says where (桥下涵洞暴露垃圾, 校园周边流动摊贩) gets no second place.
+    named = name.str.contains("周边|两侧|桥下") & cases["description"].str.contains("发现")
+    assert named.sum() > 20
+    said = [
+        re.search(f"(社区|村)(网格巡查|网格排查)?发现{re.escape(n)}", d) is not None
+        for n, d in zip(name[named], cases.loc[named, "description"], strict=True)
+    ]
+    assert all(said)
