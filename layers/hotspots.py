@@ -4,10 +4,10 @@ The value of a grid in a month is its case density (cases reported per km²): ca
 random over the land then give no pattern, whatever the size of the grids. Neighbours are the
 grids that share a boundary or a corner (libpysal ``Queen`` contiguity on the current
 generation). Gi*, the false discovery rate and the emerging classes are computed by
-:mod:`spatial.hotspots`; why PySAL's own ``esda.G_Local`` is the reference in the tests rather
-than the code path: it compiles numba kernels on its first call in every process (64–90 s on a
-2-core machine), longer than a page may take; the z-scores agree to 1e-14 and the permutation
-p-values in distribution (tests/spatial/test_hotspots.py).
+:mod:`spatial.hotspots`. PySAL's own ``esda.G_Local`` is the reference (``engine="esda"``) rather
+than the default path: it compiles numba kernels on its first call in every process (30–90 s on a
+2-core machine), longer than a page may take; the z-scores agree to 1e-14 and both flag the same
+planted cluster (tests/spatial/test_hotspots.py, tests/layers/test_hotspots.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 from layers.errors import AssessmentError
 from layers.grids import load_grids
 from layers.store import Store
-from spatial.hotspots import CLASSES, benjamini_hochberg, emerging_classes, gi_star, mann_kendall
+from spatial.hotspots import CLASSES, GiStar, benjamini_hochberg, emerging_classes, gi_star, mann_kendall
 
 __all__ = ["ALPHA", "CLASSES", "HotSpots", "grid_neighbours", "hot_spots", "monthly_counts"]
 
@@ -97,11 +97,17 @@ def hot_spots(
     seed: int = 0,
     neighbours: Neighbours | None = None,
     counts: np.ndarray | None = None,
+    engine: str = "numpy",
 ) -> HotSpots:
     """Gi* hot and cold spots of every month of ``months`` (``YYYY-MM``), with the false
-    discovery rate ``alpha`` per month, and the emerging class of each grid over them."""
+    discovery rate ``alpha`` per month, and the emerging class of each grid over them.
+
+    ``engine="esda"`` computes Gi* with PySAL's ``esda.G_Local`` instead (the reference; its
+    first call in a process compiles for a minute or more)."""
     if not months:
         raise AssessmentError("no month to look for hot spots in")
+    if engine not in ("numpy", "esda"):
+        raise AssessmentError(f"unknown Gi* engine {engine!r}; choose numpy or esda")
     nb = neighbours or grid_neighbours(store)
     c = counts if counts is not None else monthly_counts(store, months, nb.codes)
     if counts is None and c.sum() == 0:
@@ -110,8 +116,9 @@ def hot_spots(
     n, t = density.shape
     z = np.zeros((n, t))
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("z", "z_sim", "p_sim", "p", "hot", "cold")}
+    gi = _esda_gi_star(nb) if engine == "esda" else gi_star
     for m in range(t):  # a dozen months; each is one vectorised Gi* over all grids
-        g = gi_star(density[:, m], nb.indptr, nb.indices, permutations=permutations, seed=seed + m)
+        g = gi(density[:, m], nb.indptr, nb.indices, permutations=permutations, seed=seed + m)
         sig = benjamini_hochberg(g.p_z_sim, alpha=alpha)
         z[:, m] = g.z
         for key, value in (("z", g.z), ("z_sim", g.z_sim), ("p_sim", g.p_sim), ("p", g.p_z_sim),
@@ -143,6 +150,33 @@ def hot_spots(
         }
     )
     return HotSpots(months=list(months), cells=cells, classes=classes, alpha=alpha)
+
+
+def _esda_gi_star(nb: Neighbours):  # type: ignore[no-untyped-def]
+    """Gi* through ``esda.G_Local(star=True)`` on the same contiguity, in :class:`GiStar` form."""
+    import esda
+    from libpysal.weights import WSP
+    from scipy.sparse import csr_matrix
+
+    n = len(nb.codes)
+    sparse = csr_matrix((np.ones(nb.indices.size), nb.indices, nb.indptr), shape=(n, n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = WSP(sparse).to_W(silence_warnings=True)
+
+    def run(
+        values: np.ndarray, indptr: np.ndarray, indices: np.ndarray, *, permutations: int, seed: int
+    ) -> GiStar:
+        with warnings.catch_warnings():  # islands: no neighbours, no permutation distribution
+            warnings.simplefilter("ignore")
+            g = esda.G_Local(values, w, transform="B", permutations=permutations, star=True, seed=seed)
+        z_sim = np.nan_to_num(np.asarray(g.z_sim, dtype=float))
+        # esda's p_z_sim is one-sided; the FDR runs on two-sided p-values as with the numpy engine.
+        p_two = np.minimum(1.0, 2.0 * np.nan_to_num(np.asarray(g.p_z_sim, dtype=float), nan=0.5))
+        return GiStar(z=np.asarray(g.Zs, dtype=float), z_sim=z_sim, p_sim=np.asarray(g.p_sim, dtype=float),
+                      p_z_sim=p_two)  # fmt: skip
+
+    return run
 
 
 def class_descriptions() -> dict[str, str]:
