@@ -1,9 +1,14 @@
 """Case history of a generated district: a year of work orders and every step of their closed loop.
 
-About ``per_day`` reports a day arrive through the 12 channels, with a weekly rhythm (fewer at
-weekends), a seasonal one (the plum-rain and typhoon months bring more, the Spring Festival far
-fewer) and a few hot spots that drift from month to month and swell and fade. The rest of the
-reports fall where the components are, so the background follows the density of the city.
+About ``per_day`` reports a day arrive with a weekly rhythm (fewer at weekends), a seasonal one
+(the plum-rain and typhoon months bring more, the Spring Festival far fewer) and hot spots that
+drift from month to month and swell and fade, strong but possible (a few hundred reports a month at
+a peak). The rest fall in a town drawn by its residents, around one of its components, so volumes
+follow where people live and work; matters bound to a kind of place happen there (village matters
+in villages, the lake's on the Taihu shore, the metro's in town). The channel depends on what is
+reported (a camera sees the street, never a wage dispute; people tell the hotline and the service
+window their own matters), keeping each channel's long-run share; desks file on working days, and
+descriptions fit the event type and the place.
 
 Each report is placed on land (component positions plus jitter, re-located with the grid locator;
 points off every grid are drawn again), routed with :func:`layers.routing.route`, and run through the
@@ -12,7 +17,10 @@ out of scope) → 指挥派遣 dispatch (a few are sent back and re-dispatched t
 the town) → 处理反馈 handle, before or after the deadline computed from the event type's time limit
 (calendar hours, or working days of 8:30–17:30 skipping weekends and the main public holidays) →
 核查结案 check and close (a failed check sends the case back: 返工) → 考核评价 evaluate, with a
-call-back for part of the cases. Steps after the end of ``end`` have not happened yet, so recent cases
+call-back for part of the cases, made by the centre in working time. Each body has its own latent
+performance (deadlines kept, checks failed, call-backs satisfied), so a monthly ranking separates
+towns and departments; the town-level bodies take the matters of the place (以块为主) and their
+sub-centres dispatch them. Steps after the end of ``end`` have not happened yet, so recent cases
 are still open and their status says how far they got.
 
 Everything is vectorised per chunk of days; the same seed, end date and options give the same cases.
