@@ -26,8 +26,11 @@ Seven digits: major class (2) + sub-class (2) + item (3).
   安全生产, 生态环境, 社会治安, 劳动保障, 消防安全, 食品药品, 民生服务, 矛盾纠纷, 河湖水务,
   农业农村, 房屋安全, 交通出行.
 
-A missing ``manage_code`` means no body is named: the town of the grid answers (属地兜底); a
-missing ``handle_code`` likewise means the town handles it.
+A missing ``manage_code`` means the town of the grid answers: the matters of the place that the
+town-level body manages and handles (以块为主: litter, shopfronts, street stalls, disputes, rented
+housing…, the sub-classes of ``_TOWN_LED``), and what no body is named for (属地兜底); a missing
+``handle_code`` likewise means the town handles it. Component problems are only the kinds that
+happen to each class (``_CLASS_KINDS``); utilities answer their own service matters.
 """
 
 from __future__ import annotations
