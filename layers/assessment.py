@@ -210,6 +210,8 @@ class Assessment:
             row["deductions"] = {k: _clean(rec[f"deduct_{k}"]) for k in self.scheme.deductions}
             row["score_previous"] = _clean(rec["score_previous"])
             row["score_last_year"] = _clean(rec["score_last_year"])
+            for when in ("previous", "last_year"):  # every indicator month on month and year on year
+                row[when] = {k: _clean(rec[f"{k}_{when}"], count=ind.BY_KEY[k].kind == "count") for k in keys}
             rows.append(row)
         return {
             "period": self.period.label,
@@ -289,21 +291,23 @@ def assess(
     prev = period.previous()
     data = ind.load_case_arrays(store, since=prev.start, until=period.end) if cases is None else cases
     rows = _scored(data, period, by=by, scheme=scheme, names=names)
-    rows["score_previous"] = np.nan
-    rows["score_last_year"] = np.nan
+    compared = ["score", *(i.key for i in INDICATORS)]
+    for when in ("previous", "last_year"):  # month on month, year on year (NaN: no data then)
+        for key in compared:
+            rows[f"{key}_{when}"] = np.nan
     if compare:
         first = _first_report(store)
-        prev_rows = _scored(data, prev, by=by, scheme=scheme, names=names)
-        rows["score_previous"] = rows["code"].map(prev_rows.set_index("code")["score"])
         last = period.last_year()
-        if first is not None and last.end > first:
-            ly_data = (
-                cases if cases is not None else ind.load_case_arrays(store, since=last.start, until=last.end)
-            )
-            ly = _scored(ly_data, last, by=by, scheme=scheme, names=names)
-            rows["score_last_year"] = rows["code"].map(ly.set_index("code")["score"])
-        if first is not None and prev.end <= first:
-            rows["score_previous"] = np.nan
+        for when, other in (("previous", prev), ("last_year", last)):
+            if first is None or other.end <= first:  # the store holds no case then
+                continue
+            if cases is None and when == "last_year":
+                other_data = ind.load_case_arrays(store, since=other.start, until=other.end)
+            else:
+                other_data = data
+            then = _scored(other_data, other, by=by, scheme=scheme, names=names).set_index("code")
+            for key in compared:
+                rows[f"{key}_{when}"] = rows["code"].map(then[key])
     if code is not None:
         if by == "department" and code not in names:
             code = next(c for c, n in names.items() if n == code)
@@ -418,18 +422,22 @@ def write_xlsx(
         sheet.append(["期间规则 period rule", i.period])
         sheet.append(["越高越好 higher is better", "是" if i.higher_is_better else "否"])
         sheet.append([])
-        sheet.append(["代码 code", "名称 name", "分子 numerator", "分母 denominator", "值 value"])
+        sheet.append(["代码 code", "名称 name", "分子 numerator", "分母 denominator", "值 value",
+                      "上期 previous", "去年同期 last year"])  # fmt: skip
         for cell in sheet[sheet.max_row]:
             cell.font = bold
         for rec in result.rows.to_dict(orient="records"):
             value = _clean(rec[i.key], count=i.kind == "count")
+            before = _clean(rec[f"{i.key}_previous"], count=i.kind == "count")
+            year = _clean(rec[f"{i.key}_last_year"], count=i.kind == "count")
             sheet.append([
                 rec["code"], rec["name"], int(rec[i.numerator]),
                 int(rec[i.denominator]) if i.denominator else None,
-                "—" if value is None else value,
+                *("—" if v is None else v for v in (value, before, year)),
             ])  # fmt: skip
-            if i.kind == "rate" and value is not None:
-                sheet.cell(row=sheet.max_row, column=5).number_format = "0.0%"
+            if i.kind == "rate":
+                for col in (5, 6, 7):
+                    sheet.cell(row=sheet.max_row, column=col).number_format = "0.0%"
     wsw = wb.create_sheet("权重 Weights")
     wsw.append(["方案 scheme", result.scheme.name, result.scheme.title_zh, result.scheme.title_en])
     wsw.append(["指标 indicator", "名称 name", "分值 points"])

@@ -14,7 +14,8 @@ from openpyxl import load_workbook
 from cli import main
 from layers import assessment
 from layers.errors import SchemeError
-from layers.indicators import INDICATORS
+from layers.indicators import INDICATORS, Period
+from layers.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2026-11"
@@ -191,3 +192,26 @@ def test_forecast_command_refuses_a_store_without_whole_months(small_store_path:
         cwd=ROOT, capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "no whole month" in done.stderr
+
+
+def test_month_on_month_is_the_previous_months_assessment(
+    small_store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """December's previous values are November's own numbers; the year before holds no case."""
+    nov = {r["code"]: r for r in _json(small_store_path, capsys, "--by", "department")["rows"]}
+    assert (
+        main(
+            ["assess", "--store", str(small_store_path), "--month", "2026-12", "--by", "department", "--json"]
+        )
+        == 2
+    )
+    capsys.readouterr()  # December holds no report: refused; compare November with October instead
+    for r in nov.values():
+        assert r["previous"]["registered"] in (None, 0) and r["last_year"]["closure_rate"] is None
+    with open_store(small_store_path, readonly=True) as store:
+        dec = assessment.assess(store, Period.of_months("2026-12"), by="department", check=False)
+    for rec in dec.to_json()["rows"]:
+        if rec["code"] in nov:
+            assert rec["score_previous"] == nov[rec["code"]]["score"]
+            for i in INDICATORS:
+                assert rec["previous"][i.key] == nov[rec["code"]][i.key], (rec["code"], i.key)
