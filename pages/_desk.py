@@ -267,6 +267,9 @@ def queue_view(frame: pd.DataFrame) -> pd.DataFrame:
         view["distance_m"] = view["distance_m"].round(0)
     if "hours_left" in view:
         view["hours_left"] = view["hours_left"].round(1)
+    for col in ("deadline_at", "reported_at"):
+        if col in view:  # a case not dispatched yet has no deadline: a dash, not "None"
+            view[col] = view[col].fillna("–").astype(str).str.replace("T", " ", regex=False)
     return view.rename(columns={c: t(f"desk.col.{c}") for c in cols})
 
 
