@@ -200,7 +200,10 @@ def scope_mask(cases: ind.CaseArrays, scope: Scope) -> np.ndarray | None:
 def rate_columns(frame: pd.DataFrame) -> dict[str, Any]:
     """Column settings with each indicator's name and formula; rates and hours arrive as text
     (:func:`floor_rates`)."""
-    cfg: dict[str, Any] = {}
+    cfg: dict[str, Any] = {
+        "code": st.column_config.TextColumn(t("col.code")),
+        "name": st.column_config.TextColumn(t("col.name")),
+    }
     for i in ind.INDICATORS:
         if i.key in frame.columns:
             if i.kind == "count":

@@ -111,7 +111,10 @@ with guarded():
     left, right = st.columns(2)
     with left:
         st.subheader(t("cockpit.trend"))
-        shown = [m for m in months if m <= month][:12][::-1]
+        # Whole months only: the month the data begins in is left out when it begins inside it.
+        begins = f"{ctx.span[0]:%Y-%m}" if ctx.span and ctx.span[0].day != 1 else None
+        whole = [m for m in months if m != begins] or months
+        shown = [m for m in whole if m <= month][:12][::-1]
         trend = pd.DataFrame(
             [
                 {"month": m, **{k: v for k, v in _total(cases, ind.Period.of_months(m), within).items()}}
