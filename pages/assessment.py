@@ -78,7 +78,10 @@ with guarded():
         "score_previous": st.column_config.NumberColumn(t("col.score_previous"), format="%.2f"),
         "score_last_year": st.column_config.NumberColumn(t("col.score_last_year"), format="%.2f"),
     }
-    st.dataframe(table, hide_index=True, column_config=cfg, key="a_table")
+    # Tall enough for every town or department, the bottom three included, without scrolling.
+    st.dataframe(
+        table, hide_index=True, column_config=cfg, key="a_table", height=min(38 + 35 * len(table), 640)
+    )
 
     with st.expander(
         t("assess.weights", title=result.scheme.title_zh if ctx.lang == "zh" else result.scheme.title_en)
