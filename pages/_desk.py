@@ -422,6 +422,7 @@ def case_panel(ctx: Context, case_id: str, *, viewer: cases.Viewer, show_map_: b
         hist["step"] = hist["step"].map(known).fillna(hist["step"])  # a step with no name shows its code
     if "role" in hist:
         hist["role"] = hist["role"].map(labels("role", hist["role"].unique().tolist()))
+    hist = hist.fillna("–")  # a step taken by no body (report, register) shows a dash, not "None"
     st.dataframe(
         hist.rename(columns={c: t(f"desk.hcol.{c}") for c in hist.columns}), hide_index=True, width="stretch"
     )
