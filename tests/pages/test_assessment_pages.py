@@ -89,3 +89,49 @@ def test_analysis_page_opens(small_env: Path) -> None:
     assert classes["n"].sum() == 887
     at.radio(key="n_split").set_value("channel").run()
     assert not at.exception
+
+
+def test_every_word_of_the_assessment_pages_is_in_both_languages() -> None:
+    import ast
+
+    from layers import indicators
+    from pages._i18n import STRINGS
+    from spatial.hotspots import CLASSES
+
+    keys = set()
+    for name in ("_assess", "assessment", "leader", "analysis"):
+        tree = ast.parse((ROOT / "pages" / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "t" and node.args:
+                arg = node.args[0]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    keys.add(arg.value)
+    for prefix, codes in (
+        ("ind", [i.key for i in indicators.INDICATORS]),
+        ("emerging", list(CLASSES)),
+        ("spot", ["hot_strong", "hot", "none", "cold", "cold_strong"]),
+        ("assess.by", indicators.BY),
+        ("assess.view", ["month", "bimonthly"]),
+        ("assess.drill", ["num", "den"]),
+        ("analysis.rhythm", ["all", "channel", "major"]),
+        ("weekday", range(7)),
+        ("scope", ["district", "town", "department"]),
+    ):
+        keys |= {f"{prefix}.{c}" for c in codes}
+    keys |= {f"emerging.{c}.help" for c in CLASSES}
+    missing = sorted(k for k in keys if k not in STRINGS)
+    assert not missing, missing
+    assert all(len(STRINGS[k]) == 2 and all(STRINGS[k]) for k in keys)
+
+
+def test_the_pages_in_english(small_env: Path) -> None:
+    for page, role, title in (
+        ("assessment", "analyst", "Assessment and ranking"),
+        ("leader", "leader", "Leaders' cockpit"),
+    ):
+        at = _run(page, role=role, lang="en")
+        assert at.title[0].value == title
+        shown = " ".join(
+            e.value for e in (*at.caption, *at.warning, *at.subheader) if isinstance(e.value, str)
+        )
+        assert "assess." not in shown and "cockpit." not in shown and "ind." not in shown, shown
