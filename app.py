@@ -32,16 +32,21 @@ if not path.exists():
     st.navigation([first], position="hidden").run()
     st.stop()
 
-pages = []
-for i, name in enumerate(ROLE_PAGES[role()]):
-    file = PAGES_DIR / f"{name}.py"
-    if not file.is_file():  # a role may list pages this build does not ship
-        continue
-    pages.append(
-        st.Page(str(file), title=t(f"page.{name}"), icon=PAGE_ICONS[name], url_path=name, default=i == 0)
-    )
+pages = [
+    st.Page(str(PAGES_DIR / f"{name}.py"), title=t(f"page.{name}"), icon=PAGE_ICONS[name], url_path=name)
+    for name in ROLE_PAGES[role()]
+    if (PAGES_DIR / f"{name}.py").is_file()  # a role may list pages this build does not ship
+]
 
-page = st.navigation({t("section.pages"): pages}, position="sidebar")
+
+def _land() -> None:
+    # The root address sends each role to its first page. Every page keeps its own address, so a
+    # bookmarked /dispatcher opens the dispatch desk (the default page of a navigation has none).
+    st.switch_page(pages[0])
+
+
+landing = st.Page(_land, title=t("section.pages"), url_path="start", default=True, visibility="hidden")
+page = st.navigation({t("section.pages"): [landing, *pages]}, position="sidebar")
 with guarded():
     sidebar_filters(page=page.url_path)  # only the filters this page reads
 page.run()

@@ -162,6 +162,21 @@ def test_a_deep_link_as_the_servers_first_session_gets_the_app_frame(
         stop_server(proc)
 
 
+@pytest.mark.parametrize(
+    ("role", "path", "heading"), [("dispatcher", "dispatcher", "指挥调度"), ("operator", "", "受理")]
+)
+def test_a_roles_own_page_opens_by_its_address_and_the_root_lands_on_it(
+    server: str, page_and_traffic: tuple, role: str, path: str, heading: str
+) -> None:
+    """A bookmarked /dispatcher is the dispatch desk, not "page not found"; / lands on the role's desk."""
+    page, _ = page_and_traffic
+    page.goto(f"{server}/{path}?role={role}")
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.get_by_text("找不到页面").count() == 0
+
+
 def test_components_become_points_of_the_view_when_zoomed_in(server: str, page_and_traffic: tuple) -> None:
     """Components on, then the map zoomed to street level: the view goes back, its points come in."""
     page, traffic = page_and_traffic
