@@ -305,3 +305,20 @@ def test_the_operator_decides_over_the_duplicate_rule(district: District) -> Non
     )
     with pytest.raises(ValueError, match="not both"):
         submit_report(district, again, link_to=first, new_case=True, actor="受理员")
+
+
+def test_coordinates_in_another_crs_than_declared_are_refused_and_gcj02_files_converted(
+    district: District, tmp_path: Path
+) -> None:
+    metres = _csv(
+        tmp_path / "m.csv", ["M1,C01,0202001,米制坐标当作经纬度,560450,3458450,2026-11-21T08:00:00,"]
+    )
+    rows = intake_file(district, metres, actor="受理员").rows
+    assert rows["outcome"].tolist() == ["rejected"] and "out of range" in rows["reason"].iat[0]
+    glon, glat = wgs84_to_gcj02(np.array([LON]), np.array([LAT]))
+    gcj = _csv(
+        tmp_path / "g.csv", [f"W1,C05,0202001,微信随手拍,{glon[0]:.7f},{glat[0]:.7f},2026-11-21T08:00:00,"]
+    )
+    as_wgs = intake_file(district, gcj, actor="受理员", crs="GCJ02").rows
+    case = cases.get_case(district.store, as_wgs["case_id"].iat[0])
+    assert abs(case["lon"] - LON) < 1e-6 and abs(case["lat"] - LAT) < 1e-6
