@@ -37,8 +37,10 @@ from layers.errors import StoreBusyError, StoreError, StoreExistsError, StoreUnr
 #: "ONGR" — marks a SQLite file as a OneGrid store (PRAGMA application_id).
 APPLICATION_ID = 0x4F4E4752
 #: Current schema version (PRAGMA user_version). 2: the case desk (intake, send-backs, cards,
-#: duplicate reports, duplicate rules, actor roles in the case history).
-SCHEMA_VERSION = 2
+#: duplicate reports, duplicate rules, actor roles in the case history). 3: the survey's undo stack
+#: (``component_history.undoes``) and batch previews kept in the store (``import_batches.state``,
+#: ``import_preview_rows``).
+SCHEMA_VERSION = 3
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -52,7 +54,7 @@ CREATE TABLE meta (
 CREATE TABLE generations (
     id         INTEGER PRIMARY KEY,
     valid_from TEXT NOT NULL,          -- ISO date, inclusive
-    valid_to   TEXT,                   -- ISO date, exclusive; NULL while current
+    valid_to   TEXT,                   -- ISO date, exclusive; NULL while current or scheduled
     note       TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL
 );
@@ -123,7 +125,8 @@ CREATE TABLE component_history (
     action         TEXT NOT NULL,       -- create / move / state / edit / undo / reassign / delete
     before         TEXT,                -- JSON
     after          TEXT,                -- JSON
-    reason         TEXT NOT NULL DEFAULT ''
+    reason         TEXT NOT NULL DEFAULT '',
+    undoes         INTEGER              -- for an undo: the id of the change it reverts
 );
 CREATE INDEX component_history_code ON component_history(component_code, id);
 
@@ -264,14 +267,41 @@ CREATE TABLE import_batches (
     actor      TEXT NOT NULL,
     rows       INTEGER NOT NULL,
     accepted   INTEGER NOT NULL,
-    rejected   INTEGER NOT NULL
+    rejected   INTEGER NOT NULL,
+    state      TEXT NOT NULL DEFAULT 'applied',  -- previewed / applied / discarded
+    sha256     TEXT NOT NULL DEFAULT '',         -- of the file's bytes: the same file twice is told
+    crs        TEXT NOT NULL DEFAULT '',
+    detail     TEXT NOT NULL DEFAULT '{}'        -- JSON: format, size, columns, grids revision
 );
+CREATE INDEX import_batches_file ON import_batches(kind, sha256);
 CREATE TABLE import_rejects (
     id         INTEGER PRIMARY KEY,
     batch_id   INTEGER NOT NULL REFERENCES import_batches(id),
     row_number INTEGER NOT NULL,
     raw        TEXT NOT NULL,           -- the row as received (JSON)
     reason     TEXT NOT NULL
+);
+-- A batch checked but not yet applied: one row per data row of the file, as previewed.
+CREATE TABLE import_preview_rows (
+    batch_id    INTEGER NOT NULL REFERENCES import_batches(id),
+    row_number  INTEGER NOT NULL,
+    code        TEXT NOT NULL,
+    x_in        TEXT NOT NULL,
+    y_in        TEXT NOT NULL,
+    note        TEXT NOT NULL,
+    x           REAL,
+    y           REAL,
+    old_x       REAL,
+    old_y       REAL,
+    old_grid    TEXT,
+    new_grid    TEXT,
+    distance_m  REAL,
+    version     INTEGER,
+    accepted    INTEGER NOT NULL,
+    reason_code TEXT NOT NULL,   -- every reason, ';'-separated, first the main one
+    reason      TEXT NOT NULL,
+    raw         TEXT,            -- the rejected row as received (JSON)
+    PRIMARY KEY (batch_id, row_number)
 );
 """
 
@@ -319,8 +349,29 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """The survey's undo stack and batch previews kept in the store."""
+    conn.execute("ALTER TABLE component_history ADD COLUMN undoes INTEGER")
+    # Undos written before the column named their change only in the default reason "undo <id>".
+    conn.execute(
+        "UPDATE component_history SET undoes = CAST(substr(reason, 6) AS INTEGER) "
+        "WHERE action = 'undo' AND reason GLOB 'undo [0-9]*' AND reason NOT GLOB 'undo [0-9]*[^0-9]*'"
+    )
+    for column in (
+        "state TEXT NOT NULL DEFAULT 'applied'",
+        "sha256 TEXT NOT NULL DEFAULT ''",
+        "crs TEXT NOT NULL DEFAULT ''",
+        "detail TEXT NOT NULL DEFAULT '{}'",
+    ):
+        conn.execute(f"ALTER TABLE import_batches ADD COLUMN {column}")
+    conn.execute("CREATE INDEX import_batches_file ON import_batches(kind, sha256)")
+    first = "-- A batch checked but not yet applied"
+    for statement in _statements(SCHEMA[SCHEMA.index(first) :]):
+        conn.execute(statement)
+
+
 #: Upgrades from version N to N+1, each run inside the upgrade transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 @dataclass(frozen=True)
@@ -588,7 +639,8 @@ class Store:
     def current_generation(self) -> int:
         with translated(self.path):
             row = self.conn.execute(
-                "SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id DESC LIMIT 1"
+                # The oldest open generation: a later open one is scheduled, not yet in effect.
+                "SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id LIMIT 1"
             ).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: the store has no current grid generation")
@@ -706,11 +758,44 @@ def open_store(
             # than by whatever query a command happens to run first.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             conn.execute("SELECT count(*) FROM meta").fetchone()
+            due = _scheduled_generation_due(conn)
     except BaseException:
         if conn is not None:
             conn.close()
         raise
-    return Store(p, conn)
+    store = Store(p, conn)
+    if due:
+        # A grid generation scheduled for a day that has now come takes effect here, before
+        # anything reads the store: every command and page opens it, so lookups never see the new
+        # grids with components still in the old ones. A reader has it done by a writer, once,
+        # as with a schema upgrade.
+        if readonly:
+            store.close()
+            open_store(p, readonly=False, busy_timeout_s=busy_timeout_s).close()
+            return open_store(p, readonly=True, busy_timeout_s=busy_timeout_s)
+        from layers.planner import take_effect  # the planner builds on the store
+
+        try:
+            take_effect(store)
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _scheduled_generation_due(conn: sqlite3.Connection) -> bool:
+    """Whether a scheduled grid generation (see :func:`layers.planner.adopt_grids`) is due today.
+
+    The current generation is the oldest one still open (``valid_to IS NULL``); a later open one
+    is scheduled and waits for its ``valid_from``.
+    """
+    from layers.workcalendar import now_dt
+
+    row = conn.execute(
+        "SELECT min(valid_from) FROM generations WHERE valid_to IS NULL"
+        " AND id > (SELECT min(id) FROM generations WHERE valid_to IS NULL)"
+    ).fetchone()
+    return row is not None and row[0] is not None and str(row[0])[:10] <= now_dt().date().isoformat()
 
 
 def _kind_of(path: Path) -> str:

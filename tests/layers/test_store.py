@@ -83,9 +83,40 @@ _V2_CASE_COLUMNS = (
 )  # fmt: skip
 
 
+def _as_schema_2(raw: sqlite3.Connection) -> None:
+    """What schema 2 wrote: no undo stack column, no batch previews."""
+    raw.execute("DROP TABLE import_preview_rows")
+    raw.execute("DROP INDEX import_batches_file")
+    for column in ("state", "sha256", "crs", "detail"):
+        raw.execute(f"ALTER TABLE import_batches DROP COLUMN {column}")
+    raw.execute("ALTER TABLE component_history DROP COLUMN undoes")
+    raw.execute("PRAGMA user_version = 2")
+
+
+def test_schema_2_store_gains_the_undo_stack_and_batch_previews(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    _make(path)
+    raw = sqlite3.connect(path)
+    _as_schema_2(raw)
+    raw.execute(
+        "INSERT INTO component_history(component_code, version, changed_at, actor, action, reason) "
+        "VALUES ('c', 2, 'now', 'a', 'move', ''), ('c', 3, 'now', 'a', 'undo', 'undo 1'),"
+        " ('c', 4, 'now', 'a', 'undo', 'undo 1 because')"
+    )
+    raw.commit()
+    raw.close()
+    with open_store(path) as st:
+        assert st.info().schema_version == SCHEMA_VERSION == 3
+        undoes = st.conn.execute("SELECT undoes FROM component_history ORDER BY id").fetchall()
+        assert undoes == [(None,), (1,), (None,)]
+        assert st.conn.execute("SELECT count(*) FROM import_preview_rows").fetchone() == (0,)
+        assert st.conn.execute("SELECT state FROM import_batches").fetchall() == []
+
+
 def _as_schema_1(path: Path) -> None:
     """Turn a new store into what schema 1 wrote: no case-desk tables, columns or indexes."""
     raw = sqlite3.connect(path)
+    _as_schema_2(raw)
     for index in ("cases_external", "cases_open"):
         raw.execute(f"DROP INDEX {index}")
     for table in ("duplicate_reports", "duplicate_rules"):
@@ -103,7 +134,7 @@ def test_schema_1_store_is_upgraded_in_one_transaction(tmp_path: Path) -> None:
     _make(path)
     _as_schema_1(path)
     with open_store(path) as st:
-        assert st.info().schema_version == SCHEMA_VERSION == 2
+        assert st.info().schema_version == SCHEMA_VERSION == 3
         cols = [r[1] for r in st.conn.execute("PRAGMA table_info(cases)")]
         assert set(_V2_CASE_COLUMNS) <= set(cols)
         assert (
