@@ -34,6 +34,7 @@ from scipy.spatial import cKDTree
 
 from layers import routing, tabular, workflow
 from layers.cases import DISTRICT_CENTRE, states_clause
+from layers.codes import community_code
 from layers.district import District
 from layers.errors import InputFileError
 from layers.store import Store
@@ -329,8 +330,10 @@ def _validate(
     rows.reject(code == "", "unknown_event", np.where(ev == "", "no event type given", ev))
     v["event"] = code
     # Free text: stored as given (escaped where shown), but not empty and not endless.
+    rows.reject(v["description"] == "", "empty_description")
+    if cols.get("description") is not None:  # kept exactly as sent, spaces and line ends included
+        v["description"] = frame[cols["description"]].fillna("").astype(str).to_numpy(dtype=object)
     desc = v["description"]
-    rows.reject(desc == "", "empty_description")
     lengths = pd.Series(desc).str.len().to_numpy()
     rows.reject(lengths > _MAX_DESCRIPTION, "too_long", f"description over {_MAX_DESCRIPTION:,} characters")
     for role in ("external_id", "phone", "address", "component", "media_url"):
@@ -895,7 +898,7 @@ def preview_report(district: District, draft: ReportDraft, *, now: str | None = 
     dept = routed["dept_code"].iat[0]
     names = cat.departments.set_index("code")["short_name"]
     l3 = str(v["grid_l3"][0])
-    l2 = l3[:12] + "000"
+    l2 = community_code(l3)
     l1 = str(v["grid_l1"][0])
     centre = cat.town_of_dept.get(dept, DISTRICT_CENTRE) if dept else DISTRICT_CENTRE
     centre_name = "区联动中心" if centre == DISTRICT_CENTRE else f"{cat.grid_names.get(centre, centre)}分中心"

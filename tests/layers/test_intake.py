@@ -322,3 +322,19 @@ def test_coordinates_in_another_crs_than_declared_are_refused_and_gcj02_files_co
     as_wgs = intake_file(district, gcj, actor="受理员", crs="GCJ02").rows
     case = cases.get_case(district.store, as_wgs["case_id"].iat[0])
     assert abs(case["lon"] - LON) < 1e-6 and abs(case["lat"] - LAT) < 1e-6
+
+
+def test_free_text_is_stored_exactly_as_sent(district: District, tmp_path: Path) -> None:
+    text = "  第一行\n第二行 <b>粗体</b> **星号**  "
+    frame = pd.DataFrame(
+        [{"id": "T1", "event": "0202001", "description": text, "lon": str(LON), "lat": str(LAT),
+          "time": "2026-11-21T08:00:00"}]
+    )  # fmt: skip
+    from layers.intake import intake_frame
+
+    rows = intake_frame(district, frame, channel="C01", actor="受理员").rows
+    assert cases.get_case(district.store, rows["case_id"].iat[0])["description"] == text
+    blank = frame.assign(id="T2", description=" \n ")
+    assert intake_frame(district, blank, channel="C01", actor="受理员").rows["outcome"].tolist() == [
+        "rejected"
+    ]
