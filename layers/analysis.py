@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.grids import community_of, town_of
+from layers.codes import community_of, grid_prefix, town_of
 from layers.staff import mask_personal
 from layers.store import Store
 from spatial.component_index import ComponentIndex
@@ -315,19 +315,13 @@ def coverage(grids: pd.DataFrame, *, case_stats: pd.DataFrame, components: pd.Se
     return out
 
 
-def _grid_prefix(code: str, level: int) -> str:
-    if level not in (1, 2, 3):
-        raise ValueError(f"grid level must be 1, 2 or 3, not {level}")
-    return {1: code[:9], 2: code[:12], 3: code}[level]
-
-
 def grid_condition(column: str, code: str, *, level: int) -> tuple[str, list[object]]:
     """An SQL condition for "``column`` (a level-3 code) lies in grid ``code`` of ``level``".
 
     A range over the code prefix, not ``LIKE 'prefix%'``: SQLite's ``LIKE`` is case-insensitive,
     so it cannot use the index on the column and scans the table; a range is an index search.
     """
-    prefix = _grid_prefix(code, level)
+    prefix = grid_prefix(code, level=level)
     if not prefix:
         raise ValueError("a grid code is needed")
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first text after every "prefix…"

@@ -15,8 +15,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from layers.codes import community_of, town_of
 from layers.components import load_components
-from layers.grids import community_of, load_grids, town_of
+from layers.grids import load_grids
 from layers.store import Store, open_store
 from spatial.locate import GridLocator
 

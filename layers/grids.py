@@ -60,18 +60,6 @@ def write_grids(conn: sqlite3.Connection, grids: gpd.GeoDataFrame, *, generation
     return len(grids)
 
 
-def town_of(codes: np.ndarray | pd.Series) -> np.ndarray:
-    """Level-1 code of grid codes (the first 9 digits, zero-padded to 15)."""
-    s = pd.Series(np.asarray(codes, dtype=object)).astype(str)
-    return (s.str.slice(0, 9) + "000000").to_numpy(dtype=object)
-
-
-def community_of(codes: np.ndarray | pd.Series) -> np.ndarray:
-    """Level-2 code of level-3 grid codes (the first 12 digits, zero-padded to 15)."""
-    s = pd.Series(np.asarray(codes, dtype=object)).astype(str)
-    return (s.str.slice(0, 12) + "000").to_numpy(dtype=object)
-
-
 def write_land(conn: sqlite3.Connection, land: shapely.Geometry, *, source: str) -> None:
     conn.execute(
         "INSERT INTO land(id, area_m2, source, geom) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE "

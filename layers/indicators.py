@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from layers.codes import ancestor_sql
 from layers.errors import AssessmentError
 from layers.store import Store
 from layers.workcalendar import now_dt, working_calendar
@@ -414,7 +415,7 @@ def load_case_arrays(
         )
         params += [s] * 6
     sql = (
-        "SELECT id, town_code, dept_code, substr(grid_code, 1, 12) || '000' AS community, centre_code, "
+        f"SELECT id, town_code, dept_code, {ancestor_sql('grid_code', level=2)} AS community, centre_code, "
         f"grid_code, channel_code, event_type_code, {', '.join(_TIMES)}, rework_count, sendback_count, satisfaction "
         f"FROM cases WHERE {' AND '.join(where)}"
     )

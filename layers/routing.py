@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from layers.codes import is_grid_code, town_of
 from spatial.errors import CodeError
 from spatial.nearest import ClassIndex, build_class_index
 
@@ -115,7 +116,7 @@ def town_of_grid(grid_codes: np.ndarray | Sequence[str | None], *, departments: 
     ok = _has(grids)
     if ok.any():
         g = pd.Series(grids[ok].astype(str))
-        level1[ok] = (g.str.slice(0, 9) + "000000").where(g.str.len() == 15).to_numpy(dtype=object)
+        level1[ok] = np.where(is_grid_code(g), town_of(g), None)
     level1[pd.isna(level1)] = None
     pos = _lookup(level1, town_index)
     out = np.full(grids.shape[0], None, dtype=object)

@@ -30,6 +30,7 @@ import streamlit as st
 
 import settings
 from layers import analysis
+from layers.codes import grid_prefix
 from layers.grids import load_grids
 from layers.store import Store, open_store
 from maps.base import Basemap, basemap_choices
@@ -433,7 +434,7 @@ def components_in_view(ctx: Context, view: Any, *, limit: int) -> tuple[pd.DataF
 
 
 def grids_in_town(grids: gpd.GeoDataFrame, town: str | None) -> gpd.GeoDataFrame:
-    return grids if not town else grids[grids["code"].str.startswith(town[:9])]
+    return grids if not town else grids[grids["code"].str.startswith(grid_prefix(town, level=1))]
 
 
 def map_labels() -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from layers import indicators as ind
+from layers.codes import grid_prefix
 from maps.assessment import score_map
 from maps.base import finish
 from pages._assess import (
@@ -50,7 +51,7 @@ with guarded():
     result = cached_assessment(ctx.store_key, ctx.rev("cases", "grids", "catalog"), first, month, by)
     rows = result.rows
     if scope.kind == "town" and by == "community":
-        rows = rows[rows["code"].str.startswith((scope.code or "")[:9])]
+        rows = rows[rows["code"].str.startswith(grid_prefix(scope.code or "", level=1))]
     st.caption(t("assess.caption", as_of=result.as_of) + f" · {result.period.label}")
     if rows.empty:
         st.info(t("assess.no_rows"))
@@ -129,7 +130,7 @@ with guarded():
         level = 1 if by == "town" else 2
         grids = cached_display_grids(ctx.store_key, ctx.rev("grids"), level)
         if scope.kind == "town":
-            grids = grids[grids["code"].str.startswith((scope.code or "")[:9])]
+            grids = grids[grids["code"].str.startswith(grid_prefix(scope.code or "", level=1))]
         basemap = basemap_picker(where=st)
         m = score_map(
             grids,

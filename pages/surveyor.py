@@ -13,6 +13,7 @@ import streamlit as st
 
 import settings
 from layers import survey
+from layers.codes import is_component_code
 from layers.components import STATES
 from layers.errors import StaleBatchError, StaleEditError
 from layers.store import Store, open_store
@@ -92,7 +93,7 @@ def _finder(store: Store) -> None:
     text = c2.text_input(_t("查找内容", "Search for"), key="survey.query").strip()
     if not text:
         return
-    exact = mode == "code" and len(text) == 16
+    exact = mode == "code" and bool(is_component_code([text])[0])
     found = _attempt(
         lambda: survey.find_components(
             store,

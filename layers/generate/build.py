@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 import settings
-from layers.grids import town_of, write_grids, write_land
+from layers.codes import town_of
+from layers.grids import write_grids, write_land
 from layers.store import build_store, check_target
 
 #: progress(stage, fraction of the whole run done, 0..1)

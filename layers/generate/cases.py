@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from scipy.spatial import cKDTree
 
 from layers import routing, workflow
+from layers.codes import town_of
 from layers.workcalendar import deadlines, working_calendar
 from spatial.errors import CodeError
 
@@ -428,7 +429,7 @@ def _prepare(
     if "town_code" in grids_l3.columns:
         town_of_grid = grids_l3["town_code"].astype(str).to_numpy(dtype=object)
     else:
-        town_of_grid = (grids_l3["code"].astype(str).str.slice(0, 9) + "000000").to_numpy(dtype=object)
+        town_of_grid = town_of(grids_l3["code"])
     town_codes, grid_town_idx = np.unique(town_of_grid.astype(str), return_inverse=True)
     towns = departments[departments["town_code"].notna()]
     short_by_town = dict(zip(towns["town_code"].astype(str), towns["short_name"].astype(str), strict=True))
@@ -483,9 +484,7 @@ def _prepare(
     comp_town = np.full(len(comps), -1, dtype=np.int64)
     if "grid_code" in components.columns:
         gc = components["grid_code"].astype(str).to_numpy(dtype=object)[order]
-        comp_town = pd.Index(town_codes.astype(str)).get_indexer(
-            pd.Series(gc).str.slice(0, 9).add("000000").to_numpy(dtype=object)
-        )
+        comp_town = pd.Index(town_codes.astype(str)).get_indexer(town_of(gc))
     by_town = np.argsort(comp_town, kind="stable")
     t_count = np.bincount(comp_town[comp_town >= 0], minlength=town_codes.size)
     t_start = np.searchsorted(comp_town[by_town], np.arange(town_codes.size))

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
+from layers.codes import town_of
 from layers.components import COMPONENT_COLUMNS, SOURCES, STATES
 from layers.generate.grids import urban_density
 from layers.generate.streets import KINDS, Streets
@@ -357,7 +358,7 @@ def make_components(
     surveyed, changed = _dates(n, state, end=end, rng=rng)
 
     if bodies is not None:
-        town = pd.Series(grid_code, dtype=object).str[:9].add("000000").to_numpy(dtype=object)
+        town = town_of(grid_code)
         supervisor, owner, maintainer = bodies(class_col, town)
     else:
         supervisor = owner = maintainer = np.full(n, None, dtype=object)
