@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.grids import load_grids, town_of, write_grids
+from layers.codes import town_of
+from layers.grids import load_grids, write_grids
 from layers.store import Store
 from settings import WORK_CRS
 from spatial.errors import CRSError, GeometryError, OneGridError
