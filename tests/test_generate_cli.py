@@ -3,6 +3,7 @@ determinism, and every kind of bad input refused with nothing overwritten."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -102,81 +103,66 @@ def test_table_exports(small_store_path: Path, tmp_path: Path) -> None:
     assert len(pyogrio.read_dataframe(tmp_path / "c.gpkg")) > 0
 
 
-def test_export_errors(small_store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        cli.main(
-            [
-                "export",
-                "--store",
-                str(small_store_path),
-                "--layer",
-                "grids",
-                "--format",
-                "xlsx",
-                "--out",
-                str(tmp_path / "g.xlsx"),
-            ]
-        )
-        == 2
-    )
-    assert "XLSX cannot hold grid polygons" in capsys.readouterr().err
-    assert (
-        cli.main(
-            [
-                "export",
-                "--store",
-                str(small_store_path),
-                "--layer",
-                "grids",
-                "--format",
-                "csv",
-                "--out",
-                str(tmp_path / "g.csv"),
-                "--crs",
-                "EPSG:3857",
-            ]
-        )
-        == 2
-    )
-    assert "cannot export in" in capsys.readouterr().err
-    assert (
-        cli.main(
-            [
-                "export",
-                "--store",
-                str(small_store_path),
-                "--layer",
-                "grids",
-                "--format",
-                "csv",
-                "--out",
-                str(tmp_path / "nope" / "g.csv"),
-            ]
-        )
-        == 2
-    )
-    assert "does not exist" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "fmt, out, extra, message",
+    [
+        ("xlsx", "g.xlsx", [], "XLSX cannot hold grid polygons"),
+        ("csv", "g.csv", ["--crs", "EPSG:3857"], "cannot export in"),
+        ("csv", "nope/g.csv", [], "does not exist"),
+    ],
+)
+def test_export_errors(
+    small_store_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fmt: str,
+    out: str,
+    extra: list[str],
+    message: str,
+) -> None:
+    argv = ["export", "--store", str(small_store_path), "--layer", "grids", "--format", fmt]
+    assert cli.main([*argv, "--out", str(tmp_path / out), *extra]) == 2
+    assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
 # -- determinism ------------------------------------------------------------------------------------
 
 
-def test_same_seed_same_exports_other_seed_other_layout(small_store_path: Path, tmp_path: Path) -> None:
+#: Columns that record when a store was written, not what it holds.
+_WALL_CLOCK = {("meta", "generated_at"), ("generations", "created_at")}
+
+
+def _table_checksums(path: Path) -> dict[str, str]:
+    """SHA-256 of every table's rows in key order (statistics and wall-clock stamps left out)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        sums = {}
+        for table in tables:
+            frame = pd.read_sql_query(f'SELECT * FROM "{table}" ORDER BY 1, 2', conn)
+            if table == "meta":
+                frame = frame[~frame["key"].isin([c for t, c in _WALL_CLOCK if t == "meta"])]
+            frame = frame.drop(columns=[c for t, c in _WALL_CLOCK if t == table and c in frame.columns])
+            sums[table] = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+        return sums
+    finally:
+        conn.close()
+
+
+def test_same_seed_same_store(small_store_path: Path, tmp_path: Path) -> None:
+    """The command regenerates the district table for table (that another seed gives another
+    layout, and each generator's determinism, are pinned by the generator's own tests)."""
     again = tmp_path / "again.sqlite"
-    other = tmp_path / "other.sqlite"
     assert _generate(again, SMALL["seed"]) == 0
-    assert _generate(other, SMALL["seed"] + 1) == 0
-    for layer in ("grids", "components", "cases", "staff", "event_types"):
-        _export(small_store_path, layer, "csv", tmp_path / f"a_{layer}.csv")
-        _export(again, layer, "csv", tmp_path / f"b_{layer}.csv")
-        assert (tmp_path / f"a_{layer}.csv").read_bytes() == (tmp_path / f"b_{layer}.csv").read_bytes(), layer
-    _export(other, "grids", "csv", tmp_path / "c_grids.csv")
-    a = pd.read_csv(tmp_path / "a_grids.csv", dtype=str, encoding="utf-8-sig").set_index("code")
-    c = pd.read_csv(tmp_path / "c_grids.csv", dtype=str, encoding="utf-8-sig").set_index("code")
-    l3a, l3c = a[a["level"] == "3"], c[c["level"] == "3"]
-    common = l3a.index.intersection(l3c.index)
-    assert (l3a.loc[common, "wkt"] != l3c.loc[common, "wkt"]).mean() > 0.5, "another seed, another layout"
+    first, second = _table_checksums(small_store_path), _table_checksums(again)
+    assert {"grids", "components", "cases", "case_history", "staff", "event_types"} <= set(first)
+    assert first == second
 
 
 # -- bad input ---------------------------------------------------------------------------------------
