@@ -228,15 +228,28 @@ def _text(values) -> np.ndarray:  # values: pandas.Series
     return out
 
 
-def _field(df, name: str | None, what: str, path: Path, fields: tuple[str, ...]) -> str | None:
-    if name is None:
-        return None
-    if name in df.columns:
+def _matching_field(name: str, fields: tuple[str, ...]) -> str | None:
+    if name in fields:
         return name
     # Shapefile field names are cut to 10 characters and some tools change case.
     for f in fields:
         if f.lower() == name.lower() or (len(name) > 10 and f.lower() == name[:10].lower()):
             return f
+    return None
+
+
+def _has_field(name: str, fields: tuple[str, ...]) -> bool:
+    return _matching_field(name, fields) is not None
+
+
+def _field(df, name: str | None, what: str, path: Path, fields: tuple[str, ...]) -> str | None:
+    if name is None:
+        return None
+    if name in df.columns:
+        return name
+    found = _matching_field(name, fields)
+    if found is not None:
+        return found
     raise GridFileError(
         f"{path.name}: no {what} field {name!r}; the fields are: {', '.join(fields) or '(none)'}"
     )
@@ -249,6 +262,7 @@ def read_grid_file(
     parent_field: str | None = None,
     level_field: str | None = None,
     name_field: str | None = None,
+    name_optional: bool = False,
     layer: str | None = None,
 ) -> GridFile:
     """Read grids from a GeoJSON, GeoPackage, Shapefile or GeoParquet file into EPSG:4549.
@@ -265,6 +279,8 @@ def read_grid_file(
         Field holding the level (1, 2, 3); by default the level is read from the code.
     name_field
         Field holding the grid's name.
+    name_optional
+        A file without ``name_field`` is read without names instead of being refused.
     layer
         Layer of a multi-layer file (GeoPackage); required when there are several.
 
@@ -284,6 +300,8 @@ def read_grid_file(
     assert code_col is not None
     parent_col = _field(df, parent_field, "parent", p, fields)
     level_col = _field(df, level_field, "level", p, fields)
+    if name_optional and name_field is not None and not _has_field(name_field, fields):
+        name_field = None
     name_col = _field(df, name_field, "name", p, fields)
 
     types = df.geometry.geom_type

@@ -25,6 +25,7 @@ import shapely
 from layers.codes import town_of
 from layers.grids import load_grids, write_grids
 from layers.store import Store
+from layers.workcalendar import now_dt
 from settings import WORK_CRS
 from spatial.errors import CRSError, GeometryError, OneGridError
 from spatial.locate import GridLocator
@@ -38,11 +39,15 @@ __all__ = [
     "CandidateRejectedError",
     "GridComparison",
     "adopt_grids",
+    "cancel_scheduled",
     "check_candidate",
     "compare_grids",
     "district_land",
+    "generations",
     "read_candidate",
     "reshape_candidate",
+    "scheduled_generation",
+    "take_effect",
 ]
 
 #: Cases in these states are finished: they keep the grid they were handled under.
@@ -65,7 +70,17 @@ class CandidateRejectedError(OneGridError):
 
 
 class AdoptionError(OneGridError):
-    """The adoption cannot proceed (date not after the current generation, store changed meanwhile)."""
+    """The adoption cannot proceed (date not after the current generation, nothing to change, a
+    generation already scheduled, store changed meanwhile).
+
+    ``code`` names the reason and ``params`` its values, so a page can say it in its language;
+    the message is the English text the command line prints.
+    """
+
+    def __init__(self, message: str, *, code: str, params: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = dict(params or {})
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,28 +271,18 @@ def read_candidate(
     layers.grid_files.GridFileError
         The file cannot be read (format, features, fields, CRS); see :func:`read_grid_file`.
     """
-    from layers.grid_files import GridFileError, read_grid_file
+    from layers.grid_files import read_grid_file
 
-    def read(name: str | None):  # -> GridFile
-        return read_grid_file(
-            path,
-            code_field=code_field,
-            parent_field=parent_field,
-            level_field=level_field,
-            name_field=name,
-            layer=layer,
-        )
-
-    if name_field is not None:
-        gf = read(name_field)
-    else:
-        # A name field is usual but optional: try it, and read without when the file has none.
-        try:
-            gf = read("name")
-        except GridFileError as exc:
-            if "no name field" not in str(exc):
-                raise
-            gf = read(None)
+    # A name field is usual but optional: a named one must exist, the default one may be absent.
+    gf = read_grid_file(
+        path,
+        code_field=code_field,
+        parent_field=parent_field,
+        level_field=level_field,
+        name_field=name_field or "name",
+        name_optional=name_field is None,
+        layer=layer,
+    )
     names = gf.names if gf.names is not None else np.full(len(gf), "", dtype=object)
     return gpd.GeoDataFrame(
         {"code": gf.codes, "level": gf.levels, "parent_code": gf.parents, "name": names},
@@ -557,7 +562,8 @@ def district_land(store: Store) -> shapely.Geometry:
     l1 = load_grids(store, level=1)
     if l1.empty:
         raise AdoptionError(
-            f"{store.path}: the current generation has no level-1 grids to take the land from"
+            f"{store.path}: the current generation has no level-1 grids to take the land from",
+            code="no_land",
         )
     return shapely.coverage_union_all(l1.geometry.to_numpy())
 
@@ -598,7 +604,11 @@ def rejection_message(report: TopologyReport, *, first: int = 5) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class AdoptionResult:
-    """What :func:`adopt_grids` wrote."""
+    """What :func:`adopt_grids` (or :func:`take_effect`) wrote.
+
+    ``scheduled`` is true for a generation whose ``valid_from`` is still to come: its grids are
+    stored, nothing is reassigned yet, and the counts are zero until it takes effect.
+    """
 
     generation: int
     previous_generation: int
@@ -609,6 +619,7 @@ class AdoptionResult:
     cases_reassigned: int
     cases_moved_to_generation: int
     comparison: GridComparison
+    scheduled: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -616,6 +627,7 @@ class AdoptionResult:
             "generation": self.generation,
             "previous_generation": self.previous_generation,
             "valid_from": self.valid_from.isoformat(),
+            "scheduled": self.scheduled,
             "actor": self.actor,
             "grids_written": self.grids_written,
             "components_reassigned": self.components_reassigned,
@@ -624,6 +636,11 @@ class AdoptionResult:
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "comparison": self.comparison.to_dict(with_lists=False),
         }
+
+
+def _today() -> dt.date:
+    # The one clock of the store (ONEGRID_NOW pins it in tests).
+    return now_dt().date()
 
 
 def adopt_grids(
@@ -636,26 +653,35 @@ def adopt_grids(
     land: shapely.Geometry | None = None,
     note: str = "",
 ) -> AdoptionResult:
-    """Make a candidate grid set the current generation, or refuse it.
+    """Make a candidate grid set the current generation from ``valid_from``, or refuse it.
 
-    In one transaction: a new ``generations`` row valid from ``valid_from`` (the previous one's
-    ``valid_to`` set to it), all candidate grids under it, components and open cases whose level-3
-    grid changes reassigned with a history row each (reason "grid generation N adopted"), and the
-    revisions of grids, components and cases bumped. Open cases whose grid stays follow the new
-    generation. Closed cases keep the grid and generation they were handled under.
+    A ``valid_from`` of today or earlier takes effect at once, in one transaction: a new
+    ``generations`` row (the previous one's ``valid_to`` set to ``valid_from``), all candidate
+    grids under it, components and open cases whose level-3 grid changes reassigned with a history
+    row each (reason "grid generation N adopted"), and the revisions of grids, components and
+    cases bumped. Open cases whose grid stays follow the new generation. Closed cases keep the
+    grid and generation they were handled under.
+
+    A ``valid_from`` still to come *schedules* the generation: its row and grids are written, but
+    the current generation stays current (its ``valid_to`` stays open) and nothing is reassigned:
+    every lookup, intake and page keeps using the current grids. It takes effect the first time
+    the store is opened on or after that day (:func:`layers.store.open_store` calls
+    :func:`take_effect`), which then reassigns components and open cases as they stand that day.
+    One generation at a time can be scheduled; :func:`cancel_scheduled` withdraws it.
 
     Raises
     ------
     CandidateRejectedError
         The topology check found problems (the message lists counts and the first few).
     AdoptionError
-        ``valid_from`` is not after the current generation's start, or the current generation
-        changed while the candidate was being checked.
+        ``valid_from`` is not after the current generation's start, the candidate does not
+        differ from the current generation (code ``identical``), a generation is already
+        scheduled, or the current generation changed while the candidate was being checked.
     CandidateError, CRSError
         The candidate frame is malformed.
     """
     if not actor or not str(actor).strip():
-        raise AdoptionError("an adoption needs the name of who adopts it (actor)")
+        raise AdoptionError("an adoption needs the name of who adopts it (actor)", code="no_actor")
     times: dict[str, float] = {}
     t_all = time.perf_counter()
     cand = normalise_candidate(candidate)
@@ -664,8 +690,17 @@ def adopt_grids(
     if valid_from <= prev_from:
         raise AdoptionError(
             f"valid-from {valid_from.isoformat()} must be after the start of the current "
-            f"generation {generation} ({prev_from.isoformat()})"
+            f"generation {generation} ({prev_from.isoformat()})",
+            code="not_after",
+            params={
+                "valid_from": valid_from.isoformat(),
+                "generation": generation,
+                "start": prev_from.isoformat(),
+            },
         )
+    pending = scheduled_generation(store)
+    if pending is not None:
+        raise _already_scheduled(*pending)
 
     t0 = time.perf_counter()
     report = check_candidate(store, cand, tolerances=tolerances, land=land)
@@ -674,55 +709,62 @@ def adopt_grids(
         raise CandidateRejectedError(rejection_message(report), report=report)
 
     t0 = time.perf_counter()
-    locator = _locator(cand)
     current = load_grids(store, generation=generation)
     cand = _keep_names(cand, current)
     added, removed, reshaped, relabelled, per_level = _diff_grids(
         current, cand, tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2
     )
+    if added.empty and removed.empty and reshaped.empty and relabelled.empty:
+        # A new generation with the same grids would only add an empty row to the history.
+        raise AdoptionError(
+            f"the candidate is the current generation {generation} (no grid added, removed, "
+            f"reshaped by more than {DEFAULT_RESHAPE_TOLERANCE_M2:g} m² or renamed); nothing to adopt",
+            code="identical",
+            params={"generation": generation, "tolerance_m2": DEFAULT_RESHAPE_TOLERANCE_M2},
+        )
+    scheduled = valid_from > _today()
+    locator = None if scheduled else _locator(cand)
     times["prepare"] = time.perf_counter() - t0
 
-    now = dt.datetime.now().replace(microsecond=0).isoformat()
+    now = now_dt().isoformat(timespec="seconds")
     with store.transaction() as conn:
         # The heavy checks ran outside the write lock; make sure nobody adopted meanwhile.
-        if _current_generation(conn) != generation:
+        if _current_generation(conn) != generation or _scheduled_row(conn) is not None:
             raise AdoptionError(
                 "another grid generation was adopted while this one was being checked; "
-                "compare again against the new current generation"
+                "compare again against the new current generation",
+                code="concurrent",
             )
         t0 = time.perf_counter()
         new_gen = _insert_generation(
             conn,
-            previous=generation,
             valid_from=valid_from,
             now=now,
             note=note
             or f"adopted by {actor}: {len(reshaped)} reshaped, {len(added)} added, {len(removed)} removed",
         )
         n_grids = write_grids(conn, cand, generation=new_gen)
+        store.set_meta(conn, **{f"generation.{new_gen}.actor": str(actor)})
         times["write_grids"] = time.perf_counter() - t0
-
-        # Read under the write lock: no component or case can change between locate and update.
-        t0 = time.perf_counter()
-        comps, comp_moves, cases, case_moves = _located(store, locator)
-        times["locate"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        reason = f"grid generation {new_gen} adopted"
-        n_comp = _reassign_components(conn, comp_moves, actor=actor, reason=reason, now=now)
-        stays = ~cases["id"].isin(case_moves["id"]).to_numpy()
-        n_case, n_follow = _reassign_cases(
-            conn,
-            case_moves,
-            followers=cases["id"].to_numpy()[stays],
-            new_generation=new_gen,
-            actor=actor,
-            reason=reason,
-            now=now,
-        )
-        for layer in ("grids", "components", "cases"):
-            store.bump_revision(conn, layer)
-        times["write_moves"] = time.perf_counter() - t0
+        if scheduled:
+            # Stored, not in effect: the current generation keeps its open end.
+            store.bump_revision(conn, "grids")
+            comps = comp_moves = cases = case_moves = _NO_MOVES
+            n_comp = n_case = n_follow = 0
+        else:
+            assert locator is not None
+            comps, comp_moves, cases, case_moves, n_comp, n_case, n_follow = _switch(
+                store,
+                conn,
+                previous=generation,
+                new_gen=new_gen,
+                valid_from=valid_from,
+                locator=locator,
+                actor=str(actor),
+                reason=f"grid generation {new_gen} adopted",
+                now=now,
+                times=times,
+            )
     times["total"] = time.perf_counter() - t_all
 
     comparison = _comparison(
@@ -745,8 +787,184 @@ def adopt_grids(
         cases_reassigned=n_case,
         cases_moved_to_generation=n_follow,
         comparison=comparison,
+        scheduled=scheduled,
         seconds=times,
     )
+
+
+#: Placeholder moves of a scheduled adoption: nothing is located or moved until it takes effect.
+_NO_MOVES = pd.DataFrame(
+    {
+        "id": pd.Series(dtype=object),
+        "code": pd.Series(dtype=object),
+        "status": pd.Series(dtype=object),
+        "from_grid": pd.Series(dtype=object),
+        "to_grid": pd.Series(dtype=object),
+    }
+)
+
+
+def _switch(
+    store: Store,
+    conn: sqlite3.Connection,
+    *,
+    previous: int,
+    new_gen: int,
+    valid_from: dt.date,
+    locator: GridLocator,
+    actor: str,
+    reason: str,
+    now: str,
+    times: dict[str, float],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, int, int, int]:
+    """Make ``new_gen`` (already written) the current generation, inside the caller's transaction.
+
+    Closes ``previous`` at ``valid_from``, reassigns the components and open cases whose level-3
+    grid changes (a history row each) and moves the other open cases to the new generation.
+    """
+    conn.execute("UPDATE generations SET valid_to = ? WHERE id = ?", (valid_from.isoformat(), previous))
+    # Read under the write lock: no component or case can change between locate and update.
+    t0 = time.perf_counter()
+    comps, comp_moves, cases, case_moves = _located(store, locator)
+    times["locate"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    n_comp = _reassign_components(conn, comp_moves, actor=actor, reason=reason, now=now)
+    stays = ~cases["id"].isin(case_moves["id"]).to_numpy()
+    n_case, n_follow = _reassign_cases(
+        conn,
+        case_moves,
+        followers=cases["id"].to_numpy()[stays],
+        new_generation=new_gen,
+        actor=actor,
+        reason=reason,
+        now=now,
+    )
+    for layer in ("grids", "components", "cases"):
+        store.bump_revision(conn, layer)
+    times["write_moves"] = time.perf_counter() - t0
+    return comps, comp_moves, cases, case_moves, n_comp, n_case, n_follow
+
+
+def _already_scheduled(generation: int, valid_from: dt.date) -> AdoptionError:
+    return AdoptionError(
+        f"generation {generation} is already scheduled from {valid_from.isoformat()}; "
+        "cancel it before adopting another",
+        code="scheduled_exists",
+        params={"generation": generation, "valid_from": valid_from.isoformat()},
+    )
+
+
+def _scheduled_row(conn: sqlite3.Connection) -> tuple[int, dt.date] | None:
+    row = conn.execute(
+        "SELECT id, valid_from FROM generations WHERE valid_to IS NULL"
+        " AND id > (SELECT min(id) FROM generations WHERE valid_to IS NULL) ORDER BY id LIMIT 1"
+    ).fetchone()
+    return None if row is None else (int(row[0]), dt.date.fromisoformat(str(row[1])[:10]))
+
+
+def scheduled_generation(store: Store) -> tuple[int, dt.date] | None:
+    """The generation adopted for a day still to come, as ``(id, valid_from)``; ``None`` if none."""
+    return _scheduled_row(store.conn)
+
+
+def take_effect(store: Store, *, today: dt.date | None = None) -> AdoptionResult | None:
+    """Put a scheduled generation into effect if its day has come; ``None`` when none is due.
+
+    :func:`layers.store.open_store` calls this whenever a store is opened, so a generation takes
+    effect when the first command or page opens the store on or after its ``valid_from``.
+    Components and open cases are located in its grids as they stand then; the history rows name
+    the adopter and the day it took effect.
+    """
+    today = _today() if today is None else today
+    pending = scheduled_generation(store)
+    if pending is None or pending[1] > today:
+        return None
+    t_all = time.perf_counter()
+    times: dict[str, float] = {}
+    now = now_dt().isoformat(timespec="seconds")
+    with store.transaction() as conn:
+        # Another process may have put it into effect while this one waited for the lock.
+        pending = _scheduled_row(conn)
+        if pending is None or pending[1] > today:
+            return None
+        new_gen, valid_from = pending
+        previous = _current_generation(conn)
+        assert previous is not None
+        actor = store.meta().get(f"generation.{new_gen}.actor", "planner")
+        grids = load_grids(store, generation=new_gen)
+        current = load_grids(store, generation=previous)
+        diff = _diff_grids(current, grids, tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2)
+        comps, comp_moves, cases, case_moves, n_comp, n_case, n_follow = _switch(
+            store,
+            conn,
+            previous=previous,
+            new_gen=new_gen,
+            valid_from=valid_from,
+            locator=_locator(grids),
+            actor=actor,
+            reason=f"grid generation {new_gen} adopted (scheduled from {valid_from.isoformat()})",
+            now=now,
+            times=times,
+        )
+    times["total"] = time.perf_counter() - t_all
+    return AdoptionResult(
+        generation=new_gen,
+        previous_generation=previous,
+        valid_from=valid_from,
+        actor=actor,
+        grids_written=len(grids),
+        components_reassigned=n_comp,
+        cases_reassigned=n_case,
+        cases_moved_to_generation=n_follow,
+        comparison=_comparison(
+            previous,
+            DEFAULT_RESHAPE_TOLERANCE_M2,
+            diff,
+            comps=comps,
+            comp_moves=comp_moves,
+            cases=cases,
+            case_moves=case_moves,
+            seconds={},
+        ),
+        seconds=times,
+    )
+
+
+def cancel_scheduled(store: Store) -> int:
+    """Withdraw the scheduled generation (its grids and row); returns its id.
+
+    Raises
+    ------
+    AdoptionError
+        No generation is scheduled (code ``none_scheduled``).
+    """
+    with store.transaction() as conn:
+        pending = _scheduled_row(conn)
+        if pending is None:
+            raise AdoptionError("no grid generation is scheduled; nothing to cancel", code="none_scheduled")
+        gen = pending[0]
+        conn.execute("DELETE FROM grids WHERE generation = ?", (gen,))
+        conn.execute("DELETE FROM generations WHERE id = ?", (gen,))
+        conn.execute("DELETE FROM meta WHERE key = ?", (f"generation.{gen}.actor",))
+        store.bump_revision(conn, "grids")
+    return gen
+
+
+def generations(store: Store) -> pd.DataFrame:
+    """Every grid generation, newest first: ``id, valid_from, valid_to, status, grids, note, created_at``.
+
+    ``status`` is ``current``, ``past`` or ``scheduled`` (adopted for a day still to come).
+    """
+    frame = pd.read_sql_query(
+        "SELECT g.id, g.valid_from, g.valid_to, g.note, g.created_at,"
+        " (SELECT count(*) FROM grids WHERE generation = g.id) AS grids"
+        " FROM generations g ORDER BY g.id DESC",
+        store.conn,
+    )
+    current = store.current_generation()
+    ids = frame["id"].to_numpy()
+    frame["status"] = np.where(ids == current, "current", np.where(ids < current, "past", "scheduled"))
+    return frame[["id", "valid_from", "valid_to", "status", "grids", "note", "created_at"]]
 
 
 def _generation_start(store: Store, generation: int) -> dt.date:
@@ -755,16 +973,12 @@ def _generation_start(store: Store, generation: int) -> dt.date:
 
 
 def _current_generation(conn: sqlite3.Connection) -> int | None:
-    row = conn.execute(
-        "SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id DESC LIMIT 1"
-    ).fetchone()
+    # As Store.current_generation: the oldest open one; a later open one is scheduled.
+    row = conn.execute("SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id LIMIT 1").fetchone()
     return None if row is None else int(row[0])
 
 
-def _insert_generation(
-    conn: sqlite3.Connection, *, previous: int, valid_from: dt.date, now: str, note: str
-) -> int:
-    conn.execute("UPDATE generations SET valid_to = ? WHERE id = ?", (valid_from.isoformat(), previous))
+def _insert_generation(conn: sqlite3.Connection, *, valid_from: dt.date, now: str, note: str) -> int:
     cur = conn.execute(
         "INSERT INTO generations(valid_from, valid_to, note, created_at) VALUES (?, NULL, ?, ?)",
         (valid_from.isoformat(), note, now),

@@ -12,6 +12,13 @@ from cli import main
 from tests.layers.test_planner import CURRENT, G1, G2, MOVED, box, grid_frame, make_store, snapshot
 
 
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Adoption depends on the day: a valid-from still to come is scheduled, not applied. The clock
+    # is pinned after every valid-from these tests adopt immediately.
+    monkeypatch.setenv("ONEGRID_NOW", "2027-06-01T09:00:00")
+
+
 @pytest.fixture()
 def store(tmp_path: Path) -> Path:
     return make_store(tmp_path / "tiny.sqlite")

@@ -40,6 +40,13 @@ G1, G2, G3, G4 = "320506003001001", "320506003001002", "320506003002001", "32050
 G5 = "320506003002003"
 
 
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Adoption depends on the day: a valid-from still to come is scheduled, not applied. The clock
+    # is pinned after every valid-from these tests adopt immediately.
+    monkeypatch.setenv("ONEGRID_NOW", "2027-06-01T09:00:00")
+
+
 def box(x0: float, x1: float, y0: float = 0.0, y1: float = 200.0) -> shapely.Polygon:
     return shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
 
@@ -461,3 +468,122 @@ def test_stored_land_is_preferred(store_path: Path) -> None:
         assert district_land(store).equals(box(0, 410))
         # The grids no longer cover the whole land: a gap the adoption must refuse.
         assert check_candidate(store, grid_frame(CURRENT)).counts() == {"gap": 1}
+
+
+# -- issue 12, item 6: nothing-to-adopt and generations scheduled for a later day -------------
+
+
+def test_adopting_the_current_grids_again_is_refused_as_a_no_op(store_path: Path) -> None:
+    with open_store(store_path) as store:
+        adopt_grids(store, grid_frame(MOVED), valid_from=dt.date(2026, 12, 1), actor="a")
+    before = snapshot(store_path)
+    with (
+        open_store(store_path) as store,
+        pytest.raises(AdoptionError, match=r"is the current generation 2 .*nothing to adopt") as info,
+    ):
+        adopt_grids(store, grid_frame(MOVED), valid_from=dt.date(2027, 1, 1), actor="a")
+    assert info.value.code == "identical" and info.value.params["generation"] == 2
+    assert snapshot(store_path) == before  # no empty generation
+
+
+def _located_at(path: Path, x: float, y: float) -> str:
+    from layers.district import open_district
+
+    d = open_district(path, components=False)
+    try:
+        return str(d.locate_all(np.array([X0 + x]), np.array([Y0 + y]))["grid_l3"].iloc[0])
+    finally:
+        d.store.close()
+
+
+def test_a_future_valid_from_is_scheduled_and_takes_effect_on_its_day(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from layers.planner import generations, scheduled_generation
+
+    monkeypatch.setenv("ONEGRID_NOW", "2026-11-30T10:00:00")
+    untouched = {
+        t: rows for t, rows in snapshot(store_path).items() if t not in ("generations", "grids", "meta")
+    }
+    with open_store(store_path) as store:
+        res = adopt_grids(store, grid_frame(MOVED), valid_from=dt.date(2026, 12, 15), actor="张规划")
+        assert res.scheduled and res.generation == 2
+        assert (res.components_reassigned, res.cases_reassigned) == (0, 0)
+        # Before its day the current generation stays current, for every lookup.
+        assert store.current_generation() == 1
+        assert scheduled_generation(store) == (2, dt.date(2026, 12, 15))
+        assert load_grids(store).set_index("code").loc[G1, "area_m2"] == pytest.approx(20_000.0)
+        assert generations(store)[["id", "status", "valid_to"]].values.tolist() == [
+            [2, "scheduled", None],
+            [1, "current", None],
+        ]
+        assert compare_grids(store, grid_frame(MOVED)).generation == 1
+        with pytest.raises(AdoptionError, match="generation 2 is already scheduled from 2026-12-15"):
+            adopt_grids(store, grid_frame(CURRENT), valid_from=dt.date(2026, 12, 20), actor="a")
+    # Components and cases are untouched, and a point in the traded strip is still in G2.
+    after = snapshot(store_path)
+    assert {t: after[t] for t in untouched} == untouched
+    assert _located_at(store_path, 110, 50) == G2
+
+    # The day before: opening the store changes nothing.
+    monkeypatch.setenv("ONEGRID_NOW", "2026-12-14T23:59:59")
+    with open_store(store_path, readonly=True) as store:
+        assert store.current_generation() == 1
+    assert snapshot(store_path) == after
+
+    # On the day, the first opening (here a reader's) puts it into effect.
+    monkeypatch.setenv("ONEGRID_NOW", "2026-12-15T08:00:00")
+    with open_store(store_path, readonly=True) as store:
+        assert store.current_generation() == 2
+        assert scheduled_generation(store) is None
+    assert _located_at(store_path, 110, 50) == G1
+    conn = sqlite3.connect(store_path)
+    assert conn.execute("SELECT id, valid_from, valid_to FROM generations ORDER BY id").fetchall() == [
+        (1, "2023-01-01", "2026-12-15"),
+        (2, "2026-12-15", None),
+    ]
+    comps = dict(conn.execute("SELECT code, grid_code FROM components").fetchall())
+    assert comps["3205060101000002"] == G1 and comps["3205060101000003"] == G1
+    hist = conn.execute("SELECT actor, changed_at, reason FROM component_history").fetchall()
+    assert len(hist) == 2
+    assert set(hist) == {
+        ("张规划", "2026-12-15T08:00:00", "grid generation 2 adopted (scheduled from 2026-12-15)")
+    }
+    cases = dict(conn.execute("SELECT id, grid_code || ':' || grid_generation FROM cases").fetchall())
+    assert cases["C-open-moves"] == f"{G1}:2" and cases["C-open-stays"] == f"{G1}:2"
+    assert cases["C-closed"] == f"{G2}:1"  # a closed case keeps the grid it was handled under
+    conn.close()
+
+
+def test_a_scheduled_generation_can_be_cancelled(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from layers.planner import cancel_scheduled
+
+    monkeypatch.setenv("ONEGRID_NOW", "2026-11-30T10:00:00")
+    before = snapshot(store_path)
+    with open_store(store_path) as store:
+        adopt_grids(store, grid_frame(MOVED), valid_from=dt.date(2026, 12, 15), actor="a")
+        assert cancel_scheduled(store) == 2
+        with pytest.raises(AdoptionError, match="no grid generation is scheduled"):
+            cancel_scheduled(store)
+    assert {t: v for t, v in snapshot(store_path).items() if t != "meta"} == {
+        t: v for t, v in before.items() if t != "meta"
+    }
+
+
+def test_read_candidate_without_a_name_field_and_a_named_field_that_is_missing(tmp_path: Path) -> None:
+    from layers.grid_files import GridFileError
+
+    path = tmp_path / "cand.geojson"
+    grid_frame(MOVED).drop(columns=["name"]).to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    assert (read_candidate(path)["name"] == "").all()
+    with pytest.raises(GridFileError, match="no name field 'mingcheng'"):
+        read_candidate(path, name_field="mingcheng")
+
+
+def test_grid_file_reader_reads_an_optional_name_field_without_it(tmp_path: Path) -> None:
+    from layers.grid_files import read_grid_file
+
+    path = tmp_path / "cand.geojson"
+    grid_frame(MOVED).drop(columns=["name"]).to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    assert read_grid_file(path, name_field="name", name_optional=True).names is None
+    assert list(read_grid_file(tmp_path / "cand.geojson", name_field="code", name_optional=True).names)

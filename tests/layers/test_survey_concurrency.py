@@ -102,7 +102,7 @@ def test_a_move_waiting_on_an_adoption_is_located_in_the_new_grids(
         planner._reassign_components = paused
         with open_store({str(small_store_copy)!r}) as st:
             cand = pickle.loads(Path({str(cand_file)!r}).read_bytes())
-            planner.adopt_grids(st, cand, valid_from=dt.date(2026, 12, 1), actor="规划员")
+            planner.adopt_grids(st, cand, valid_from=dt.date(2026, 11, 1), actor="规划员")
     """)
     try:
         _wait_for(inside, adopter)
@@ -228,7 +228,7 @@ def test_undo_after_an_adoption_restores_into_the_current_grids(small_store_copy
         away = survey.move_component(
             st, code, x=rec["x"], y=rec["y"], crs="EPSG:4549", expected_version=first.version, actor="测绘员"
         )
-        adopt_grids(st, cand, valid_from=dt.date(2026, 12, 1), actor="规划员")
+        adopt_grids(st, cand, valid_from=dt.date(2026, 11, 1), actor="规划员")
         back = survey.undo(
             st, code, expected_version=away.version, actor="测绘员", history_id=away.history_id
         )
