@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         type=date_arg,
         metavar="DATE",
-        help="first day of the new generation (after the current one's start)",
+        help="first day of the new generation (after the current one's start); a day still to come "
+        "schedules it: the current grids stay in use until the store is first opened on or after it",
     )
     parser.add_argument(
         "--actor", default=None, help="who adopts it, for the history (default: the login name)"
@@ -84,6 +85,15 @@ def run(args: argparse.Namespace) -> int:
             return 1
     if args.json:
         print(json.dumps({"adopted": True, **result.to_dict()}, ensure_ascii=False, indent=2))
+        return 0
+    if result.scheduled:
+        print(
+            f"scheduled generation {result.generation} from {result.valid_from.isoformat()}, by "
+            f"{result.actor}: {result.grids_written} grids stored; generation {result.previous_generation} "
+            "stays current until then, and the new one takes effect (components and open cases "
+            "reassigned) when the store is first opened on or after that day"
+        )
+        print("\n".join(summary_lines(result.comparison)[: 2 + len(result.comparison.per_level)]))
         return 0
     print(
         f"adopted generation {result.generation} from {result.valid_from.isoformat()} "

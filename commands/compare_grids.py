@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from commands._common import add_store, store_arg
 
@@ -11,12 +12,23 @@ HELP = "compare a candidate grid file with the current grids: grids, components 
 
 
 def add_candidate(parser: argparse.ArgumentParser) -> None:
-    """Options naming the candidate file and its fields (shared with ``adopt-grids``)."""
-    parser.add_argument(
-        "--candidate",
-        required=True,
+    """Options naming the candidate file and its fields (shared with ``adopt-grids``).
+
+    The file is ``--in``, as in ``check-grids`` and ``assign``; ``--candidate``, the earlier
+    spelling, still works.
+    """
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument(
+        "--in",
+        dest="candidate",
         metavar="FILE",
-        help=".geojson, .gpkg, .shp or .parquet, one polygon per grid, any declared CRS",
+        help="the candidate grids: .geojson, .gpkg, .shp or .parquet, one polygon per grid, any declared CRS",
+    )
+    given.add_argument(
+        "--candidate",
+        dest="candidate_old",
+        metavar="FILE",
+        help="deprecated: the earlier spelling of --in; it still works",
     )
     parser.add_argument("--code-field", default="code", help="field of the grid code (default: code)")
     parser.add_argument(
@@ -30,6 +42,9 @@ def add_candidate(parser: argparse.ArgumentParser) -> None:
 def read_candidate_arg(args: argparse.Namespace):  # -> geopandas.GeoDataFrame
     from layers.planner import read_candidate
 
+    if args.candidate is None:
+        print("note: --candidate is deprecated; name the file with --in", file=sys.stderr)
+        args.candidate = args.candidate_old
     return read_candidate(
         args.candidate,
         code_field=args.code_field,

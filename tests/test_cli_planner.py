@@ -35,14 +35,14 @@ def write(tmp_path: Path, level3: dict, name: str) -> Path:
 
 def test_compare_summary_and_json(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cand = write(tmp_path, MOVED, "moved.geojson")
-    assert main(["compare-grids", "--store", str(store), "--candidate", str(cand)]) == 0
+    assert main(["compare-grids", "--store", str(store), "--in", str(cand)]) == 0
     out = capsys.readouterr().out
     assert "reshaped (2)" in out
     assert "components: 2 of 6 would change level-3 grid" in out
     assert f"{G2} → {G1}: 2" in out
     assert "open cases: 1 of 2 would change level-3 grid" in out
 
-    assert main(["compare-grids", "--store", str(store), "--candidate", str(cand), "--json"]) == 0
+    assert main(["compare-grids", "--store", str(store), "--in", str(cand), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert sorted(r["code"] for r in data["reshaped"]) == [G1, G2]
     assert {m["code"] for m in data["components"]["moves"]} == {"3205060101000002", "3205060101000003"}
@@ -56,7 +56,7 @@ def test_adopt_accepted(store: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
             "adopt-grids",
             "--store",
             str(store),
-            "--candidate",
+            "--in",
             str(cand),
             "--valid-from",
             "2026-12-01",
@@ -86,7 +86,7 @@ def test_adopt_refused_lists_problems(
             "adopt-grids",
             "--store",
             str(store),
-            "--candidate",
+            "--in",
             str(cand),
             "--valid-from",
             "2026-12-01",
@@ -118,7 +118,7 @@ def test_unreadable_candidate_exits_2(
     bad.write_bytes(content)
     before = snapshot(store)
     for argv in (["compare-grids"], ["adopt-grids", "--valid-from", "2026-12-01"]):
-        assert main([*argv, "--store", str(store), "--candidate", str(bad)]) == 2
+        assert main([*argv, "--store", str(store), "--in", str(bad)]) == 2
         assert message in capsys.readouterr().err
     assert snapshot(store) == before
 
@@ -126,14 +126,14 @@ def test_unreadable_candidate_exits_2(
 def test_missing_candidate_and_bad_date_exit_2(
     store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["compare-grids", "--store", str(store), "--candidate", str(tmp_path / "nope.gpkg")]) == 2
+    assert main(["compare-grids", "--store", str(store), "--in", str(tmp_path / "nope.gpkg")]) == 2
     assert "no such file" in capsys.readouterr().err
     cand = write(tmp_path, CURRENT, "same.gpkg")
-    argv = ["adopt-grids", "--store", str(store), "--candidate", str(cand)]
+    argv = ["adopt-grids", "--store", str(store), "--in", str(cand)]
     assert main([*argv, "--valid-from", "2022-01-01"]) == 2
     assert "must be after the start of the current generation" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        main(["adopt-grids", "--store", str(store), "--candidate", str(cand), "--valid-from", "tomorrow"])
+        main(["adopt-grids", "--store", str(store), "--in", str(cand), "--valid-from", "tomorrow"])
     assert exc.value.code == 2
 
 
@@ -142,7 +142,48 @@ def test_candidate_without_names_or_in_another_crs(
 ) -> None:
     path = tmp_path / "bare.gpkg"
     grid_frame(MOVED).drop(columns=["name", "level", "parent_code"]).to_crs("EPSG:4490").to_file(path)
-    assert main(["compare-grids", "--store", str(store), "--candidate", str(path)]) == 0
+    assert main(["compare-grids", "--store", str(store), "--in", str(path)]) == 0
     out = capsys.readouterr().out
     assert "reshaped (2)" in out and "components: 2 of 6" in out
     assert "relabelled" not in out  # unnamed grids keep their names
+
+
+def test_grid_file_is_in_in_every_command_and_candidate_still_works(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cand = write(tmp_path, MOVED, "moved.geojson")
+    for name in ("compare-grids", "adopt-grids", "check-grids"):
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        out = capsys.readouterr().out
+        assert "--in FILE" in out, name
+        if name != "check-grids":
+            assert "deprecated: the earlier spelling of --in" in out
+    assert main(["compare-grids", "--store", str(store), "--candidate", str(cand)]) == 0
+    captured = capsys.readouterr()
+    assert "--candidate is deprecated; name the file with --in" in captured.err
+    assert "reshaped (2)" in captured.out
+
+
+def test_adopt_for_a_later_day_is_scheduled_listed_and_cancelled(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONEGRID_NOW", "2026-11-30T10:00:00")
+    cand = write(tmp_path, MOVED, "moved.geojson")
+    argv = ["adopt-grids", "--store", str(store), "--in", str(cand), "--actor", "a"]
+    assert main([*argv, "--valid-from", "2026-12-15"]) == 0
+    assert "scheduled generation 2 from 2026-12-15" in capsys.readouterr().out
+    assert main(["grid-generations", "--store", str(store), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(g["id"], g["status"]) for g in listed] == [(2, "scheduled"), (1, "current")]
+    # A second adoption while one is scheduled, and the same grids again once it is cancelled.
+    assert main([*argv, "--valid-from", "2026-12-20"]) == 2
+    assert "generation 2 is already scheduled from 2026-12-15" in capsys.readouterr().err
+    assert main(["grid-generations", "--store", str(store), "--cancel-scheduled"]) == 0
+    assert "cancelled the scheduled generation 2" in capsys.readouterr().out
+    assert main(["grid-generations", "--store", str(store), "--cancel-scheduled"]) == 2
+    assert "no grid generation is scheduled" in capsys.readouterr().err
+    cur = write(tmp_path, CURRENT, "current.geojson")
+    again = ["adopt-grids", "--store", str(store), "--in", str(cur), "--actor", "a"]
+    assert main([*again, "--valid-from", "2026-11-30"]) == 2
+    assert "nothing to adopt" in capsys.readouterr().err
