@@ -161,6 +161,7 @@ def generate_store(
         end=end,
         county=settings.DISTRICT_CODE,
         bodies=bodies,
+        locator=locator,
     )
 
     stages.start("staff")

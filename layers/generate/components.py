@@ -220,17 +220,17 @@ class _Placer:
 
 
 def _grid_locator(
-    grids: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame, locator: GridLocator | None
 ) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], np.ndarray]:
     """(x, y) → position of the covering level-3 grid (-1 for none), with the codes.
 
     The engine's locator is used so that generation, checks and later assignment share the one
-    "covers, lowest code wins" rule.
+    "covers, lowest code wins" rule; the caller's, when it has built one over the same grids.
     """
-    l3 = grids[grids["level"] == 3].sort_values("code")
-    codes = l3["code"].to_numpy(dtype=object)
-    locator = GridLocator(l3.geometry.to_numpy(), codes)
-    return locator.locate_index, codes
+    if locator is None:
+        l3 = grids[grids["level"] == 3]
+        locator = GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy(dtype=object))
+    return locator.locate_index, locator.codes.astype(object)
 
 
 def _dates(
@@ -270,6 +270,7 @@ def make_components(
     end: dt.date,
     county: str = "320506",
     bodies: BodiesFn | None = None,
+    locator: GridLocator | None = None,
 ) -> pd.DataFrame:
     """Generate ``n`` components along the streets, each in the level-3 grid that covers it.
 
@@ -294,6 +295,8 @@ def make_components(
         ``bodies(class_codes, town_codes) -> (supervisor, owner, maintainer)`` department codes,
         where ``town_codes`` are the 15-digit level-1 grid codes; ``None`` leaves the three
         columns empty.
+    locator
+        A locator over the level-3 ``grids`` already built (the generator's); built here if not.
 
     Returns
     -------
@@ -312,7 +315,7 @@ def make_components(
     if counts.max() > 999_999:
         raise ValueError(f"{counts.max()} components of one class do not fit a 6-digit serial")
     placer = _Placer(streets)
-    locate, codes3 = _grid_locator(grids)
+    locate, codes3 = _grid_locator(grids, locator)
 
     class_codes = COMPONENT_CLASSES["code"].to_numpy()
     cls = np.repeat(np.arange(len(class_codes)), counts)

@@ -196,3 +196,15 @@ def test_full_scale(grids: gpd.GeoDataFrame, land: shapely.Geometry, streets: St
     assert comp["code"].is_unique
     assert comp["grid_code"].notna().all()
     assert elapsed < 60
+
+
+def test_a_locator_passed_in_places_as_the_one_built_here(
+    grids: gpd.GeoDataFrame, land: shapely.Geometry, streets: Streets, components: pd.DataFrame
+) -> None:
+    """The generator hands its level-3 locator on instead of building a second one."""
+    from spatial.locate import GridLocator
+
+    l3 = grids[grids["level"] == 3].reset_index(drop=True)
+    locator = GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy())
+    again = make_components(grids, land, streets, n=N, seed=SEED, end=END, locator=locator)
+    pd.testing.assert_frame_equal(again, components)
