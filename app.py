@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages._caches import store_path
 from pages._common import (
     PAGE_ICONS,
     PAGES_DIR,
@@ -17,7 +18,6 @@ from pages._common import (
     language_and_role_switch,
     role,
     sidebar_filters,
-    store_path,
 )
 from pages._i18n import t
 

@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
 
     import layers.analysis  # noqa: F401
     import maps.views  # noqa: F401
-    from pages._common import warm_caches
+    from pages._caches import warm_caches
 
     _warm(warm_caches)
     # Streamlit runs a full garbage collection after every script run. The libraries and the

@@ -6,6 +6,7 @@ commands use for bulk work. It is rebuilt when the store's revisions of its laye
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ class District:
         frame = load_components(self.store, columns=MEMORY_COLUMNS)
         self.seconds["components"] = time.perf_counter() - t
         return frame
+
+    def writable(self) -> District:
+        """The same grids and locator over a writable store of the same file (the caller closes
+        ``.store``): a write does not rebuild what a shared read-only district already holds."""
+        return dataclasses.replace(self, store=open_store(self.store.path, readonly=False), seconds={})
 
     def level(self, level: int) -> gpd.GeoDataFrame:
         return self.grids[self.grids["level"] == level]

@@ -116,7 +116,7 @@ def town_of_grid(grid_codes: np.ndarray | Sequence[str | None], *, departments: 
     ok = _has(grids)
     if ok.any():
         g = pd.Series(grids[ok].astype(str))
-        level1[ok] = np.where(is_grid_code(g), town_of(g), None)
+        level1[ok] = np.where(is_grid_code(g), town_of(g), np.array(None, dtype=object))
     level1[pd.isna(level1)] = None
     pos = _lookup(level1, town_index)
     out = np.full(grids.shape[0], None, dtype=object)

@@ -17,7 +17,8 @@ import streamlit as st
 
 from layers import assessment, forecast, hotspots, rhythm
 from layers import indicators as ind
-from pages._common import CACHE_TTL_S, Context, open_store_ro, plain, role
+from pages._caches import CACHE_TTL_S, open_store_ro
+from pages._common import Context, plain, role
 from pages._i18n import t
 
 SCOPE_KEY = "leader_scope"

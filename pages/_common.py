@@ -1,12 +1,10 @@
-"""The frame every page shares: roles, sidebar filters, cached layers, error messages, the map widget.
+"""The frame every page shares: roles, sidebar filters, error messages, the map widget.
 
-Pages call these helpers and :mod:`layers` / :mod:`maps`; they hold no logic of their own.
+Pages call these helpers, the caches of :mod:`pages._caches` and :mod:`layers` / :mod:`maps`;
+they hold no logic of their own.
 
 - :func:`context` — the session's store, role, language and sidebar filters (:class:`Context`);
 - :func:`guarded` — the one place a :class:`spatial.errors.OneGridError` becomes a message;
-- :func:`open_store_ro` — a read-only store for the length of a ``with`` block;
-- ``cached_*`` — layers cached per store file and revision (``st.cache_resource`` for read-only
-  shared objects, ``st.cache_data`` with a TTL for aggregates);
 - :func:`map_assets` — what the overview's and explorer's :mod:`maps.livemap` map loads;
 - :func:`show_map` — ``st_folium`` with local assets, a stable key and only the returned objects
   the page asks for (the surveyor's and planner's editing maps).
@@ -24,23 +22,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import pandas as pd
 import streamlit as st
 
 import settings
 from layers import analysis
-from layers.codes import grid_prefix
-from layers.grids import load_grids
-from layers.store import Store, open_store
 from maps.base import Basemap, basemap_choices
-from maps.geometry import display_grids
 from maps.livemap import assets as live_map_assets
 from maps.offline import DEFAULT_BASE, assets_installed
 from maps.overlays import STATE_COLORS
-from maps.views import Shapes, shapes_of
+
+# Re-exported: the store helpers are also imported from the frame (the planner page).
+from pages._caches import CACHE_TTL_S as CACHE_TTL_S
+from pages._caches import (
+    DEFAULT_LEVEL,
+    cached_grids,
+    default_dates,
+    revisions_and_span,
+    store_key,
+    store_path,
+)
+from pages._caches import open_store_ro as open_store_ro
 from pages._i18n import LANGUAGES, language, t
-from spatial.component_index import ComponentIndex
 from spatial.errors import OneGridError
 
 #: Roles and the pages each sees (a page file that does not exist yet is skipped); a case-desk
@@ -88,9 +90,6 @@ PAGE_ICONS = {
 #: Roles that may see grid staff's personal data unmasked (none until sign-in exists).
 SEES_PERSONAL_DATA: frozenset[str] = frozenset()
 
-CACHE_TTL_S = 600
-#: The grid level the sidebar starts on (villages/communities).
-DEFAULT_LEVEL = 2
 PAGES_DIR = Path(__file__).resolve().parent
 
 
@@ -155,48 +154,6 @@ class Context:
         return self.role not in SEES_PERSONAL_DATA
 
 
-def store_path() -> Path:
-    return settings.store_path()
-
-
-@contextlib.contextmanager
-def open_store_ro(path: Path | str | None = None) -> Iterator[Store]:
-    """A read-only store for the length of the block (closed after)."""
-    store = open_store(path or store_path(), readonly=True)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def _store_key(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path.resolve()), stat.st_ino, stat.st_mtime_ns
-
-
-REVISION_LAYERS = ("grids", "components", "cases", "staff", "catalog")
-
-
-def _revisions_and_span(path: Path) -> tuple[dict[str, int], tuple[dt.date, dt.date] | None]:
-    with open_store_ro(path) as store:
-        revs = {name: store.revision(name) for name in REVISION_LAYERS}
-        span = _cached_span(_store_key(path), revs["cases"])
-    return revs, span
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _cached_span(key: tuple[str, int, int], rev: int) -> tuple[dt.date, dt.date] | None:
-    with open_store_ro(key[0]) as store:
-        return analysis.case_span(store)
-
-
-def default_dates(span: tuple[dt.date, dt.date] | None) -> tuple[dt.date, dt.date]:
-    """The last 30 days of data (or of today when there is none)."""
-    end = span[1] if span else dt.date.today()
-    start = max(end - dt.timedelta(days=29), span[0]) if span else end - dt.timedelta(days=29)
-    return start, end
-
-
 def role() -> str:
     r = st.session_state.get("role", "analyst")
     return r if r in ROLES else "analyst"
@@ -205,7 +162,7 @@ def role() -> str:
 def context() -> Context:
     """The session's context; works on a page opened on its own (defaults for what is unset)."""
     path = store_path()
-    revs, span = _revisions_and_span(path)
+    revs, span = revisions_and_span(path)
     start, end = default_dates(span)
     dates = st.session_state.get("f_dates")
     if isinstance(dates, (tuple, list)) and len(dates) == 2:
@@ -214,7 +171,7 @@ def context() -> Context:
     town = st.session_state.get("f_town") or None
     return Context(
         store_path=path,
-        store_key=_store_key(path),
+        store_key=store_key(path),
         revisions=revs,
         role=role(),
         lang=language(),
@@ -324,119 +281,6 @@ def static_base() -> str:
     return f"/{prefix}{DEFAULT_BASE}" if prefix else DEFAULT_BASE
 
 
-# -- cached layers ----------------------------------------------------------------------------
-# Keys are the store file (path, inode, mtime) and the revisions of the layers read; the values
-# are shared between sessions and must never be mutated by a caller.
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def cached_grids(key: tuple[str, int, int], rev: tuple[int, ...], level: int) -> gpd.GeoDataFrame:
-    """Grids of one level in the working CRS (read-only, shared)."""
-    with open_store_ro(key[0]) as store:
-        return load_grids(store, level=level)
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def cached_display_grids(key: tuple[str, int, int], rev: tuple[int, ...], level: int) -> gpd.GeoDataFrame:
-    """Grids of one level simplified for display, in WGS84 (read-only, shared)."""
-    return display_grids(cached_grids(key, rev, level))
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def cached_shapes(
-    key: tuple[str, int, int], rev: tuple[int, ...], level: int, town: str | None, datum: str
-) -> Shapes:
-    """The display geometry of one level (in one town), drawn in a basemap datum, as the live map
-    keeps it (read-only, shared)."""
-    return shapes_of(grids_in_town(cached_display_grids(key, rev, level), town), datum=datum)
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def cached_component_index(key: tuple[str, int, int], rev: tuple[int, ...]) -> ComponentIndex:
-    """The component index for viewport queries (read-only, shared between sessions)."""
-    with open_store_ro(key[0]) as store:
-        return analysis.component_index(store)
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
-def cached_component_counts(key: tuple[str, int, int], rev: tuple[int, ...], level: int) -> pd.Series:
-    with open_store_ro(key[0]) as store:
-        return analysis.component_counts(store, level=level)
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
-def cached_case_aggregates(
-    key: tuple[str, int, int], rev: tuple[int, ...], flt: analysis.CaseFilter, level: int, heat: bool
-) -> tuple[pd.DataFrame, analysis.Heat | None, int]:
-    """Per-grid case statistics and (if asked) the heat of a filter: small, so cheap to cache."""
-    with open_store_ro(key[0]) as store:
-        cases = analysis.load_cases(store, flt, columns=("x", "y", "grid_code", "status", "deadline_at"))
-        stats = analysis.grid_case_stats(cases, level=level, as_of=analysis.data_now(store))
-    h = analysis.heat(cases["x"].to_numpy(), cases["y"].to_numpy(), days=flt.days) if heat else None
-    return stats, h, len(cases)
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=16)
-def cached_filter_options(
-    key: tuple[str, int, int], rev: tuple[int, ...]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Event classes and channels for the filters."""
-    with open_store_ro(key[0]) as store:
-        return analysis.event_majors(store), analysis.channels(store)
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=16)
-def cached_grid_points(key: tuple[str, int, int], rev: tuple[int, ...], level: int) -> pd.DataFrame:
-    return analysis.grid_points(cached_grids(key, rev, level))
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
-def cached_top_types(
-    key: tuple[str, int, int], rev: tuple[int, ...], flt: analysis.CaseFilter, code: str, level: int
-) -> pd.DataFrame:
-    with open_store_ro(key[0]) as store:
-        return analysis.top_event_types(store, flt, code=code, level=level)
-
-
-#: How many staff a grid's panel lists (a town has hundreds; the panel says how many in all).
-STAFF_LISTED = 50
-#: How many components the map draws at most in a view (an even sample beyond).
-POINTS_DRAWN = 2000
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
-def cached_staff(
-    key: tuple[str, int, int], rev: tuple[int, ...], code: str, level: int, masked: bool, limit: int
-) -> tuple[pd.DataFrame, int]:
-    """The first ``limit`` staff of a grid, and how many it has in all."""
-    with open_store_ro(key[0]) as store:
-        return (
-            analysis.staff_of_grid(store, code, level=level, masked=masked, limit=limit),
-            analysis.staff_count(store, code, level=level),
-        )
-
-
-def components_in_view(ctx: Context, view: Any, *, limit: int) -> tuple[pd.DataFrame, int]:
-    """Components of the current map view in the sidebar's town (at most ``limit``, an even
-    sample), and how many there are, through the shared position index."""
-    index = cached_component_index(ctx.store_key, ctx.rev("components"))
-    with open_store_ro(ctx.store_path) as store:
-        return analysis.components_in_view(
-            store,
-            index,
-            west=view.west,
-            south=view.south,
-            east=view.east,
-            north=view.north,
-            limit=limit,
-            town=ctx.town,
-        )
-
-
-def grids_in_town(grids: gpd.GeoDataFrame, town: str | None) -> gpd.GeoDataFrame:
-    return grids if not town else grids[grids["code"].str.startswith(grid_prefix(town, level=1))]
-
-
 def map_labels() -> dict[str, str]:
     """The words the map builders put on maps, in the session's language."""
     labels = {
@@ -483,34 +327,6 @@ def show_map(m: Any, *, key: str, returned_objects: tuple[str, ...], height: int
 def map_assets() -> dict[str, list[str]]:
     """Leaflet's files as the live map loads them from the app (honours ``server.baseUrlPath``)."""
     return live_map_assets(base=static_base())
-
-
-def warm_caches(path: Path | None = None) -> list[str]:
-    """Fill the shared caches with what the first pages of a session read; returns what was loaded.
-
-    The server calls this before it answers, so the first person to open the app does not wait
-    for the store to be read: each level's grids and their display geometry, component counts,
-    and the cases of the default dates as the overview and the explorer ask for them at the
-    default level (2, heat off). The arguments are those the pages pass, so later calls hit
-    these entries.
-    """
-    path = path or store_path()
-    if not path.exists():
-        return []  # the first session generates the district
-    key = _store_key(path)
-    revs, span = _revisions_and_span(path)
-    start, end = default_dates(span)
-    datum = basemap_choices(settings.TILES, datum=settings.TILES_DATUM)[0].datum
-    done = []
-    for level in (1, 2, 3):
-        cached_shapes(key, (revs["grids"],), level, None, datum)
-        cached_component_counts(key, (revs["components"],), level)
-        done.append(f"grids {level}")
-    cached_filter_options(key, (revs["catalog"], revs["cases"]))
-    flt = analysis.CaseFilter(start=start, end=end)
-    cached_case_aggregates(key, (revs["cases"],), flt, DEFAULT_LEVEL, False)  # overview and explorer
-    done.append(f"cases {start}..{end}")
-    return done
 
 
 # -- first run ----------------------------------------------------------------------------------

@@ -21,22 +21,12 @@ import pandas as pd
 import streamlit as st
 
 from layers import analysis, cases, intake, workcalendar, workflow
-from layers.district import District, open_district
 from layers.errors import StaleEditError
 from layers.store import open_store
 from maps.base import finish
 from maps.casemap import Outline, Spot, desk_map, point_bounds
-from pages._common import (
-    CACHE_TTL_S,
-    Context,
-    basemap_picker,
-    cached_display_grids,
-    cached_grids,
-    open_store_ro,
-    show_error,
-    show_map,
-    static_base,
-)
+from pages._caches import CACHE_TTL_S, cached_display_grids, cached_grids, district, open_store_ro
+from pages._common import Context, basemap_picker, show_error, show_map, static_base
 from pages._i18n import STRINGS, t
 from spatial.errors import OneGridError
 
@@ -151,16 +141,6 @@ def cached_event_types(key: tuple[str, int, int], rev: tuple[int, ...]) -> pd.Da
 def cached_channels(key: tuple[str, int, int], rev: tuple[int, ...]) -> pd.DataFrame:
     with open_store_ro(key[0]) as store:
         return cases.catalog_channels(store)
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def cached_district(key: tuple[str, int, int], rev: tuple[int, ...]) -> District:
-    """The read-only district the report preview locates and routes with (shared, never mutated)."""
-    return open_district(key[0], readonly=True, components=False)
-
-
-def district(ctx: Context) -> District:
-    return cached_district(ctx.store_key, ctx.rev("grids", "components", "catalog"))
 
 
 def clock() -> str:
@@ -569,8 +549,8 @@ def candidates_view(frame: pd.DataFrame) -> pd.DataFrame:
 def save_report(
     ctx: Context, draft: intake.ReportDraft, *, link_to: str | None, actor: str
 ) -> tuple[str, str]:
-    """Save a report through a writable district opened for it; returns (outcome, case id)."""
-    rw = open_district(ctx.store_path, readonly=False, components=False)
+    """Save a report through the shared district over a writable store; returns (outcome, case id)."""
+    rw = district(ctx).writable()
     try:
         return intake.submit_report(rw, draft, link_to=link_to, actor=actor)
     finally:

@@ -21,7 +21,8 @@ from pages._assess import (
     rate_columns,
     scope_selector,
 )
-from pages._common import basemap_picker, cached_display_grids, context, guarded, show_map, static_base
+from pages._caches import cached_display_grids
+from pages._common import basemap_picker, context, guarded, show_map, static_base
 from pages._i18n import t
 
 with guarded():

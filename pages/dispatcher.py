@@ -10,7 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from layers import cases, workflow
-from pages._common import cached_grids, context, guarded
+from pages._caches import cached_grids
+from pages._common import context, guarded
 from pages._desk import (
     actor_name,
     cached_counts,

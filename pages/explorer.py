@@ -13,11 +13,9 @@ from maps import events
 from maps.choropleth import rate_text
 from maps.livemap import live_map
 from maps.views import coverage_spec
-from pages._common import (
+from pages._caches import (
     POINTS_DRAWN,
     STAFF_LISTED,
-    assets_check,
-    basemap_picker,
     cached_case_aggregates,
     cached_component_counts,
     cached_filter_options,
@@ -27,9 +25,13 @@ from pages._common import (
     cached_staff,
     cached_top_types,
     components_in_view,
+    grids_in_town,
+)
+from pages._common import (
+    assets_check,
+    basemap_picker,
     context,
     current_basemap,
-    grids_in_town,
     guarded,
     map_assets,
     map_labels,

@@ -9,19 +9,14 @@ from layers import analysis
 from maps.choropleth import rate_floor, rate_text
 from maps.livemap import live_map
 from maps.views import coverage_spec
-from pages._common import (
-    assets_check,
-    basemap_picker,
+from pages._caches import (
     cached_case_aggregates,
     cached_component_counts,
     cached_grids,
     cached_shapes,
-    context,
     grids_in_town,
-    guarded,
-    map_assets,
-    map_labels,
 )
+from pages._common import assets_check, basemap_picker, context, guarded, map_assets, map_labels
 from pages._i18n import t
 
 with guarded():

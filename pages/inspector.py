@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from layers import cases, intake
+from pages._caches import district
 from pages._common import Context, context, guarded
 from pages._desk import (
     K_DONE,
@@ -21,7 +22,6 @@ from pages._desk import (
     cached_inspector_tasks,
     case_opener,
     case_panel,
-    district,
     grid_names,
     queue_table,
     save_report,

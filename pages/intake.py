@@ -14,15 +14,14 @@ from layers import cases, intake
 from maps.base import finish
 from maps.casemap import Outline, Spot, desk_map, point_bounds
 from maps.geometry import lonlat_bounds
+from pages._caches import cached_display_grids, district, open_store_ro
 from pages._common import (
     Context,
     assets_check,
     basemap_picker,
-    cached_display_grids,
     context,
     current_basemap,
     guarded,
-    open_store_ro,
     show_map,
     static_base,
 )
@@ -33,7 +32,6 @@ from pages._desk import (
     cached_channels,
     cached_event_types,
     candidates_view,
-    district,
     save_report,
     show_done,
     show_preview,

@@ -190,7 +190,7 @@ def test_warm_caches_fills_the_entries_the_first_pages_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After the warm-up, the overview's and explorer's first reads are cache hits, not store reads."""
-    import pages._common as common
+    import pages._caches as common
     from layers import analysis
 
     path = build_tiny_store(tmp_path / "fresh.sqlite")  # a new store file: nothing cached for it yet
@@ -202,8 +202,8 @@ def test_warm_caches_fills_the_entries_the_first_pages_read(
 
     monkeypatch.setattr(common, "shapes_of", no_more_reads)
     monkeypatch.setattr(analysis, "load_cases", no_more_reads)
-    key = common._store_key(path)
-    revs, span = common._revisions_and_span(path)
+    key = common.store_key(path)
+    revs, span = common.revisions_and_span(path)
     start, end = common.default_dates(span)
     flt = analysis.CaseFilter(start=start, end=end)
     for level in (1, 2, 3):

@@ -86,7 +86,7 @@ def test_month_slider_says_which_days_of_a_month_are_in_the_dates(app_env: Path)
 
 
 def test_staff_list_says_it_shows_the_first_of_many(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pages._common as common
+    import pages._caches as common
 
     monkeypatch.setattr(common, "STAFF_LISTED", 3)
     at = _run("explorer", f_level=1, x_click=_click((557_500.0, 3_459_500.0)))
