@@ -9,6 +9,8 @@ environment variable       meaning                                          defa
 ``ONEGRID_TILES``          basemap: ``osm``, ``none`` or an XYZ tile URL    ``osm``
 ``ONEGRID_TILES_DATUM``    datum of that tile URL: ``wgs84`` or ``gcj02``   ``wgs84``
 ``ONEGRID_MAX_UPLOAD_MB``  largest file accepted by an upload               ``20``
+``ONEGRID_CONFIRM_MOVE``   metres beyond which (or into another grid) a    ``50``
+                           surveyor's move asks to be confirmed
 ``ONEGRID_NO_NUMBA``       any value: locate without the compiled kernel    unset (compiled if numba
                            (the numpy path, same answers; read by           is installed)
                            ``spatial._compiled``, which reads no settings)
@@ -64,6 +66,7 @@ def _env_int(name: str, default: int) -> int:
 DEFAULT_SEED = _env_int("ONEGRID_SEED", 20260101)
 DEFAULT_DAYS = _env_int("ONEGRID_DAYS", 365)
 MAX_UPLOAD_MB = _env_int("ONEGRID_MAX_UPLOAD_MB", 20)
+SURVEY_CONFIRM_M = _env_int("ONEGRID_CONFIRM_MOVE", 50)
 TILES = os.environ.get("ONEGRID_TILES", "osm")
 #: What an intranet tile service draws in: ``wgs84`` (also CGCS2000, e.g. Tianditu) or ``gcj02``.
 TILES_DATUM = os.environ.get("ONEGRID_TILES_DATUM", "wgs84")

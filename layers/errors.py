@@ -71,3 +71,14 @@ class SchemeError(AssessmentError):
 
 class UnknownUnitError(AssessmentError):
     """No town, community, department or centre has that code."""
+
+
+class MoveNeedsConfirmationError(ChangeRefusedError):
+    """A move goes farther than the confirmation threshold or into another grid; ask, then confirm.
+
+    ``plan`` is the checked move (distance, old and new grid) the question is about.
+    """
+
+    def __init__(self, message: str, *, plan: object) -> None:
+        super().__init__(message)
+        self.plan = plan

@@ -35,6 +35,7 @@ def test_move_batch_and_undo_reach_history_and_export(small_store_copy: Path, tm
             expected_version=int(a.version),
             actor="surveyor-1",
             reason="resurveyed",
+            confirmed=True,
         )
         csv = pd.DataFrame({"code": [b.code], "x": [b.x + 3.0], "y": [b.y]}).to_csv(index=False).encode()
         preview = survey.preview_batch(store, csv, filename="batch.csv", crs="EPSG:4549")
@@ -49,6 +50,7 @@ def test_move_batch_and_undo_reach_history_and_export(small_store_copy: Path, tm
             crs="EPSG:4549",
             expected_version=int(c.version),
             actor="surveyor-1",
+            confirmed=True,
         )
         survey.undo(store, c.code, expected_version=moved.version, actor="surveyor-3", last=True)
         hist = {code: survey.history(store, code) for code in (a.code, b.code, c.code)}

@@ -174,7 +174,16 @@ def test_move_persists_with_history_and_new_grid(store: Store) -> None:
     rev = store.revision("components")
     lon, lat = lonlat(CX + 700.0, CY + 300.0)
     change = survey.move_component(
-        store, C1, x=lon, y=lat, crs="EPSG:4326", expected_version=1, actor=ACTOR, reason="实测复核", now=NOW
+        store,
+        C1,
+        x=lon,
+        y=lat,
+        crs="EPSG:4326",
+        expected_version=1,
+        actor=ACTOR,
+        reason="实测复核",
+        now=NOW,
+        confirmed=True,
     )
     now = record(store, C1)
     assert now["version"] == 2 == change.version
@@ -204,7 +213,14 @@ def test_move_persists_with_history_and_new_grid(store: Store) -> None:
 
 def test_move_in_cgcs2000_xy_is_exact(store: Store) -> None:
     survey.move_component(
-        store, C2, x=CX + 1234.5, y=CY - 10.25, crs="EPSG:4549", expected_version=1, actor=ACTOR
+        store,
+        C2,
+        x=CX + 1234.5,
+        y=CY - 10.25,
+        crs="EPSG:4549",
+        expected_version=1,
+        actor=ACTOR,
+        confirmed=True,
     )
     now = record(store, C2)
     assert (now["x"], now["y"], now["grid_code"]) == (CX + 1234.5, CY - 10.25, GRID_B)
@@ -212,14 +228,16 @@ def test_move_in_cgcs2000_xy_is_exact(store: Store) -> None:
 
 def test_point_on_the_shared_edge_takes_the_lower_code(store: Store) -> None:
     survey.move_component(
-        store, C2, x=float(CX), y=float(CY), crs="EPSG:4549", expected_version=1, actor=ACTOR
+        store, C2, x=float(CX), y=float(CY), crs="EPSG:4549", expected_version=1, actor=ACTOR, confirmed=True
     )
     assert record(store, C2)["grid_code"] == GRID_A
 
 
 def test_gcj02_input_is_converted(store: Store) -> None:
     lon, lat = lonlat(CX + 300.0, CY + 100.0)  # used as GCJ-02 numbers, as Amap would hand them out
-    survey.move_component(store, C2, x=lon, y=lat, crs="GCJ02", expected_version=1, actor=ACTOR)
+    survey.move_component(
+        store, C2, x=lon, y=lat, crs="GCJ02", expected_version=1, actor=ACTOR, confirmed=True
+    )
     ex, ey = spatial_crs.to_work(np.array([lon]), np.array([lat]), crs="GCJ02")
     now = record(store, C2)
     assert now["x"] == pytest.approx(float(np.asarray(ex)[0]), abs=1e-6)
@@ -229,10 +247,14 @@ def test_gcj02_input_is_converted(store: Store) -> None:
 
 
 def test_stale_move_refused_and_nothing_changed(store: Store) -> None:
-    survey.move_component(store, C1, x=CX - 400.0, y=CY, crs="EPSG:4549", expected_version=1, actor="甲")
+    survey.move_component(
+        store, C1, x=CX - 400.0, y=CY, crs="EPSG:4549", expected_version=1, actor="甲", confirmed=True
+    )
     before = snapshot(store)
     with pytest.raises(StaleEditError, match="you edited version 1, it is now version 2") as exc:
-        survey.move_component(store, C1, x=CX - 300.0, y=CY, crs="EPSG:4549", expected_version=1, actor="乙")
+        survey.move_component(
+            store, C1, x=CX - 300.0, y=CY, crs="EPSG:4549", expected_version=1, actor="乙", confirmed=True
+        )
     assert exc.value.current["version"] == 2
     assert exc.value.current["x"] == CX - 400.0
     assert snapshot(store) == before
@@ -259,7 +281,7 @@ def test_move_refusals_change_nothing(
 ) -> None:
     before = snapshot(store)
     with pytest.raises(error, match=match):
-        survey.move_component(store, C1, x=x, y=y, crs=crs, expected_version=1, actor=ACTOR)  # type: ignore[arg-type]
+        survey.move_component(store, C1, x=x, y=y, crs=crs, expected_version=1, actor=ACTOR, confirmed=True)  # type: ignore[arg-type]
     assert issubclass(error, OneGridError)
     assert snapshot(store) == before
 
@@ -267,10 +289,19 @@ def test_move_refusals_change_nothing(
 def test_move_refuses_unknown_code_and_missing_actor(store: Store) -> None:
     with pytest.raises(CodeError, match="no component with code 3205060101999999"):
         survey.move_component(
-            store, "3205060101999999", x=CX, y=CY, crs="EPSG:4549", expected_version=1, actor=ACTOR
+            store,
+            "3205060101999999",
+            x=CX,
+            y=CY,
+            crs="EPSG:4549",
+            expected_version=1,
+            actor=ACTOR,
+            confirmed=True,
         )
     with pytest.raises(ChangeRefusedError, match="who makes it"):
-        survey.move_component(store, C1, x=CX, y=CY, crs="EPSG:4549", expected_version=1, actor="  ")
+        survey.move_component(
+            store, C1, x=CX, y=CY, crs="EPSG:4549", expected_version=1, actor="  ", confirmed=True
+        )
 
 
 # ----------------------------------------------------------------------------------------- state
@@ -301,7 +332,7 @@ def test_set_state_refusals(store: Store) -> None:
 # ------------------------------------------------------------------------------------------ undo
 def test_undo_restores_as_a_new_change(store: Store) -> None:
     survey.move_component(
-        store, C1, x=CX + 800.0, y=CY + 50.0, crs="EPSG:4549", expected_version=1, actor="甲"
+        store, C1, x=CX + 800.0, y=CY + 50.0, crs="EPSG:4549", expected_version=1, actor="甲", confirmed=True
     )
     change = survey.undo(store, C1, last=True, expected_version=2, actor="乙")
     now = record(store, C1)
@@ -312,9 +343,34 @@ def test_undo_restores_as_a_new_change(store: Store) -> None:
     assert json.loads(hist.iloc[1]["after"]) == {"x": CX - 500.0, "y": CY + 0.0, "grid_code": GRID_A}
     assert hist.iloc[1]["reason"] == f"undo {hist.iloc[0]['id']}"
     assert change.action == "undo" and change.version == 3
-    # Undoing the undo puts the move back: undo is an ordinary change.
-    survey.undo(store, C1, history_id=int(hist.iloc[1]["id"]), expected_version=3, actor="甲")
-    assert record(store, C1)["x"] == CX + 800.0
+    # The move is undone: nothing is left to undo, and the undo itself is not offered as a change to undo.
+    assert survey.undoable(store, C1) == []
+    with pytest.raises(ChangeRefusedError, match="no change to undo"):
+        survey.undo(store, C1, history_id=int(hist.iloc[1]["id"]), expected_version=3, actor="甲")
+
+
+def test_undo_steps_back_through_the_history(store: Store) -> None:
+    """Undo twice: the second undo reverts the change before the first one (it was refused)."""
+    m1 = survey.move_component(store, C1, x=CX - 490.0, y=CY, crs="EPSG:4549", expected_version=1, actor="甲")
+    s2 = survey.set_state(store, C1, state="破损", expected_version=2, actor="甲")
+    m3 = survey.move_component(store, C1, x=CX - 480.0, y=CY, crs="EPSG:4549", expected_version=3, actor="甲")
+    assert survey.undoable(store, C1) == [m3.history_id, s2.history_id, m1.history_id]
+    with pytest.raises(ChangeRefusedError, match=f"the next change to undo is {m3.history_id}"):
+        survey.undo(store, C1, history_id=m1.history_id, expected_version=4, actor="甲")
+    u1 = survey.undo(store, C1, history_id=m3.history_id, expected_version=4, actor="甲")
+    assert survey.undoable(store, C1) == [s2.history_id, m1.history_id]
+    u2 = survey.undo(store, C1, history_id=s2.history_id, expected_version=u1.version, actor="甲")
+    assert record(store, C1)["state"] == "完好"
+    u3 = survey.undo(store, C1, last=True, expected_version=u2.version, actor="甲")
+    now = record(store, C1)
+    assert (now["x"], now["y"], now["grid_code"], now["state"]) == (CX - 500.0, CY, GRID_A, "完好")
+    assert survey.undoable(store, C1) == []
+    hist = survey.history(store, C1)
+    assert hist["undoes"].tolist()[-3:] == [m3.history_id, s2.history_id, m1.history_id]
+    assert u3.version == 7
+    # A new change after undos starts the stack again.
+    s4 = survey.set_state(store, C1, state="丢失", expected_version=7, actor="甲")
+    assert survey.undoable(store, C1) == [s4.history_id]
 
 
 def test_undo_of_a_state_change(store: Store) -> None:
@@ -325,15 +381,15 @@ def test_undo_of_a_state_change(store: Store) -> None:
 
 def test_undo_refused_when_changed_since(store: Store) -> None:
     first = survey.move_component(
-        store, C1, x=CX - 100.0, y=CY, crs="EPSG:4549", expected_version=1, actor="甲"
+        store, C1, x=CX - 100.0, y=CY, crs="EPSG:4549", expected_version=1, actor="甲", confirmed=True
     )
     survey.set_state(store, C1, state="破损", expected_version=2, actor="乙")
     before = snapshot(store)
-    with pytest.raises(StaleEditError, match="changed after change"):
+    with pytest.raises(ChangeRefusedError, match=f"change {first.history_id} .* cannot be undone now"):
         survey.undo(store, C1, history_id=first.history_id, expected_version=3, actor="甲")
     with pytest.raises(StaleEditError, match="you edited version 2"):
         survey.undo(store, C1, last=True, expected_version=2, actor="甲")
-    with pytest.raises(ChangeRefusedError, match="no change 999"):
+    with pytest.raises(ChangeRefusedError, match=r"change 999 .* cannot be undone now"):
         survey.undo(store, C1, history_id=999, expected_version=3, actor="甲")
     with pytest.raises(ChangeRefusedError, match="history_id, or"):
         survey.undo(store, C1, expected_version=3, actor="甲")
@@ -376,7 +432,7 @@ EXPECTED_REASONS = {
     3: "",
     4: "unknown_code",
     5: "duplicate_code",
-    6: "duplicate_code",
+    6: "",
     7: "nan",
     8: "outside_district",
     9: "swapped",
@@ -399,32 +455,38 @@ def big_store(tmp_path: Path) -> Store:
 def test_preview_gives_a_reason_for_every_bad_row(big_store: Store) -> None:
     before = snapshot(big_store)
     p = survey.preview_batch(big_store, _bad_batch(), filename="外业.csv", crs="EPSG:4326")
-    assert snapshot(big_store) == before  # a preview writes nothing
+    after = snapshot(big_store)
+    for table in ("components", "component_history", "import_rejects"):
+        assert after[table] == before[table]  # a preview moves nothing
+    assert big_store.conn.execute("SELECT id, state FROM import_batches").fetchall() == [
+        (p.batch_id, "previewed")
+    ]
     got = dict(zip(p.rows["row_number"].tolist(), p.rows["reason_code"].tolist(), strict=True))
     assert got == EXPECTED_REASONS
-    assert (p.n_rows, p.n_accepted, p.n_rejected) == (14, 3, 11)
+    assert (p.n_rows, p.n_accepted, p.n_rejected) == (14, 4, 10)
     rows = p.rows.set_index("row_number")
     assert rows.loc[2, "new_grid"] == GRID_B and rows.loc[2, "old_grid"] == GRID_A
     assert rows.loc[2, "distance_m"] == pytest.approx(np.hypot(1100.0, 200.0), abs=1e-3)
     assert rows.loc[3, "new_grid"] == GRID_A
     assert rows.loc[3, "note"] == "<b>bold</b>"
     assert rows.loc[16, "note"] == "<script>alert('x')</script>"
-    assert "rows 5, 6" in rows.loc[5, "reason"]
+    assert "row 6 wins" in rows.loc[5, "reason"]
     assert "5 fields, the header has 4" in rows.loc[10, "reason"]
     assert "<script>alert(1)</script>" in rows.loc[11, "reason"]
     assert rows.loc[13, "reason"] == "missing coordinate: x"
-    assert json.loads(p.raw_rejects[10])["raw"].startswith("3205060103000003,")
-    assert json.loads(p.raw_rejects[10])["raw"].endswith(",x,extra")
-    assert json.loads(p.raw_rejects[11])["code"] == "<script>alert(1)</script>"
-    assert set(p.raw_rejects) == set(p.rejected["row_number"].tolist())
+    assert json.loads(rows.loc[10, "raw"])["raw"].startswith("3205060103000003,")
+    assert json.loads(rows.loc[10, "raw"])["raw"].endswith(",x,extra")
+    assert json.loads(rows.loc[11, "raw"])["code"] == "<script>alert(1)</script>"
+    assert rows["raw"].notna().to_numpy().tolist() == (~rows["accepted"]).to_numpy().tolist()
 
 
 def test_confirm_applies_exactly_the_accepted_rows_and_keeps_rejects(big_store: Store) -> None:
     p = survey.preview_batch(big_store, _bad_batch(), filename="外业.csv", crs="EPSG:4326")
-    untouched = {c: record(big_store, c) for c in (C3, C4, "3205060103000001", "3205060103000002")}
+    untouched = {c: record(big_store, c) for c in (C4, "3205060103000001", "3205060103000002")}
     result = survey.confirm_batch(big_store, p, actor=ACTOR, now=NOW)
-    assert (result.accepted, result.rejected) == (3, 11)
-    for code, (ex, ey) in {C1: (CX + 600.0, CY + 200.0), C2: (CX - 1500.0, CY - 1000.0)}.items():
+    assert (result.accepted, result.rejected) == (4, 10)
+    moved = {C1: (CX + 600.0, CY + 200.0), C2: (CX - 1500.0, CY - 1000.0), C3: (CX - 1500.0, CY - 1000.0)}
+    for code, (ex, ey) in moved.items():
         now = record(big_store, code)
         assert now["version"] == 2
         assert (now["x"], now["y"]) == (pytest.approx(ex, abs=1e-3), pytest.approx(ey, abs=1e-3))
@@ -435,13 +497,13 @@ def test_confirm_applies_exactly_the_accepted_rows_and_keeps_rejects(big_store: 
 
     conn = big_store.conn
     batch = conn.execute(
-        "SELECT id, kind, source, at, actor, rows, accepted, rejected FROM import_batches"
+        "SELECT id, kind, source, at, actor, rows, accepted, rejected, state FROM import_batches"
     ).fetchall()
-    assert batch == [(result.batch_id, "component_positions", "外业.csv", NOW, ACTOR, 14, 3, 11)]
+    assert batch == [(result.batch_id, "component_positions", "外业.csv", NOW, ACTOR, 14, 4, 10, "applied")]
     rejects = conn.execute(
         "SELECT batch_id, row_number, raw, reason FROM import_rejects ORDER BY row_number"
     ).fetchall()
-    assert [r[1] for r in rejects] == [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+    assert [r[1] for r in rejects] == [4, 5, 7, 8, 9, 10, 11, 12, 13, 14]
     assert all(r[0] == result.batch_id for r in rejects)
     by_row = {r[1]: r for r in rejects}
     assert by_row[4][3].startswith("unknown_code: unknown component code")
@@ -449,11 +511,12 @@ def test_confirm_applies_exactly_the_accepted_rows_and_keeps_rejects(big_store: 
     assert json.loads(by_row[11][2])["code"] == "<script>alert(1)</script>"
 
     hist = pd.read_sql_query("SELECT * FROM component_history ORDER BY id", conn)
-    assert hist["component_code"].tolist() == [C1, C2, "3205060103000006"]
+    assert hist["component_code"].tolist() == [C1, C2, C3, "3205060103000006"]
     assert set(hist["action"]) == {"move"}
     assert hist["reason"].tolist() == [
         f"batch {result.batch_id}: 复测",
         f"batch {result.batch_id}: <b>bold</b>",
+        f"batch {result.batch_id}: second",
         f"batch {result.batch_id}: <script>alert('x')</script>",
     ]
     assert json.loads(hist.iloc[0]["before"]) == {"x": CX - 500.0, "y": CY + 0.0, "grid_code": GRID_A}
@@ -477,8 +540,10 @@ def test_confirm_twice_is_refused(big_store: Store) -> None:
     p = survey.preview_batch(big_store, _bad_batch(), filename="a.csv", crs="EPSG:4326")
     survey.confirm_batch(big_store, p, actor=ACTOR)
     before = snapshot(big_store)
-    with pytest.raises(StaleBatchError, match="3 component"):
+    with pytest.raises(ChangeRefusedError, match="was applied; it is no longer a preview"):
         survey.confirm_batch(big_store, p, actor=ACTOR)
+    with pytest.raises(ChangeRefusedError, match="was applied; it is no longer a preview"):
+        survey.confirm_batch(big_store, p.batch_id, actor=ACTOR)
     assert snapshot(big_store) == before
 
 
@@ -505,10 +570,10 @@ def test_kill_mid_confirm_leaves_the_store_unchanged(
         reached.append(conn.execute("SELECT COUNT(*) FROM component_history").fetchone()[0])
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(survey, "_record_rejects", boom)
+    monkeypatch.setattr(survey.batch, "_record_rejects", boom)
     with pytest.raises(RuntimeError, match="killed"):
         survey.confirm_batch(big_store, p, actor=ACTOR)
-    assert reached == [3]
+    assert reached == [4]
     assert snapshot(big_store) == before
     # The same preview still applies once the failure is gone.
     monkeypatch.undo()
@@ -653,4 +718,7 @@ def test_every_row_is_previewed_or_rejected_with_a_reason(store: Store) -> None:
     p = survey.preview_batch(store, text, filename="q.csv", crs="EPSG:4326")
     assert p.rows["row_number"].tolist() == [2, 3]
     assert p.rows["reason_code"].tolist() == ["unterminated_quote", ""]
-    assert json.loads(p.raw_rejects[2])["raw"] == f'{C1},{a[0]:.9f},{a[1]:.9f},"never closed'
+    assert (
+        json.loads(p.rows.set_index("row_number").loc[2, "raw"])["raw"]
+        == f'{C1},{a[0]:.9f},{a[1]:.9f},"never closed'
+    )

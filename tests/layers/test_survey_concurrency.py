@@ -108,7 +108,7 @@ def test_a_move_waiting_on_an_adoption_is_located_in_the_new_grids(
         _wait_for(inside, adopter)
         with open_store(small_store_copy) as st:
             change = survey.move_component(
-                st, code, x=x, y=y, crs="EPSG:4549", expected_version=version, actor="测绘员"
+                st, code, x=x, y=y, crs="EPSG:4549", expected_version=version, actor="测绘员", confirmed=True
             )
         assert adopter.wait(timeout=120) == 0, adopter.stderr.read()  # type: ignore[union-attr]
     finally:
@@ -120,6 +120,11 @@ def test_a_move_waiting_on_an_adoption_is_located_in_the_new_grids(
 
 
 def test_writes_blocked_past_the_timeout_are_told_busy(small_store_copy: Path, tmp_path: Path) -> None:
+    with open_store(small_store_copy, readonly=False) as st:
+        row = st.conn.execute("SELECT code, x, y, version FROM components LIMIT 2").fetchall()
+        csv = f"code,x,y\n{row[1][0]},{row[1][1] + 1},{row[1][2] + 1}\n".encode()
+        # The preview is kept in the store: made before the lock is taken, confirmed while it is held.
+        batch_id = survey.preview_batch(st, csv, filename="b.csv", crs="EPSG:4549").batch_id
     holding = tmp_path / "holding"
     holder = _child(f"""
         import time
@@ -133,19 +138,25 @@ def test_writes_blocked_past_the_timeout_are_told_busy(small_store_copy: Path, t
     try:
         _wait_for(holding, holder)
         with open_store(small_store_copy, busy_timeout_s=0.3) as st:
-            row = st.conn.execute("SELECT code, x, y, version FROM components LIMIT 2").fetchall()
             code, x, y, version = row[0]
             with pytest.raises(StoreBusyError, match=BUSY_MESSAGE):
                 survey.move_component(
-                    st, code, x=x + 1, y=y + 1, crs="EPSG:4549", expected_version=version, actor="测绘员"
+                    st,
+                    code,
+                    x=x + 1,
+                    y=y + 1,
+                    crs="EPSG:4549",
+                    expected_version=version,
+                    actor="测绘员",
+                    confirmed=True,
                 )
-            csv = f"code,x,y\n{row[1][0]},{row[1][1] + 1},{row[1][2] + 1}\n".encode()
-            preview = survey.preview_batch(st, csv, filename="b.csv", crs="EPSG:4549")
             with pytest.raises(StoreBusyError, match=BUSY_MESSAGE):
-                survey.confirm_batch(st, preview, actor="测绘员")
+                survey.preview_batch(st, csv, filename="b.csv", crs="EPSG:4549")
+            with pytest.raises(StoreBusyError, match=BUSY_MESSAGE):
+                survey.confirm_batch(st, batch_id, actor="测绘员")
             _kill(holder)
             assert survey.get_component(st, code)["version"] == version, "nothing was written"
-            survey.confirm_batch(st, preview, actor="测绘员")  # the lock is free again
+            survey.confirm_batch(st, batch_id, actor="测绘员")  # the lock is free again
             assert survey.get_component(st, row[1][0])["version"] == row[1][3] + 1
     finally:
         _kill(holder)
@@ -222,11 +233,25 @@ def test_undo_after_an_adoption_restores_into_the_current_grids(small_store_copy
         rec = survey.get_component(st, code)
         # Put the component on the piece of land, move it away, adopt, then undo the move away.
         first = survey.move_component(
-            st, code, x=spot.x, y=spot.y, crs="EPSG:4549", expected_version=rec["version"], actor="测绘员"
+            st,
+            code,
+            x=spot.x,
+            y=spot.y,
+            crs="EPSG:4549",
+            expected_version=rec["version"],
+            actor="测绘员",
+            confirmed=True,
         )
         assert first.after["grid_code"] == src
         away = survey.move_component(
-            st, code, x=rec["x"], y=rec["y"], crs="EPSG:4549", expected_version=first.version, actor="测绘员"
+            st,
+            code,
+            x=rec["x"],
+            y=rec["y"],
+            crs="EPSG:4549",
+            expected_version=first.version,
+            actor="测绘员",
+            confirmed=True,
         )
         adopt_grids(st, cand, valid_from=dt.date(2026, 11, 1), actor="规划员")
         back = survey.undo(

@@ -1,0 +1,135 @@
+"""What the surveyor's edits and batches share: CRSs, code and actor checks, the locator, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+import settings
+from layers.errors import ChangeRefusedError
+from layers.grids import load_grids
+from layers.store import Store
+from spatial import crs as spatial_crs
+from spatial.errors import CodeError, OneGridError, OutsideDistrictError
+from spatial.locate import GridLocator
+
+#: CRSs a surveyor may give positions in, with their labels (Chinese, English).
+SURVEY_CRS: dict[str, tuple[str, str]] = {
+    "EPSG:4326": ("WGS84 经纬度 (GPS)", "WGS84 lon/lat (GPS)"),
+    "GCJ02": ("GCJ-02 经纬度 (高德/微信)", "GCJ-02 lon/lat (Amap/WeChat)"),
+    "EPSG:4490": ("CGCS2000 经纬度", "CGCS2000 lon/lat"),
+    "EPSG:4549": ("CGCS2000 平面坐标 x/y (米)", "CGCS2000 x/y (metres, EPSG:4549)"),
+}
+PROJECTED = {"EPSG:4549"}
+CODE_LEN = 16
+
+E = TypeVar("E", bound=OneGridError)
+
+
+def coded(exc: E, key: str, /, **params: object) -> E:
+    """Give an error the code and parameters its translations are keyed by (``survey.err.<code>``).
+
+    The English message stays the error's text (CLI, logs); a page shows the translation of
+    ``code`` with ``params`` in the session's language.
+    """
+    exc.code = key  # type: ignore[attr-defined]
+    exc.params = params  # type: ignore[attr-defined]
+    return exc
+
+
+def now() -> str:
+    return dt.datetime.now().replace(microsecond=0).isoformat()
+
+
+def normalise_crs(crs: str) -> str:
+    """The canonical name of a CRS (``spatial.crs`` aliases accepted); :class:`CRSError` otherwise."""
+    return spatial_crs.normalize_crs(crs)
+
+
+def check_actor(actor: str) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise coded(ChangeRefusedError("every change needs the name of who makes it (actor)"), "no_actor")
+    return actor.strip()
+
+
+def check_code(code: str) -> str:
+    c = str(code).strip() if code is not None else ""
+    if len(c) != CODE_LEN or not c.isascii() or not c.isdigit():
+        raise coded(
+            CodeError(f"component code {code!r} is not 16 digits (county 6 + class 4 + serial 6)"),
+            "bad_code",
+            code=str(code),
+        )
+    return c
+
+
+def digits(value: str, *, what: str, max_len: int) -> str:
+    v = str(value).strip()
+    if not v or len(v) > max_len or not v.isascii() or not v.isdigit():
+        raise coded(CodeError(f"{what} {value!r} must be 1 to {max_len} digits"), "bad_digits", value=v)
+    return v
+
+
+_locator_cache: dict[tuple[str, int, int], GridLocator] = {}
+_locator_lock = threading.Lock()
+
+
+def district_locator(store: Store) -> GridLocator:
+    """A locator over the current level-3 grids, built once per store, generation and grid revision.
+
+    The locator is plain read-only data, so one instance is shared by every caller.
+    """
+    key = (str(Path(store.path).resolve()), store.current_generation(), store.revision("grids"))
+    with _locator_lock:
+        loc = _locator_cache.get(key)
+    if loc is None:
+        grids = load_grids(store, level=3, generation=key[1])
+        if grids.empty:
+            raise OutsideDistrictError(f"{store.path}: the current generation has no level-3 grids")
+        loc = GridLocator(grids.geometry.to_numpy(), grids["code"].to_numpy())
+        with _locator_lock:
+            for old in [k for k in _locator_cache if k[0] == key[0]]:
+                del _locator_cache[old]
+            _locator_cache[key] = loc
+    return loc
+
+
+def grids_key(store: Store) -> tuple[int, int]:
+    """The current grid generation and grids revision: what a located grid is valid for."""
+    return store.current_generation(), store.revision("grids")
+
+
+def coordinate_problems(x: np.ndarray, y: np.ndarray, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per point, a reason code ('' when usable) and the words of :func:`spatial.crs.check_coordinates`.
+
+    The check is the engine's (NaN, range, swapped axes, degrees given as metres); this only sorts
+    its verdicts into the reason codes a surveyor sees.
+    """
+    check = spatial_crs.check_coordinates(x, y, crs=crs)
+    why = pd.Series(check.reason, dtype=object).fillna("").astype(str)
+    code = np.full(len(why), "", dtype=object)
+    bad = (why != "").to_numpy()
+    code[bad] = "out_of_range"
+    code[(why.str.startswith("looks like degrees")).to_numpy()] = "wrong_crs"
+    code[(why.str.contains("swapped")).to_numpy()] = "swapped"
+    code[(why.str.startswith("missing") | why.str.startswith("not finite")).to_numpy()] = "nan"
+    return code, why.to_numpy(dtype=object)
+
+
+def to_lonlat(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 lon/lat (the display CRS) of working-CRS positions."""
+    lon, lat = spatial_crs.to_display(
+        np.asarray(x, dtype=float), np.asarray(y, dtype=float), crs=settings.WORK_CRS
+    )
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def position_in(x: float, y: float, *, crs: str) -> tuple[float, float]:
+    """A working-CRS position written in ``crs`` (one of :data:`SURVEY_CRS`): what a form shows."""
+    ox, oy = spatial_crs.convert([float(x)], [float(y)], src=settings.WORK_CRS, dst=normalise_crs(crs))
+    return float(np.asarray(ox)[0]), float(np.asarray(oy)[0])
