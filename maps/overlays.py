@@ -52,13 +52,25 @@ def _features(grids: gpd.GeoDataFrame, *, fills: Sequence[str] | None, tips: Gri
 
 
 def grid_outlines(
-    grids: gpd.GeoDataFrame, *, tips: GridTips, name: str, color: str = "#3367d6", weight: float = 1.2
+    grids: gpd.GeoDataFrame,
+    *,
+    tips: GridTips,
+    name: str,
+    color: str = "#3367d6",
+    weight: float = 1.2,
+    dash: str | None = None,
 ) -> folium.GeoJson:
-    """Grid boundaries with a tooltip each (``grids`` in WGS84, with ``code``)."""
+    """Grid boundaries with a tooltip each (``grids`` in WGS84, with ``code``).
+
+    ``dash`` is a Leaflet dash pattern (``"6 4"``), for outlines drawn over others (before/after).
+    """
+    style = {"color": color, "weight": weight, "fillOpacity": 0.02, "fillColor": color}
+    if dash:
+        style["dashArray"] = dash
     return folium.GeoJson(
         _features(grids, fills=None, tips=tips),
         name=name,
-        style_function=lambda f: {"color": color, "weight": weight, "fillOpacity": 0.02, "fillColor": color},
+        style_function=lambda f: style,
         highlight_function=lambda f: {"weight": weight + 2, "fillOpacity": 0.15},
         tooltip=tips.tooltip(),
         zoom_on_click=False,

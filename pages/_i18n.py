@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages._assess_text import ASSESS_STRINGS
 from pages._desk_text import DESK_STRINGS
+from pages._planner_text import PLANNER_STRINGS
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"
@@ -168,6 +169,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 STRINGS.update(DESK_STRINGS)  # the case desk's words live beside their pages
 STRINGS.update(ASSESS_STRINGS)  # so do the assessment's, the cockpit's and the analysis'
+STRINGS.update(PLANNER_STRINGS)  # and the grid planner's
 
 
 def language() -> str:

@@ -1,12 +1,12 @@
 """网格规划 / Grid planning: check the current grids or a candidate file, see its impact, adopt it.
 
-All logic lives in :mod:`layers.planner` (comparison, topology check, adoption) and
-:mod:`spatial.topology`; this page only shows it.
+All logic lives in :mod:`layers.planner` (comparison, topology check, adoption, generations) and
+:mod:`spatial.topology`; this page only shows it. Every word it shows comes from
+:mod:`pages._planner_text` through :func:`pages._i18n.t`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import html
 import json
@@ -21,11 +21,22 @@ import shapely
 import streamlit as st
 
 import settings
+from layers.export import export_layer
 from layers.grid_files import GRID_FORMATS
 from layers.grids import load_grids
-from layers.planner import GridComparison, adopt_grids, check_candidate, compare_grids, read_candidate
+from layers.planner import (
+    AdoptionError,
+    GridComparison,
+    adopt_grids,
+    cancel_scheduled,
+    check_candidate,
+    compare_grids,
+    generations,
+    read_candidate,
+)
 from layers.store import open_store
 from layers.tabular import check_upload_size
+from layers.workcalendar import now_dt
 from maps.base import base_map, finish, frame_to_datum, geojson_to_datum
 from maps.geometry import display_grids
 from maps.overlays import GridTips, grid_outlines, tooltip_html
@@ -35,26 +46,27 @@ from pages._common import (
     basemap_picker,
     context,
     open_store_ro,
+    plain,
     show_error,
     show_map,
     static_base,
 )
-from pages._i18n import language
+from pages._i18n import STRINGS, t
 from spatial.errors import OneGridError
-from spatial.topology import TopologyReport
+from spatial.topology import Problem, TopologyReport
 
-# Only small values live in the session: the chosen source, the selected problem, a done message.
+# Only small values live in the session: the chosen source, the selected problem, a done message,
+# the export format asked for.
 K_SOURCE = "planner.source"
 K_DONE = "planner.done"
+K_EXPORT = "planner.export_ready"
 SHAPEFILE_PARTS = ("shp", "shx", "dbf", "prj", "cpg")
+#: Formats of the in-page export: the ones the planner reads back as a candidate.
+EXPORT_FORMATS = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "parquet": "GeoParquet"}
+EXPORT_MIME = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3"}
 
 
-def _t(zh: str, en: str) -> str:
-    # This page's own words; the frame's language switch decides which one shows.
-    return en if language() == "en" else zh
-
-
-class UploadTooLargeError(OneGridError):
+class NoGridFileError(OneGridError):
     """The upload holds no grid file the planner reads."""
 
 
@@ -64,8 +76,10 @@ def _upload_bytes(files: list[Any]) -> tuple[str, dict[str, bytes]]:
     check_upload_size(" + ".join(Path(f.name).name for f in files), sum(int(f.size) for f in files))
     data = {Path(f.name).name: f.getvalue() for f in files}
     shp = [n for n in data if n.lower().endswith(".shp")]
-    main = shp[0] if shp else next(n for n in data if Path(n).suffix.lower() in GRID_FORMATS)
-    return main, data
+    grid = [n for n in data if Path(n).suffix.lower() in GRID_FORMATS]
+    if not shp and not grid:
+        raise NoGridFileError(t("planner.no_grid_file"))
+    return (shp or grid)[0], data
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=4)
@@ -75,41 +89,89 @@ def _analyse(
     digest: str,
     main: str | None,
     _files: dict[str, bytes] | None,
-) -> tuple[gpd.GeoDataFrame, TopologyReport, GridComparison | None]:
-    """Candidate (or current grids), its topology report and, for a candidate, its impact."""
+) -> tuple[gpd.GeoDataFrame, TopologyReport, GridComparison | None, gpd.GeoDataFrame | None]:
+    """Candidate (or current grids), its topology report and, for a candidate, its impact and the
+    current shapes of the grids it changes (for the before/after overlay)."""
     with open_store_ro(key[0]) as store:
         if main is None or _files is None:
             grids = load_grids(store)
-            return grids, check_candidate(store, grids), None
+            return grids, check_candidate(store, grids), None, None
         # The reader wants files on disk (GDAL); they live only as long as this call.
         with tempfile.TemporaryDirectory(prefix="onegrid-upload-") as tmp:
             for name, data in _files.items():
                 (Path(tmp) / name).write_bytes(data)
             candidate = read_candidate(Path(tmp) / main)
-        return candidate, check_candidate(store, candidate), compare_grids(store, candidate)
+        cmp = compare_grids(store, candidate)
+        current = load_grids(store)
+        changed = set(cmp.reshaped["code"]) | set(cmp.removed["code"])
+        before = current[current["code"].isin(changed)]
+        return candidate, check_candidate(store, candidate), cmp, before
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=4)
+def _generations(key: tuple[str, int, int], rev: tuple[int, ...]) -> pd.DataFrame:
+    with open_store_ro(key[0]) as store:
+        return generations(store)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=3)
+def _export(key: tuple[str, int, int], rev: tuple[int, ...], fmt: str) -> bytes:
+    """The current grids as a file (lon/lat), written by the export the command line uses."""
+    with open_store_ro(key[0]) as store, tempfile.TemporaryDirectory(prefix="onegrid-export-") as tmp:
+        out = Path(tmp) / f"grids.{fmt}"
+        export_layer(store, layer="grids", fmt=fmt, out=out)
+        return out.read_bytes()
+
+
+# -- what a problem says ----------------------------------------------------------------------
+
+
+def _num(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _problem_text(p: Problem) -> tuple[str, str, str]:
+    """Kind, measure and sentence of a problem in the session's language, from its code and values."""
+    kind = p.kind if f"planner.kind.{p.kind}" in STRINGS else "problem"
+    values = {
+        "code": p.codes[0] if p.codes else "",
+        "other": p.codes[1] if len(p.codes) > 1 else "",
+        "codes": ", ".join(p.codes),
+        "level": p.level if p.level is not None else "",
+        "measure": _num(p.measure),
+        "n": int(p.measure),
+    }
+    unit = t(f"planner.unit.{p.unit}") if f"planner.unit.{p.unit}" in STRINGS else p.unit
+    measure = f"{_num(p.measure)} {unit}".strip() if p.unit else ""
+    return t(f"planner.kind.{kind}"), measure, t(f"planner.say.{kind}", **values)
 
 
 def _problem_features(report: TopologyReport) -> dict[str, Any]:
     gj = report.to_geojson()
     features: list[dict[str, Any]] = gj["features"]  # type: ignore[assignment]
-    for f in features:
-        p = f["properties"]
-        # Codes come from an uploaded file: everything shown as HTML is escaped.
-        p["tip"] = tooltip_html(
-            [
-                (_t("问题", "Problem"), p["kind"]),
-                (_t("网格", "Grids"), p["codes"]),
-                (_t("量", "Measure"), f"{p['measure']:.1f} {p['unit']}"),
-                ("", p["message"]),
-            ]
-        )
+    for f, p in zip(features, report.problems, strict=True):
+        kind, measure, say = _problem_text(p)
+        # Codes come from an uploaded file: everything shown as HTML is escaped (tooltip_html).
+        f["properties"] = {
+            "tip": tooltip_html(
+                [
+                    (t("planner.col.kind"), kind),
+                    (t("planner.col.codes"), ", ".join(p.codes)),
+                    (t("planner.col.measure"), measure),
+                    ("", say),
+                ]
+            )
+        }
     return gj
+
+
+# -- map --------------------------------------------------------------------------------------
 
 
 def _tips(grids: gpd.GeoDataFrame) -> GridTips:
     # Codes and names may come from an uploaded file: escaped before they reach the HTML tooltip.
     return GridTips(
-        labels={"code": _t("网格", "Grid"), "name": _t("名称", "Name")},
+        labels={"code": t("planner.map.grid"), "name": t("planner.map.name")},
         values={
             "code": [html.escape(str(c)) for c in grids["code"]],
             "name": [html.escape(str(n)) for n in grids["name"]],
@@ -117,8 +179,8 @@ def _tips(grids: gpd.GeoDataFrame) -> GridTips:
     )
 
 
-def _display(grids: gpd.GeoDataFrame, level: int) -> gpd.GeoDataFrame:
-    one = grids[grids["level"] == level]
+def _display(grids: gpd.GeoDataFrame, level: int | None = None) -> gpd.GeoDataFrame:
+    one = grids if level is None else grids[grids["level"] == level]
     try:
         return display_grids(one)
     except (ValueError, shapely.errors.GEOSException):
@@ -126,36 +188,69 @@ def _display(grids: gpd.GeoDataFrame, level: int) -> gpd.GeoDataFrame:
         return one[~one.geometry.isna()].to_crs(settings.DISPLAY_CRS)
 
 
+def _padded(bounds: Any, *, least: float = 0.002) -> tuple[float, float, float, float]:
+    w, s, e, n = (float(v) for v in bounds)
+    pad = max(e - w, n - s, least) * 0.3
+    return (w - pad, s - pad, e + pad, n + pad)
+
+
+def _changed_bounds(
+    grids: gpd.GeoDataFrame, cmp: GridComparison | None, before: gpd.GeoDataFrame | None
+) -> tuple[float, float, float, float] | None:
+    """Lon/lat bounds of every grid the candidate reshapes, adds or removes (old and new shapes)."""
+    if cmp is None:
+        return None
+    codes = set(cmp.reshaped["code"]) | set(cmp.added["code"])
+    parts = [grids[grids["code"].isin(codes)]]
+    if before is not None:
+        parts.append(before)
+    geoms = [p.geometry.to_crs(settings.DISPLAY_CRS) for p in parts if len(p)]
+    if not geoms:
+        return None  # nothing changes: the whole district is shown
+    shown = pd.concat(geoms)
+    shown = shown[~shown.isna() & ~shown.is_empty]
+    return _padded(shown.total_bounds) if len(shown) else None
+
+
 def _map(
     grids: gpd.GeoDataFrame,
     report: TopologyReport,
-    reshaped: list[str],
+    cmp: GridComparison | None,
+    before: gpd.GeoDataFrame | None,
     focus: tuple[float, float, float, float] | None,
 ) -> None:
     shown = grids[~grids.geometry.isna() & ~grids.geometry.is_empty]
     if shown.empty:
         return
-    bounds = focus or tuple(shown.to_crs(settings.DISPLAY_CRS).total_bounds)
+    changed = _changed_bounds(shown, cmp, before)
+    bounds = focus or changed or tuple(shown.to_crs(settings.DISPLAY_CRS).total_bounds)
     basemap = basemap_picker()
     m = base_map(bounds=bounds, basemap=basemap)  # type: ignore[arg-type]
     for level, color, weight in ((3, "#3367d6", 0.8), (1, "#1a237e", 2.5)):
         d = frame_to_datum(_display(shown, level), datum=basemap.datum)
         if d.empty:
             continue
-        tips = _tips(d)
         grid_outlines(
-            d, tips=tips, name=_t(f"{level}级网格", f"Level {level}"), color=color, weight=weight
+            d, tips=_tips(d), name=t("planner.map.level", level=level), color=color, weight=weight
         ).add_to(m)
-        if level == 3 and reshaped:
-            hit = d["code"].isin(reshaped).to_numpy()
-            if hit.any():
-                grid_outlines(
-                    d[hit], tips=_tips(d[hit]), name=_t("变更网格", "Reshaped"), color="#ff8f00", weight=2.5
-                ).add_to(m)
+    if cmp is not None:
+        # Old against new: the current shapes of the changed grids dashed, the candidate's over them.
+        if before is not None and len(before):
+            old = frame_to_datum(_display(before), datum=basemap.datum)
+            grid_outlines(
+                old, tips=_tips(old), name=t("planner.map.before"), color="#616161", weight=3, dash="6 4"
+            ).add_to(m)
+        codes = set(cmp.reshaped["code"]) | set(cmp.added["code"])
+        after = shown[shown["code"].isin(codes)]
+        if len(after):
+            new = frame_to_datum(_display(after), datum=basemap.datum)
+            grid_outlines(
+                new, tips=_tips(new), name=t("planner.map.after"), color="#ff8f00", weight=2.5
+            ).add_to(m)
     if report.problems:
         folium.GeoJson(
             geojson_to_datum(_problem_features(report), datum=basemap.datum),
-            name=_t("拓扑问题", "Problems"),
+            name=t("planner.map.problems"),
             style_function=lambda f: {
                 "color": "#d62728",
                 "weight": 3,
@@ -167,6 +262,8 @@ def _map(
         ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     finish(m, base=static_base())
+    if changed is not None and focus is None:
+        st.caption(t("planner.map.legend"))
     show_map(m, key="planner.map", returned_objects=(), height=520)
 
 
@@ -181,29 +278,29 @@ def _focus(report: TopologyReport, row: int | None) -> tuple[float, float, float
     return (w - pad, s - pad, e + pad, n + pad)
 
 
+# -- problems ---------------------------------------------------------------------------------
+
+
 def _problems(report: TopologyReport) -> int | None:
     """The problem table; returns the selected row."""
     if report.ok:
-        st.success(
-            _t(
-                f"拓扑检查通过：{report.grids} 个网格，无缺口、重叠、无效几何、碎片或嵌套问题。",
-                f"Topology is clean: {report.grids} grids, no gap, overlap, invalid geometry, "
-                "sliver or nesting problem.",
-            ),
-            icon="✅",
-        )
+        st.success(t("planner.clean", n=report.grids), icon=":material/check_circle:")
         return None
-    counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
-    st.error(
-        _t(
-            f"发现 {len(report.problems)} 个拓扑问题（{counts}）",
-            f"{len(report.problems)} topology problem(s) ({counts})",
-        ),
-        icon="⚠️",
+    counts = ", ".join(f"{t(f'planner.kind.{k}')} {v}" for k, v in report.counts().items())
+    st.error(t("planner.problems", n=len(report.problems), counts=counts), icon=":material/warning:")
+    texts = [_problem_text(p) for p in report.problems]
+    table = pd.DataFrame(
+        {
+            t("planner.col.kind"): [k for k, _, _ in texts],
+            t("planner.col.level"): [p.level for p in report.problems],
+            t("planner.col.codes"): [", ".join(p.codes) for p in report.problems],
+            t("planner.col.measure"): [m for _, m, _ in texts],
+            t("planner.col.description"): [s for _, _, s in texts],
+        }
     )
-    table = pd.DataFrame(report.to_records())
+    st.caption(t("planner.problems_hint"))
     event = st.dataframe(
-        table[["kind", "level", "codes", "measure", "unit", "message"]],
+        table,
         hide_index=True,
         width="stretch",
         on_select="rerun",
@@ -215,9 +312,12 @@ def _problems(report: TopologyReport) -> int | None:
 
 
 def _downloads(report: TopologyReport) -> None:
+    """The problems as files, for the tool the grids are drawn in; none when there is none."""
+    if report.ok:
+        return
     c1, c2 = st.columns(2)
     c1.download_button(
-        _t("下载问题 GeoJSON", "Download problems (GeoJSON)"),
+        t("planner.download_geojson"),
         json.dumps(report.to_geojson(), ensure_ascii=False).encode("utf-8"),
         file_name="grid_problems.geojson",
         mime="application/geo+json",
@@ -228,7 +328,7 @@ def _downloads(report: TopologyReport) -> None:
     ).to_csv(index=False)
     # utf-8-sig: Excel opens the Chinese text correctly.
     c2.download_button(
-        _t("下载问题 CSV", "Download problems (CSV)"),
+        t("planner.download_csv"),
         csv.encode("utf-8-sig"),
         file_name="grid_problems.csv",
         mime="text/csv",
@@ -236,118 +336,289 @@ def _downloads(report: TopologyReport) -> None:
     )
 
 
+# -- impact -----------------------------------------------------------------------------------
+
+
+def _headed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """``frame``'s ``columns`` (name → text key), headed in the session's language."""
+    return frame[list(columns)].rename(columns={c: t(k) for c, k in columns.items()})
+
+
+def _grid_list(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.assign(area_km2=frame["area_m2"] / 1e6)
+    return _headed(
+        out,
+        {
+            "code": "planner.col.code",
+            "level": "planner.col.level",
+            "parent_code": "planner.col.parent",
+            "name": "planner.col.name",
+            "area_km2": "planner.col.area_km2",
+        },
+    )
+
+
+def _pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    none = t("planner.no_grid")
+    out = pairs.assign(from_grid=pairs["from_grid"].fillna(none), to_grid=pairs["to_grid"].fillna(none))
+    return _headed(
+        out, {"from_grid": "planner.col.from", "to_grid": "planner.col.to", "count": "planner.col.count"}
+    )
+
+
 def _impact(cmp: GridComparison) -> None:
-    st.subheader(_t("方案影响", "Impact of the candidate"))
+    st.subheader(t("planner.impact"))
     cols = st.columns(4)
-    cols[0].metric(_t("变更网格", "Reshaped grids"), len(cmp.reshaped))
-    cols[1].metric(_t("新增 / 撤销", "Added / removed"), f"{len(cmp.added)} / {len(cmp.removed)}")
-    cols[2].metric(_t("改划部件", "Components moving"), f"{len(cmp.component_moves):,}")
-    cols[3].metric(_t("改划在办案件", "Open cases moving"), f"{len(cmp.case_moves):,}")
-    st.dataframe(cmp.per_level, hide_index=True, width="stretch")
+    cols[0].metric(t("planner.metric.reshaped"), len(cmp.reshaped))
+    cols[1].metric(t("planner.metric.added_removed"), f"{len(cmp.added)} / {len(cmp.removed)}")
+    cols[2].metric(t("planner.metric.components"), f"{len(cmp.component_moves):,}")
+    cols[3].metric(t("planner.metric.cases"), f"{len(cmp.case_moves):,}")
+    st.dataframe(
+        _headed(
+            cmp.per_level,
+            {
+                "level": "planner.col.level",
+                "current": "planner.col.current",
+                "candidate": "planner.col.candidate",
+                "added": "planner.col.added",
+                "removed": "planner.col.removed",
+                "reshaped": "planner.col.reshaped",
+                "unchanged": "planner.col.unchanged",
+            },
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     if len(cmp.reshaped):
-        st.markdown(_t("**变更网格**", "**Reshaped grids**"))
-        st.dataframe(cmp.reshaped, hide_index=True, width="stretch")
+        st.markdown(t("planner.reshaped"))
+        st.dataframe(
+            _headed(
+                cmp.reshaped,
+                {
+                    "code": "planner.col.code",
+                    "level": "planner.col.level",
+                    "area_before_m2": "planner.col.area_before",
+                    "area_after_m2": "planner.col.area_after",
+                    "area_change_m2": "planner.col.area_change",
+                    "area_change_pct": "planner.col.area_change_pct",
+                    "symdiff_m2": "planner.col.symdiff",
+                },
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     if len(cmp.added) or len(cmp.removed):
         c1, c2 = st.columns(2)
-        c1.markdown(_t("**新增网格**", "**Added grids**"))
-        c1.dataframe(cmp.added, hide_index=True, width="stretch")
-        c2.markdown(_t("**撤销网格**", "**Removed grids**"))
-        c2.dataframe(cmp.removed, hide_index=True, width="stretch")
+        c1.markdown(t("planner.added"))
+        c1.dataframe(_grid_list(cmp.added), hide_index=True, width="stretch")
+        c2.markdown(t("planner.removed"))
+        c2.dataframe(_grid_list(cmp.removed), hide_index=True, width="stretch")
+    if len(cmp.relabelled):
+        st.markdown(t("planner.relabelled"))
+        relabelled = cmp.relabelled.assign(
+            field=cmp.relabelled["field"].map(lambda f: t(f"planner.field.{f}"))
+        )
+        st.dataframe(
+            _headed(
+                relabelled,
+                {
+                    "code": "planner.col.code",
+                    "field": "planner.col.field",
+                    "before": "planner.col.before",
+                    "after": "planner.col.after",
+                },
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     c1, c2 = st.columns(2)
-    c1.markdown(_t("**部件改划（原网格 → 新网格）**", "**Components: from → to grid**"))
-    c1.dataframe(cmp.component_pairs, hide_index=True, width="stretch")
-    c2.markdown(_t("**在办案件改划**", "**Open cases: from → to grid**"))
-    c2.dataframe(cmp.case_pairs, hide_index=True, width="stretch")
+    c1.markdown(t("planner.component_pairs"))
+    c1.dataframe(_pairs(cmp.component_pairs), hide_index=True, width="stretch")
+    c2.markdown(t("planner.case_pairs"))
+    c2.dataframe(_pairs(cmp.case_pairs), hide_index=True, width="stretch")
 
 
-def _adopt(ctx: Any, candidate: gpd.GeoDataFrame, report: TopologyReport) -> None:
-    st.subheader(_t("启用新一代网格", "Adopt as a new generation"))
+# -- adoption and generations -----------------------------------------------------------------
+
+
+def _show_error(exc: OneGridError) -> None:
+    """An adoption error in the session's language (by its code); any other through the frame."""
+    key = f"planner.error.{getattr(exc, 'code', '')}"
+    if isinstance(exc, AdoptionError) and key in STRINGS:
+        st.error(plain(t("error.prefix") + t(key, **exc.params)), icon=":material/error:")
+    else:
+        show_error(exc)
+
+
+def _scheduled(gens: pd.DataFrame) -> pd.Series | None:
+    rows = gens[gens["status"] == "scheduled"]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _adopt(
+    ctx: Any, candidate: gpd.GeoDataFrame, report: TopologyReport, cmp: GridComparison, gens: pd.DataFrame
+) -> None:
+    st.subheader(t("planner.adopt"))
     if ctx.role != "planner":
-        st.info(_t("只有规划员可以启用新网格。", "Only a planner may adopt grids."))
+        st.info(t("planner.adopt_planner_only"))
         return
     if not report.ok:
-        st.warning(
-            _t("方案存在拓扑问题，不能启用。", "The candidate has topology problems and cannot be adopted.")
+        st.warning(t("planner.adopt_problems"))
+        return
+    if cmp.unchanged:
+        st.info(t("planner.identical", generation=cmp.generation, tolerance=f"{cmp.tolerance_m2:g}"))
+        return
+    pending = _scheduled(gens)
+    if pending is not None:
+        st.info(
+            t(
+                "planner.adopt_scheduled_first",
+                generation=int(pending["id"]),
+                valid_from=pending["valid_from"],
+            )
         )
         return
+    today = now_dt().date()
     with st.form("planner.adopt"):
         valid_from = st.date_input(
-            _t("生效日期", "Valid from"),
-            value=dt.date.today() + dt.timedelta(days=1),
-            key="planner.valid_from",
+            t("planner.valid_from"), value=today, help=t("planner.valid_from_help"), key="planner.valid_from"
         )
-        note = st.text_input(_t("说明", "Note"), key="planner.note")
-        sure = st.checkbox(
-            _t("我已核对方案影响，确认启用", "I have checked the impact; adopt it"), key="planner.sure"
-        )
-        go = st.form_submit_button(_t("启用", "Adopt"), type="primary")
+        note = st.text_input(t("planner.note"), key="planner.note")
+        sure = st.checkbox(t("planner.sure"), key="planner.sure")
+        go = st.form_submit_button(t("planner.submit"), type="primary")
     if not go:
         return
     if not sure:
-        st.warning(_t("请先勾选确认。", "Tick the confirmation first."))
+        st.warning(t("planner.tick_first"))
         return
-    actor = str(st.session_state.get("user") or _t("规划员", "planner"))
+    actor = str(st.session_state.get("user") or t("planner.actor"))
     try:
         with open_store(ctx.store_path) as store:
             res = adopt_grids(store, candidate, valid_from=valid_from, actor=actor, note=note)
     except OneGridError as exc:
-        show_error(exc)
+        _show_error(exc)
         return
-    st.session_state[K_DONE] = _t(
-        f"已启用第 {res.generation} 代网格（{res.valid_from} 起）："
-        f"改划部件 {res.components_reassigned:,} 个，"
-        f"在办案件 {res.cases_reassigned:,} 件。",
-        f"Generation {res.generation} adopted from {res.valid_from}: "
-        f"{res.components_reassigned:,} components "
-        f"and {res.cases_reassigned:,} open cases reassigned.",
-    )
+    if res.scheduled:
+        st.session_state[K_DONE] = t(
+            "planner.scheduled",
+            generation=res.generation,
+            valid_from=res.valid_from.isoformat(),
+            previous=res.previous_generation,
+        )
+    else:
+        st.session_state[K_DONE] = t(
+            "planner.adopted",
+            generation=res.generation,
+            valid_from=res.valid_from.isoformat(),
+            components=res.components_reassigned,
+            cases=res.cases_reassigned,
+        )
     # The rerun compares the same upload with the generation just adopted: nothing left to change.
     st.rerun()
 
 
+def _generation_list(ctx: Any, gens: pd.DataFrame) -> None:
+    st.subheader(t("planner.generations"))
+    shown = gens.assign(
+        status=gens["status"].map(lambda s: t(f"planner.status.{s}")),
+        valid_to=gens["valid_to"].fillna("—"),
+        created_at=gens["created_at"].astype(str).str.replace("T", " ", regex=False),
+    )
+    st.dataframe(
+        _headed(
+            shown,
+            {
+                "id": "planner.col.generation",
+                "valid_from": "planner.col.valid_from",
+                "valid_to": "planner.col.valid_to",
+                "status": "planner.col.status",
+                "grids": "planner.col.grids",
+                "note": "planner.col.note",
+                "created_at": "planner.col.created_at",
+            },
+        ),
+        hide_index=True,
+        width="stretch",
+        key="planner.generations",
+    )
+    pending = _scheduled(gens)
+    if pending is None or ctx.role != "planner":
+        return
+    if st.button(t("planner.cancel", generation=int(pending["id"])), key="planner.cancel"):
+        try:
+            with open_store(ctx.store_path) as store:
+                gen = cancel_scheduled(store)
+        except OneGridError as exc:
+            _show_error(exc)
+            return
+        st.session_state[K_DONE] = t("planner.cancelled", generation=gen)
+        st.rerun()
+
+
+def _export_current(ctx: Any) -> None:
+    """The current grids as a file to edit and upload again; made only when asked for."""
+    st.subheader(t("planner.export"))
+    st.caption(t("planner.export_hint"))
+    c1, c2 = st.columns([1, 2])
+    fmt = c1.selectbox(
+        t("planner.export_format"),
+        list(EXPORT_FORMATS),
+        format_func=EXPORT_FORMATS.__getitem__,
+        key="planner.export_fmt",
+    )
+    if c2.button(t("planner.export_prepare"), key="planner.export_prepare"):
+        st.session_state[K_EXPORT] = fmt
+    if st.session_state.get(K_EXPORT) != fmt:
+        return
+    try:
+        data = _export(ctx.store_key, ctx.rev("grids"), fmt)
+    except OneGridError as exc:
+        show_error(exc)
+        return
+    st.download_button(
+        t("planner.export_download", fmt=EXPORT_FORMATS[fmt]),
+        data,
+        file_name=f"grids.{fmt}",
+        mime=EXPORT_MIME.get(fmt, "application/octet-stream"),
+        key="planner.export_download",
+    )
+
+
+# -- page -------------------------------------------------------------------------------------
+
+
 def main() -> None:
-    st.title(_t("网格规划", "Grid planning"))
+    st.title(t("planner.title"))
     assets_check()
     done = st.session_state.pop(K_DONE, None)
     if done:
         st.success(done)
     ctx = context()
-    sources = {"current": _t("当前网格", "Current grids"), "upload": _t("上传方案", "Upload a candidate")}
+    sources = {"current": t("planner.source.current"), "upload": t("planner.source.upload")}
     source = st.radio(
-        _t("检查对象", "Check"), list(sources), format_func=sources.__getitem__, key=K_SOURCE, horizontal=True
+        t("planner.source"), list(sources), format_func=sources.__getitem__, key=K_SOURCE, horizontal=True
     )
+    gens = _generations(ctx.store_key, ctx.rev("grids"))
     main_file: str | None = None
     files: dict[str, bytes] | None = None
     digest = "current"
     if source == "upload":
         exts = sorted({s.lstrip(".") for s in GRID_FORMATS} | set(SHAPEFILE_PARTS))
         uploads = st.file_uploader(
-            _t(
-                f"网格文件（GeoJSON、GeoPackage、GeoParquet，或 Shapefile 的 .shp/.shx/.dbf/.prj；"
-                f"不超过 {settings.MAX_UPLOAD_MB} MB）",
-                f"Grid file (GeoJSON, GeoPackage, GeoParquet, or a Shapefile's .shp/.shx/.dbf/.prj; "
-                f"at most {settings.MAX_UPLOAD_MB} MB)",
-            ),
+            t("planner.upload", mb=settings.MAX_UPLOAD_MB),
             type=exts,
             accept_multiple_files=True,
             key="planner.upload",
         )
         if not uploads:
-            st.info(
-                _t(
-                    "请上传候选网格文件：每个网格一个面，字段 code（可选 name）。",
-                    "Upload a candidate grid file: one polygon per grid, a code field (name optional).",
-                )
-            )
+            st.info(t("planner.upload_hint"))
+            _export_current(ctx)
+            _generation_list(ctx, gens)
             return
         try:
             main_file, files = _upload_bytes(list(uploads))
-        except (OneGridError, StopIteration) as exc:
-            show_error(
-                exc
-                if isinstance(exc, OneGridError)
-                else UploadTooLargeError(_t("没有可读取的网格文件", "none of the files is a grid file"))
-            )
+        except OneGridError as exc:
+            show_error(exc)
             return
         h = hashlib.sha256()
         for name in sorted(files):
@@ -356,19 +627,22 @@ def main() -> None:
         digest = h.hexdigest()
 
     try:
-        with st.spinner(_t("检查中…", "Checking…")):
-            candidate, report, cmp = _analyse(
+        with st.spinner(t("planner.checking")):
+            candidate, report, cmp, before = _analyse(
                 ctx.store_key, ctx.rev("grids", "components", "cases"), digest, main_file, files
             )
     except OneGridError as exc:
         show_error(exc)
         return
     row = _problems(report)
-    _map(candidate, report, cmp.reshaped["code"].tolist() if cmp is not None else [], _focus(report, row))
+    _map(candidate, report, cmp, before, _focus(report, row))
     _downloads(report)
     if cmp is not None:
         _impact(cmp)
-        _adopt(ctx, candidate, report)
+        _adopt(ctx, candidate, report, cmp, gens)
+    else:
+        _export_current(ctx)
+    _generation_list(ctx, gens)
 
 
 main()
