@@ -16,12 +16,15 @@ from pages._common import (
     first_run,
     guarded,
     language_and_role_switch,
+    not_for_this_role,
+    pages_of,
     role,
     sidebar_filters,
+    simulated_note,
 )
 from pages._i18n import t
 
-st.set_page_config(page_title="一张网 OneGrid", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="一张网 OneGrid", page_icon=":material/explore:", layout="wide")
 
 language_and_role_switch()
 
@@ -34,8 +37,21 @@ if not path.exists():
 
 pages = [
     st.Page(str(PAGES_DIR / f"{name}.py"), title=t(f"page.{name}"), icon=PAGE_ICONS[name], url_path=name)
-    for name in ROLE_PAGES[role()]
-    if (PAGES_DIR / f"{name}.py").is_file()  # a role may list pages this build does not ship
+    for name in pages_of(role())  # a role may list pages this build does not ship
+]
+# Every other page keeps its address, hidden, and says whose it is: a bookmarked /planner opened
+# as an analyst is told so, with links to the analyst's pages, instead of a silent jump.
+others = sorted({n for names in ROLE_PAGES.values() for n in names} - set(pages_of(role())))
+refused = [
+    st.Page(
+        lambda name=name: not_for_this_role(name, links=pages),  # type: ignore[misc]
+        title=t(f"page.{name}"),
+        icon=":material/lock:",
+        url_path=name,
+        visibility="hidden",
+    )
+    for name in others
+    if (PAGES_DIR / f"{name}.py").is_file()
 ]
 
 
@@ -46,7 +62,8 @@ def _land() -> None:
 
 
 landing = st.Page(_land, title=t("section.pages"), url_path="start", default=True, visibility="hidden")
-page = st.navigation({t("section.pages"): [landing, *pages]}, position="sidebar")
+page = st.navigation({t("section.pages"): [landing, *pages, *refused]}, position="sidebar")
 with guarded():
+    simulated_note(path)
     sidebar_filters(page=page.url_path)  # only the filters this page reads
 page.run()

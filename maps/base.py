@@ -21,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 import shapely.geometry
+from branca.element import MacroElement, Template
 
 from maps.offline import DEFAULT_BASE, localize
 from spatial.crs import GCJ02, gcj02_to_wgs84, normalize_crs, wgs84_to_gcj02
@@ -185,6 +186,49 @@ def base_map(
             control=False,
         ).add_to(m)
     m.fit_bounds([[south, west], [north, east]])
+    return m
+
+
+class _TileNotice(MacroElement):
+    """On the first tile that fails to load, a notice in the map's corner (the text is escaped:
+    it goes in as a JSON string and is set as ``textContent``)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function () {
+          var shown = false;
+          {{ this.tiles }}.on("tileerror", function () {
+            if (shown) { return; }
+            shown = true;
+            var note = L.control({position: "topright"});
+            note.onAdd = function () {
+              var box = L.DomUtil.create("div", "og-tile-notice");
+              box.textContent = {{ this.text | tojson }};
+              box.style.cssText = "background:#fff8e1;border:1px solid #d9b44a;padding:4px 8px;"
+                + "border-radius:4px;font:12px sans-serif;max-width:260px";
+              return box;
+            };
+            note.addTo({{ this.map }});
+          });
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, *, tiles: str, map_name: str, text: str) -> None:
+        super().__init__()
+        self._name = "TileNotice"
+        self.tiles, self.map, self.text = tiles, map_name, text
+
+
+def add_tile_notice(m: folium.Map, text: str) -> folium.Map:
+    """Say ``text`` on the map when its basemap's tiles cannot be loaded (offline, blocked, a wrong
+    intranet address) instead of leaving a grey map without a word."""
+    children = list(m._children.values())
+    if any(isinstance(c, _TileNotice) for c in children):
+        return m  # one notice per map, however often it is drawn
+    for child in children:
+        if isinstance(child, folium.TileLayer):
+            m.add_child(_TileNotice(tiles=child.get_name(), map_name=m.get_name(), text=text))
     return m
 
 

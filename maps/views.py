@@ -275,7 +275,15 @@ def coverage_spec(
     )
     spec = {
         "assets": dict(assets),
-        "basemap": {"url": basemap.url, "attribution": basemap.attribution} if basemap.url else None,
+        "basemap": (
+            {
+                "url": basemap.url,
+                "attribution": basemap.attribution,
+                "failed": labels.get("basemap_failed", ""),
+            }
+            if basemap.url
+            else None
+        ),
         "shapes": shapes.spec(),
         "grids": grids,
         "legend": legend,

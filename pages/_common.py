@@ -17,7 +17,7 @@ import datetime as dt
 import fcntl
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import streamlit as st
 
 import settings
 from layers import analysis
-from maps.base import Basemap, basemap_choices
+from maps.base import Basemap, add_tile_notice, basemap_choices
 from maps.livemap import assets as live_map_assets
 from maps.offline import DEFAULT_BASE, assets_installed
 from maps.overlays import STATE_COLORS
@@ -42,7 +42,7 @@ from pages._caches import (
     store_path,
 )
 from pages._caches import open_store_ro as open_store_ro
-from pages._i18n import LANGUAGES, language, t
+from pages._i18n import LANGUAGES, STRINGS, language, t
 from spatial.errors import OneGridError
 
 #: Roles and the pages each sees (a page file that does not exist yet is skipped); a case-desk
@@ -116,7 +116,19 @@ def show_error(exc: OneGridError) -> None:
     Messages quote what the user sent (file names, column names, values), so the message is shown
     as text (:func:`plain`), not rendered as Markdown.
     """
-    st.error(plain(t("error.prefix") + str(exc)), icon=":material/error:")
+    st.error(plain(t("error.prefix") + error_text(exc)), icon=":material/error:")
+
+
+def error_text(exc: OneGridError) -> str:
+    """An error's words in the session's language: an error carrying a ``code`` (and ``params``)
+    is translated by the ``error.<code>`` key; any other shows its own (English) message."""
+    key = f"error.{getattr(exc, 'code', '')}"
+    if key in STRINGS:
+        try:
+            return t(key, **dict(getattr(exc, "params", {}) or {}))
+        except (KeyError, IndexError, ValueError):  # a parameter missing: the message still says it
+            return str(exc)
+    return str(exc)
 
 
 @contextlib.contextmanager
@@ -184,7 +196,8 @@ def context() -> Context:
 
 
 def language_and_role_switch() -> None:
-    """Sidebar: language and (until sign-in exists) role; ``?role=…&lang=…`` preselect them."""
+    """Sidebar: language and role; ``?role=…&lang=…`` preselect them, and a switch writes them
+    back to the address, so a reload or a shared link keeps the role and language."""
     for key, allowed in (("role", ROLES), ("lang", tuple(LANGUAGES))):
         wanted = st.query_params.get(key)
         if key not in st.session_state and wanted in allowed:
@@ -193,6 +206,40 @@ def language_and_role_switch() -> None:
         t("lang.label"), list(LANGUAGES), format_func=LANGUAGES.__getitem__, key="lang", horizontal=True
     )
     st.sidebar.selectbox(t("role.label"), ROLES, format_func=lambda r: t(f"role.{r}"), key="role")
+    for key, value in (("role", role()), ("lang", language())):
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
+def pages_of(who: str) -> tuple[str, ...]:
+    """The pages role ``who`` sees that this build ships, in its order."""
+    return tuple(n for n in ROLE_PAGES[who] if (PAGES_DIR / f"{n}.py").is_file())
+
+
+def not_for_this_role(name: str, *, links: Sequence[Any] = ()) -> None:
+    """What a page says when the session's role may not see it (opened by its address): which
+    roles may, and links to the role's own pages (``links``, the ``st.Page`` objects of the
+    navigation) instead of a silent jump to another page."""
+    who = role()
+    may = [t(f"role.{r}") for r in ROLES if name in ROLE_PAGES[r]]
+    st.title(t(f"page.{name}"))
+    st.warning(
+        t(
+            "role.not_allowed",
+            page=t(f"page.{name}"),
+            role=t(f"role.{who}"),
+            roles=("、" if language() == "zh" else ", ").join(may),
+        ),
+        icon=":material/lock:",
+    )
+    for link in links:
+        st.page_link(link)
+
+
+def simulated_note(path: Path) -> None:
+    """Say once, in the sidebar's footer, that a generated district's data is simulated."""
+    if generated_store(store_key(path)):
+        st.sidebar.caption(t("app.simulated"))
 
 
 #: The shared sidebar filters and their session keys.
@@ -304,8 +351,16 @@ def map_labels() -> dict[str, str]:
     labels["points"] = t("layer.points")
     labels["points_legend"] = t("legend.points")
     labels["other_state"] = t("legend.other_state")
+    labels["basemap_failed"] = t("basemap.failed")
     labels.update({f"state.{s}": t(f"state.{s}") for s in STATE_COLORS})
     return labels
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=4)
+def generated_store(key: tuple[str, int, int]) -> bool:
+    """Whether the store was made by the generator (its meta names the seed)."""
+    with open_store_ro(key[0]) as store:
+        return store.conn.execute("SELECT 1 FROM meta WHERE key = 'seed'").fetchone() is not None
 
 
 # -- the map widget ---------------------------------------------------------------------------
@@ -318,6 +373,7 @@ def show_map(m: Any, *, key: str, returned_objects: tuple[str, ...], height: int
     """
     from streamlit_folium import st_folium
 
+    add_tile_notice(m, t("basemap.failed"))
     result = st_folium(
         m, key=key, height=height, use_container_width=True, returned_objects=list(returned_objects)
     )

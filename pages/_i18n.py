@@ -15,7 +15,17 @@ DEFAULT_LANGUAGE = "zh"
 STRINGS: dict[str, tuple[str, str]] = {
     "app.title": ("一张网 · 网格化社会治理", "OneGrid · grid-based governance"),
     "lang.label": ("语言 / Language", "Language / 语言"),
-    "role.label": ("角色（登录前的临时切换）", "Role (until sign-in exists)"),
+    "role.label": ("工作角色", "Working as"),
+    "role.not_allowed": (
+        "「{page}」页面供{roles}使用，当前角色「{role}」无权查看。请换用有权限的角色，或打开下列页面：",
+        "The page “{page}” is for: {roles}. Your role, {role}, cannot see it. Switch to a role that "
+        "may, or open one of your pages:",
+    ),
+    "app.simulated": (
+        "本系统默认区县（吴中区）的网格、部件、人员与案件均为模拟生成的数据，不代表真实情况。",
+        "The default district's (Wuzhong) grids, components, staff and cases are simulated data, "
+        "not real records.",
+    ),
     "role.analyst": ("分析员", "Analyst"),
     "role.surveyor": ("普查员", "Surveyor"),
     "role.planner": ("规划员", "Planner"),
@@ -60,6 +70,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "basemap.osm": ("OpenStreetMap", "OpenStreetMap"),
     "basemap.custom": ("内网底图", "Intranet tiles"),
     "basemap.none": ("无底图", "None"),
+    "basemap.failed": (
+        "底图无法加载（离线或地址不可达），地图只显示网格与数据；可换用其他底图或不用底图。",
+        "The basemap could not be loaded (offline or unreachable); the map shows grids and data "
+        "only. Choose another basemap, or none.",
+    ),
     "metric.label": ("专题图", "Coverage map"),
     "metric.none": ("仅网格边界", "Grid boundaries only"),
     "metric.cases_per_km2": ("案件密度（件/km²）", "Cases per km²"),

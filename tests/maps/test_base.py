@@ -109,3 +109,33 @@ def test_the_map_is_fitted_where_the_tiles_show_the_district() -> None:
     plain = render_html(base_map(bounds=bounds, basemap=basemap_from_setting(GCJ_TILES)))
     shifted = render_html(base_map(bounds=bounds, basemap=basemap_from_setting(GCJ_TILES, datum="gcj02")))
     assert "[31.0, 120.4]" in plain and "[31.0, 120.4]" not in shifted
+
+
+def test_a_basemap_that_cannot_load_says_so_once() -> None:
+    from maps.base import NO_BASEMAP, OSM, add_tile_notice, base_map, finish, render_html
+
+    m = base_map(bounds=(120.4, 31.0, 120.7, 31.3), basemap=OSM)
+    add_tile_notice(m, 'Basemap </script><b>"down"</b>')
+    add_tile_notice(m, "drawn again")
+    html = render_html(finish(m))
+    assert html.count('.on("tileerror"') == 1
+    assert (
+        '"Basemap \\u003c/script\\u003e\\u003cb\\u003e\\"down\\"\\u003c/b\\u003e"' in html
+    )  # text, not HTML
+    assert "drawn again" not in html
+    bare = render_html(
+        finish(add_tile_notice(base_map(bounds=(120.4, 31.0, 120.7, 31.3), basemap=NO_BASEMAP), "x"))
+    )
+    assert "tileerror" not in bare  # no tiles, nothing to fail
+
+
+def test_the_live_map_carries_the_notice_text() -> None:
+    from pathlib import Path
+
+    from maps.base import OSM
+
+    front = Path(__file__).resolve().parents[2] / "maps" / "livemap" / "frontend"
+    assert 'id="map-notice"' in (front / "index.html").read_text(encoding="utf-8")
+    js = (front / "livemap.js").read_text(encoding="utf-8")
+    assert 'on("tileerror"' in js and "box.textContent = basemap.failed" in js
+    assert OSM.url  # the switch's OSM entry has tiles that can fail

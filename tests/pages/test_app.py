@@ -139,7 +139,8 @@ def test_explorer_on_gcj02_tiles(app_env: Path, monkeypatch: pytest.MonkeyPatch)
     lon, lat = analysis.to_lonlat([557_500.0], [3_459_500.0])  # inside grid 320506001001001
     at = _explorer(f_level=3, x_click=(float(lat[0]), float(lon[0])))
     spec = _maps(at)[0]
-    assert spec["basemap"] == {"url": tiles, "attribution": ""}
+    assert spec["basemap"]["url"] == tiles and spec["basemap"]["attribution"] == ""
+    assert spec["basemap"]["failed"].startswith("底图无法加载")  # what the map says if the tiles fail
     assert remote_urls(json.dumps(spec, ensure_ascii=False), allowed=(tiles,)) == []
     assert spec["shapes"]["id"] != plain["shapes"]["id"]
     assert spec["shapes"]["bounds"][0] - plain["shapes"]["bounds"][0] > 0.003
@@ -211,3 +212,47 @@ def test_warm_caches_fills_the_entries_the_first_pages_read(
     # The overview and the explorer both open on level 2 without heat.
     common.cached_case_aggregates(key, (revs["cases"],), flt, common.DEFAULT_LEVEL, False)
     assert common.warm_caches(tmp_path / "missing.sqlite") == []  # the first session generates it
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_PAGES))
+def test_a_role_switch_is_written_to_the_address(app_env: Path, role: str) -> None:
+    at = _app(role=role, lang="en").run()
+    assert not at.exception, at.exception
+    assert at.query_params["role"] == role and at.query_params["lang"] == "en"
+    assert at.sidebar.selectbox(key="role").label == "Working as"
+
+
+def test_the_address_preselects_role_and_language(app_env: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["role"] = "surveyor"
+    at.query_params["lang"] = "en"
+    at.run()
+    assert at.session_state["role"] == "surveyor" and at.session_state["lang"] == "en"
+
+
+def test_the_app_says_once_that_the_district_is_simulated(app_env: Path) -> None:
+    at = _app(lang="en").run()
+    notes = [c.value for c in at.sidebar.caption if "simulated" in c.value]
+    assert len(notes) == 1, notes
+
+
+def test_a_page_of_another_role_says_whose_it_is(app_env: Path) -> None:
+    """An analyst opening the planner's address is told the page is the planner's, with links to
+    the analyst's own pages: not sent silently to the overview."""
+    from pages._common import pages_of
+
+    assert "planner" not in pages_of("analyst")
+    # AppTest opens a page by its script; the refused page is a function, so run it on its own.
+    script = AppTest.from_function(_refused_planner, default_timeout=30)
+    script.session_state["role"] = "analyst"
+    script.session_state["lang"] = "en"
+    script.run()
+    assert not script.exception, script.exception
+    warning = script.warning[0].value
+    assert "Grid planning" in warning and "Planner" in warning and "Analyst" in warning
+
+
+def _refused_planner() -> None:
+    from pages._common import not_for_this_role
+
+    not_for_this_role("planner")

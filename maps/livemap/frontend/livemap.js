@@ -160,8 +160,17 @@
     if (S.tiles) S.tiles.remove();
     S.tiles = null;
     S.tilesUrl = url;
+    document.getElementById("map-notice").hidden = true;
     if (url) {
       S.tiles = L.tileLayer(url, { maxZoom: 19, attribution: basemap.attribution || "" });
+      // A basemap that cannot load (offline, blocked, a wrong intranet address) says so once
+      // instead of leaving the map grey without a word.
+      S.tiles.on("tileerror", function () {
+        const box = document.getElementById("map-notice");
+        if (!basemap.failed || !box.hidden) return;
+        box.textContent = basemap.failed;
+        box.hidden = false;
+      });
       S.tiles.addTo(S.map);
       S.tiles.bringToBack();
     }
