@@ -5,6 +5,11 @@ Target (issue #5): a candidate that reshapes ~20 level-3 grids is checked and ad
 
     python -m bench.bench_adopt [--store PATH] [--n 20] [--seed 1]
     python -m bench.bench_adopt --synthetic [--components 680000]
+    python -m bench.bench_adopt --scheduled [--store PATH]
+
+``--scheduled`` adopts the candidate for tomorrow (the generation is stored, nothing reassigned),
+then pins the clock (``ONEGRID_NOW``) to that day and times the opening of the store that puts it
+into effect; the same checks follow.
 
 The store (``--store``, else the default store) is never written: it is copied to a temporary
 file first. ``--synthetic`` builds a stand-in district instead: the generator's grids of the real district
@@ -21,6 +26,7 @@ Recorded results: see ``RESULTS`` at the bottom.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -155,7 +161,9 @@ def _closed_fingerprint(conn: sqlite3.Connection) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def run(store_path: Path, *, n: int, seed: int, valid_from: dt.date | None) -> dict[str, object]:
+def run(
+    store_path: Path, *, n: int, seed: int, valid_from: dt.date | None, scheduled: bool = False
+) -> dict[str, object]:
     out: dict[str, object] = {}
     with open_store(store_path) as store:
         grids = load_grids(store)
@@ -170,6 +178,10 @@ def run(store_path: Path, *, n: int, seed: int, valid_from: dt.date | None) -> d
         closed_before = _closed_fingerprint(conn)
         gen_from = conn.execute("SELECT max(valid_from) FROM generations").fetchone()[0]
         start = valid_from or dt.date.fromisoformat(gen_from[:10]) + dt.timedelta(days=1)
+        if scheduled:
+            from layers.workcalendar import now_dt
+
+            start = now_dt().date() + dt.timedelta(days=1)
 
         t0 = time.perf_counter()
         cmp = compare_grids(store, candidate)
@@ -180,6 +192,17 @@ def run(store_path: Path, *, n: int, seed: int, valid_from: dt.date | None) -> d
         res = adopt_grids(store, candidate, valid_from=start, actor="bench")
         out["adopt_s"] = time.perf_counter() - t0
         out["adopt_parts_s"] = res.seconds
+        if scheduled:
+            assert res.scheduled and res.components_reassigned == 0
+            # The day comes: the first opening of the store puts the generation into effect.
+            os.environ["ONEGRID_NOW"] = f"{start.isoformat()}T00:00:01"
+            t0 = time.perf_counter()
+            open_store(store_path, readonly=True).close()
+            out["take_effect_s"] = time.perf_counter() - t0
+            assert store.current_generation() == res.generation
+            moved = conn.execute("SELECT count(*) FROM component_history").fetchone()[0] - hist_before
+            cases_moved = conn.execute("SELECT count(*) FROM case_history").fetchone()[0] - case_hist_before
+            res = dataclasses.replace(res, components_reassigned=moved, cases_reassigned=cases_moved)
         out["reshaped_grids"] = len(res.comparison.reshaped)
         out["components"] = res.comparison.components_total
         out["components_reassigned"] = res.components_reassigned
@@ -218,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=20, help="pairs of level-3 grids to reshape")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--valid-from", type=dt.date.fromisoformat, default=None)
+    parser.add_argument(
+        "--scheduled", action="store_true", help="adopt for tomorrow, then time the opening that applies it"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-adopt-") as tmp:
@@ -238,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             f"store: {source} (prepared in {prep:.1f} s); {platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}"
         )
-        r = run(work, n=args.n, seed=args.seed, valid_from=args.valid_from)
+        r = run(work, n=args.n, seed=args.seed, valid_from=args.valid_from, scheduled=args.scheduled)
     parts = ", ".join(f"{k} {v:.2f}" for k, v in r["adopt_parts_s"].items())  # type: ignore[attr-defined]
     cparts = ", ".join(f"{k} {v:.2f}" for k, v in r["compare_parts_s"].items())  # type: ignore[attr-defined]
     print(
@@ -247,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"compare_grids: {r['compare_s']:.2f} s ({cparts})")
     print(f"adopt_grids:   {r['adopt_s']:.2f} s ({parts})")
+    if "take_effect_s" in r:
+        print(f"open_store on the day (puts it into effect): {r['take_effect_s']:.2f} s")
     print(
         f"  {r['components']:,} components located, {r['components_reassigned']:,} reassigned; "
         f"{r['open_cases']:,} open cases, {r['cases_reassigned']:,} reassigned"

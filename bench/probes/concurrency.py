@@ -96,7 +96,7 @@ def probe_moves_while_adopt_grids_commits(tmp: Path) -> None:
         try:
             wait_for(started, mover)
             adopted = cli(
-                "adopt-grids", "--store", str(store), "--candidate", str(candidate),
+                "adopt-grids", "--store", str(store), "--in", str(candidate),
                 "--valid-from", "2026-12-01", "--actor", "规划员",
             )  # fmt: skip
             time.sleep(0.5)

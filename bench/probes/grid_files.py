@@ -53,8 +53,8 @@ def _check(tmp: Path, fmt: str) -> None:
             f"check-grids: exit {r.returncode}, grid named: {code in r.stdout}, {r.stderr.strip()[-200:]}"
         )
     for argv in (
-        ["compare-grids", "--store", str(store), "--candidate", str(path)],
-        ["adopt-grids", "--store", str(store), "--candidate", str(path), "--valid-from", "2027-01-01"],
+        ["compare-grids", "--store", str(store), "--in", str(path)],
+        ["adopt-grids", "--store", str(store), "--in", str(path), "--valid-from", "2027-01-01"],
     ):
         r = cli(*argv)
         if r.returncode != 2 or code not in r.stderr or "Traceback" in r.stderr:

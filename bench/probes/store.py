@@ -31,8 +31,8 @@ def _commands(store: Path, tmp: Path) -> dict[str, list[str]]:
         "summary": ["summary", *s],
         "export": ["export", *s, "--layer", "components", "--format", "csv", "--out", str(tmp / "out.csv")],
         "assign": ["assign", *s, "--in", str(points), "--out", str(tmp / "assigned.csv"), "--quiet"],
-        "compare-grids": ["compare-grids", *s, "--candidate", str(candidate)],
-        "adopt-grids": ["adopt-grids", *s, "--candidate", str(candidate), "--valid-from", "2027-01-01"],
+        "compare-grids": ["compare-grids", *s, "--in", str(candidate)],
+        "adopt-grids": ["adopt-grids", *s, "--in", str(candidate), "--valid-from", "2027-01-01"],
     }
 
 
