@@ -134,6 +134,12 @@ class GridComparison:
         return _pairs(self.case_moves)
 
     @property
+    def same_grids(self) -> bool:
+        """True when no grid is added, removed, renamed or reshaped beyond the tolerance: what
+        :func:`adopt_grids` refuses as nothing to adopt."""
+        return _same_grids(self.added, self.removed, self.reshaped, self.relabelled)
+
+    @property
     def unchanged(self) -> bool:
         """True when the candidate is the current generation up to the tolerance."""
         return (
@@ -173,6 +179,10 @@ class GridComparison:
 
     def to_json(self, *, with_lists: bool = True) -> str:
         return json.dumps(self.to_dict(with_lists=with_lists), ensure_ascii=False, indent=2)
+
+
+def _same_grids(*diffs: pd.DataFrame) -> bool:
+    return all(d.empty for d in diffs)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
@@ -714,7 +724,7 @@ def adopt_grids(
     added, removed, reshaped, relabelled, per_level = _diff_grids(
         current, cand, tolerance_m2=DEFAULT_RESHAPE_TOLERANCE_M2
     )
-    if added.empty and removed.empty and reshaped.empty and relabelled.empty:
+    if _same_grids(added, removed, reshaped, relabelled):
         # A new generation with the same grids would only add an empty row to the history.
         raise AdoptionError(
             f"the candidate is the current generation {generation} (no grid added, removed, "

@@ -465,7 +465,7 @@ def _adopt(
     if not report.ok:
         st.warning(t("planner.adopt_problems"))
         return
-    if cmp.unchanged:
+    if cmp.same_grids:
         st.info(t("planner.identical", generation=cmp.generation, tolerance=f"{cmp.tolerance_m2:g}"))
         return
     pending = _scheduled(gens)
