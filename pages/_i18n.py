@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages._assess_text import ASSESS_STRINGS
 from pages._desk_text import DESK_STRINGS
+from pages._survey_text import SURVEY_STRINGS
 from pages._planner_text import PLANNER_STRINGS
 
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -184,6 +185,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 STRINGS.update(DESK_STRINGS)  # the case desk's words live beside their pages
 STRINGS.update(ASSESS_STRINGS)  # so do the assessment's, the cockpit's and the analysis'
+STRINGS.update(SURVEY_STRINGS)  # and the surveyor's
 STRINGS.update(PLANNER_STRINGS)  # and the grid planner's
 
 

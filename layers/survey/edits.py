@@ -442,6 +442,7 @@ def history(store: Store, code: str) -> pd.DataFrame:
         params=[c],
     )
     frame["undoes"] = frame["undoes"].astype("Int64")
+    frame["moved_m"] = pd.to_numeric(frame["moved_m"], errors="coerce").astype(float)
     return frame
 
 
