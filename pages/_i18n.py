@@ -6,8 +6,8 @@ import streamlit as st
 
 from pages._assess_text import ASSESS_STRINGS
 from pages._desk_text import DESK_STRINGS
-from pages._survey_text import SURVEY_STRINGS
 from pages._planner_text import PLANNER_STRINGS
+from pages._survey_text import SURVEY_STRINGS
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"
