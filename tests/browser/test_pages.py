@@ -254,8 +254,9 @@ def test_the_survey_page_shows_no_filters_it_does_not_read(server: str, page_and
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text="部件普查").click()
     page.wait_for_url("**/surveyor**")
     page.get_by_role("heading", name="部件普查").first.wait_for(timeout=30_000)
-    assert sidebar.get_by_text("网格层级").count() == 0
-    assert sidebar.get_by_text("上报日期").count() == 0
+    # Streamlit leaves the last page's elements up until the new page's run has drawn over them.
+    sidebar.get_by_text("网格层级").wait_for(state="detached", timeout=30_000)
+    sidebar.get_by_text("上报日期").wait_for(state="detached", timeout=30_000)
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text="总览").click()
     sidebar.get_by_text("网格层级").wait_for(timeout=30_000)
     assert level3.is_checked(), "the level chosen before was forgotten"
