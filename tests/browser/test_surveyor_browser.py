@@ -34,7 +34,7 @@ def test_a_map_click_move_persists(server: str, browser_store: Path, page_and_tr
     code, x0, y0, version = _component_near_a_grid_centre(browser_store)
 
     page.goto(f"{server}/surveyor?role=surveyor")
-    box = page.get_by_label("查找内容")
+    box = page.get_by_label("部件编码（或前缀）")
     box.fill(code)
     box.press("Enter")
     handle = page.wait_for_selector(MAP_FRAME, timeout=30_000)
@@ -49,8 +49,14 @@ def test_a_map_click_move_persists(server: str, browser_store: Path, page_and_tr
     shown = page.get_by_text("地图点击位置")
     shown.wait_for(timeout=30_000)
     lon, lat = (float(v) for v in re.findall(r"[-+]?\d+\.\d+", shown.inner_text())[:2])
-    page.get_by_role("button", name="确认移动到点击位置").click()
-    page.get_by_text("已移动").wait_for(timeout=30_000)
+    page.get_by_role("button", name="移动到点击位置").click()
+    # Beyond the threshold (or into another grid) the page asks first.
+    confirm = page.get_by_role("button", name="确认移动", exact=True)
+    done = page.get_by_text("已移动")
+    done.or_(confirm).first.wait_for(timeout=30_000)
+    if confirm.count():
+        confirm.click()
+    done.wait_for(timeout=30_000)
 
     with sqlite3.connect(f"file:{browser_store}?mode=ro", uri=True) as conn:
         x, y, v, grid = conn.execute(
