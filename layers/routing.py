@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from layers.codes import is_grid_code, town_of
+from spatial.component_index import ComponentIndex
 from spatial.errors import CodeError
-from spatial.nearest import ClassIndex, build_class_index
 
 __all__ = [
     "COMPONENT_MAINTAINER",
@@ -135,7 +135,9 @@ class ComponentTable:
     maintainer_idx: np.ndarray  # index into bodies, -1 for none
     owner_idx: np.ndarray
     bodies: np.ndarray
-    index: ClassIndex
+    #: The one component index (nearest of class); its rows are positions in ``index_rows``.
+    index: ComponentIndex
+    index_rows: np.ndarray  # position in `codes` of each row of the index (components with a position)
 
     def positions(self, keys: np.ndarray) -> np.ndarray:
         """Positions of component codes (-1 for missing or unknown ones).
@@ -185,6 +187,9 @@ def prepare_components(components: pd.DataFrame) -> ComponentTable:
     classes = components["class_code"].astype(object).fillna("").astype(str).to_numpy(dtype=str)
     text = codes.astype(str)
     order = np.argsort(text, kind="stable")
+    x = components["x"].to_numpy(np.float64)
+    y = components["y"].to_numpy(np.float64)
+    placed = np.isfinite(x) & np.isfinite(y)  # a component without a position is never the nearest
     return ComponentTable(
         codes=codes,
         sorted_codes=text[order],
@@ -192,9 +197,8 @@ def prepare_components(components: pd.DataFrame) -> ComponentTable:
         maintainer_idx=np.asarray(body_idx[:n], dtype=np.int64),
         owner_idx=np.asarray(body_idx[n:], dtype=np.int64),
         bodies=np.asarray(bodies, dtype=object),
-        index=build_class_index(
-            components["x"].to_numpy(np.float64), components["y"].to_numpy(np.float64), classes
-        ),
+        index=ComponentIndex(text[placed], classes[placed], x[placed], y[placed]),
+        index_rows=np.flatnonzero(placed),
     )
 
 
@@ -293,8 +297,8 @@ def route(
     dist = np.full(n, np.nan)
     search = known & ~was_named & _has(et_class)
     if search.any() and comp_codes.size:
-        found, d = table.index.nearest(x[search], y[search], et_class[search], radius=radius)
-        comp_pos[search] = found
+        found, d = table.index.nearest_of_class(x[search], y[search], et_class[search], radius=radius)
+        comp_pos[search] = np.where(found >= 0, table.index_rows[np.maximum(found, 0)], -1)
         dist[search] = d
     has_comp = comp_pos >= 0
     maint = np.full(n, None, dtype=object)

@@ -341,6 +341,102 @@ class ComponentIndex:
         order = np.lexsort((self._codes[rows], d))[:k]  # int codes keep the string order
         return self._nearest_result(rows[order], d[order])
 
+    def _class_id_of(self, qclass: np.ndarray) -> np.ndarray:
+        """Class id of each query class, -1 for a missing (None/NaN) or unknown one (vectorised)."""
+        missing = np.asarray((qclass == None) | (qclass != qclass), dtype=bool)  # noqa: E711
+        keys = np.where(missing, "", qclass).astype(str)
+        missing |= keys == ""
+        names = np.array(self._classes, dtype=str)
+        order = np.argsort(names, kind="stable")
+        at = np.minimum(np.searchsorted(names[order], keys), max(names.size - 1, 0))
+        cid = np.where(names[order][at] == keys, order[at], -1) if names.size else np.full(keys.size, -1)
+        cid[missing] = -1
+        return cid.astype(np.int64)
+
+    def nearest_of_class(
+        self, qx: Any, qy: Any, qclass: Any, *, radius: float, max_candidates: int = 4_000_000
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For many query points at once, the nearest component of each one's class within ``radius``.
+
+        The bulk form of :meth:`nearest` (routing thousands of reports): vectorised over the
+        queries, in chunks of at most about ``max_candidates`` candidate pairs. Pending edits are
+        folded in first (:meth:`compact`), so the answer includes every move, insert and delete.
+
+        Returns
+        -------
+        rows, distance
+            The row of the component (its position in the arrays the index was built from, or in
+            insertion order after them), ``-1`` where no component of the class is within
+            ``radius`` or the query's class or position is missing; and the distance, ``nan``
+            there. Equidistant components resolve to the lowest code, as in :meth:`nearest`.
+        """
+        qx = np.asarray(qx, dtype=np.float64).ravel()
+        qy = np.asarray(qy, dtype=np.float64).ravel()
+        qclass = np.asarray(qclass, dtype=object).ravel()
+        if not (qx.shape == qy.shape == qclass.shape):
+            raise ValueError("give one x, one y and one class per query point")
+        if not (math.isfinite(radius) and radius >= 0):
+            raise ValueError(f"radius must be a finite, non-negative number of metres, got {radius!r}")
+        n = qx.shape[0]
+        out_row = np.full(n, -1, dtype=np.int64)
+        out_d = np.full(n, np.nan)
+        if n == 0 or self._live == 0:
+            return out_row, out_d
+        if self._ov_n or self._stale:
+            self._rebuild()
+        cid = self._class_id_of(qclass)
+        todo = np.flatnonzero((cid >= 0) & np.isfinite(qx) & np.isfinite(qy))
+        if todo.size == 0:
+            return out_row, out_d
+        cs, nx, ny = self._cs, self._nx, self._ny
+        span = int(2 * radius // cs) + 2  # rows (and columns) of cells a window can cover
+        per_query = span * span * max(4.0, self._live / max(nx * ny, 1) * 4)
+        step = max(1, int(max_candidates // per_query))
+        for lo in range(0, todo.size, step):
+            q = todo[lo : lo + step]
+            x, y = qx[q], qy[q]
+            ix0 = np.maximum(np.floor((x - radius - self._ox) / cs), 0).astype(np.int64)
+            ix1 = np.minimum(np.floor((x + radius - self._ox) / cs), nx - 1).astype(np.int64)
+            iy0 = np.maximum(np.floor((y - radius - self._oy) / cs), 0).astype(np.int64)
+            iy1 = np.minimum(np.floor((y + radius - self._oy) / cs), ny - 1).astype(np.int64)
+            hit_q: list[np.ndarray] = []
+            hit_pos: list[np.ndarray] = []
+            for k in range(span):
+                row = iy0 + k
+                ok = (row <= iy1) & (ix0 <= ix1)
+                if not ok.any():
+                    break
+                qi = np.flatnonzero(ok)
+                base = row[qi] * nx
+                start = self._csr_start[base + ix0[qi]]
+                count = self._csr_start[base + ix1[qi] + 1] - start
+                total = int(count.sum())
+                if total == 0:
+                    continue
+                owner = np.repeat(qi, count)
+                offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+                hit_q.append(owner)
+                hit_pos.append(np.repeat(start, count) + offset)
+            if not hit_q:
+                continue
+            qi = np.concatenate(hit_q)
+            pos = np.concatenate(hit_pos)
+            keep = self._csr_cls[pos] == cid[q][qi]
+            qi, pos = qi[keep], pos[keep]
+            d = np.hypot(self._csr_x[pos] - x[qi], self._csr_y[pos] - y[qi])
+            keep = d <= radius
+            qi, pos, d = qi[keep], pos[keep], d[keep]
+            if qi.size == 0:
+                continue
+            rows = self._csr_rows[pos]
+            order = np.lexsort((self._codes[rows], d, qi))
+            qi, rows, d = qi[order], rows[order], d[order]
+            first = np.ones(qi.size, dtype=bool)
+            first[1:] = qi[1:] != qi[:-1]
+            out_row[q[qi[first]]] = rows[first]
+            out_d[q[qi[first]]] = d[first]
+        return out_row, out_d
+
     def _nearest_result(self, rows: np.ndarray, d: np.ndarray) -> NearestResult:
         lut = np.array(self._classes, dtype=object)
         return NearestResult(

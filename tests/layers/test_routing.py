@@ -1,6 +1,7 @@
 """Routing: grid / component / event type → body, on a tiny hand-made district.
 
-Also pins the nearest-of-class search the component branch relies on, against brute force.
+The nearest-of-class search the component branch relies on is pinned against brute force in
+tests/spatial/test_component_index.py (the one component index).
 """
 
 from __future__ import annotations
@@ -8,12 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from layers import routing
 from spatial.errors import CodeError
-from spatial.nearest import build_class_index, nearest_of_class
 
 G003 = "320506003001001"  # a level-3 grid of 长桥街道
 G004 = "320506004002003"  # a level-3 grid of 郭巷街道
@@ -168,58 +166,3 @@ def test_redispatch_goes_to_enforcement_then_town(event_types, departments):
         routing.NO_ALTERNATIVE,
     ]
     assert out["reason"].iloc[0] == "转派执法部门：执法局"
-
-
-# -- nearest of class ------------------------------------------------------------------------
-
-
-def _brute(px, py, pc, qx, qy, qc, radius):
-    idx = np.full(qx.size, -1)
-    dist = np.full(qx.size, np.nan)
-    for i in range(qx.size):
-        same = np.flatnonzero(pc == qc[i])
-        if same.size == 0:
-            continue
-        d = np.hypot(px[same] - qx[i], py[same] - qy[i])
-        best = d.min()
-        if best <= radius:
-            idx[i] = same[d == best].min()  # lowest index among equidistant
-            dist[i] = best
-    return idx, dist
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    n_ref=st.integers(0, 60),
-    n_q=st.integers(0, 40),
-    radius=st.floats(0, 40),
-    grid=st.booleans(),
-)
-def test_nearest_of_class_matches_brute_force(seed, n_ref, n_q, radius, grid):
-    rng = np.random.default_rng(seed)
-    # On an integer lattice many candidates are equidistant, which exercises the tie rule.
-    draw = (lambda n: rng.integers(0, 20, n).astype(float)) if grid else (lambda n: rng.uniform(0, 100, n))
-    px, py = draw(n_ref), draw(n_ref)
-    qx, qy = draw(n_q), draw(n_q)
-    pc = rng.choice(np.array(["a", "b", "c"], dtype=object), n_ref)
-    qc = rng.choice(np.array(["a", "b", "z"], dtype=object), n_q)
-    got_i, got_d = nearest_of_class(px, py, pc, qx, qy, qc, radius=radius)
-    exp_i, exp_d = _brute(px, py, pc, qx, qy, qc, radius)
-    np.testing.assert_array_equal(got_i, exp_i)
-    np.testing.assert_allclose(got_d, exp_d, equal_nan=True)
-
-
-def test_nearest_ties_go_to_the_lowest_index_and_missing_classes_match_nothing():
-    px = np.array([1.0, -1.0, 1.0, 0.0])
-    py = np.array([0.0, 0.0, 0.0, 0.0])
-    pc = np.array(["a", "a", "a", None], dtype=object)
-    idx, dist = nearest_of_class(
-        px, py, pc, np.array([0.0, 0.0]), np.array([0.0, 0.0]), np.array(["a", None], dtype=object), radius=5
-    )
-    assert idx.tolist() == [0, -1]
-    assert dist[0] == 1.0 and np.isnan(dist[1])
-    index = build_class_index(px, py, pc)
-    assert index.classes.tolist() == ["a"]
-    with pytest.raises(ValueError, match="radius"):
-        index.nearest(np.zeros(1), np.zeros(1), np.array(["a"], dtype=object), radius=-1)

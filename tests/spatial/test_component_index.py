@@ -207,3 +207,92 @@ def test_pickle_round_trip_with_pending_edits():
     assert a.codes.tolist()[:2] == [str(codes[3]), "3205069999000001"]
     clone.delete(str(codes[3]))
     assert str(codes[3]) in ix  # the copy is independent
+
+
+# -- nearest of class, many queries at once (routing) ------------------------------------------
+
+
+def _by_position(px, py, pc) -> ComponentIndex:
+    """An index whose code order is the input order: ties by code are ties by position."""
+    return ComponentIndex(np.array([f"{i:06d}" for i in range(px.size)]), pc, px, py)
+
+
+def _brute_nearest(px, py, pc, qx, qy, qc, radius):
+    idx = np.full(qx.size, -1)
+    dist = np.full(qx.size, np.nan)
+    for i in range(qx.size):
+        same = np.flatnonzero(pc == qc[i])
+        if same.size == 0 or not (np.isfinite(qx[i]) and np.isfinite(qy[i])):
+            continue
+        d = np.hypot(px[same] - qx[i], py[same] - qy[i])
+        if d.min() <= radius:
+            idx[i] = same[d == d.min()].min()
+            dist[i] = d.min()
+    return idx, dist
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_ref=st.integers(1, 80),
+    n_q=st.integers(0, 40),
+    radius=st.floats(0, 40),
+    lattice=st.booleans(),
+    cell=st.sampled_from([None, 3.0, 50.0]),
+)
+def test_nearest_of_class_matches_brute_force(seed, n_ref, n_q, radius, lattice, cell):
+    rng = np.random.default_rng(seed)
+    # On an integer lattice many candidates are equidistant, which exercises the tie rule.
+    draw = (lambda n: rng.integers(0, 20, n).astype(float)) if lattice else (lambda n: rng.uniform(0, 100, n))
+    px, py, qx, qy = draw(n_ref), draw(n_ref), draw(n_q), draw(n_q)
+    pc = rng.choice(np.array(["a", "b", "c"]), n_ref)
+    qc = rng.choice(np.array(["a", "b", "z", None], dtype=object), n_q)
+    index = ComponentIndex(np.array([f"{i:06d}" for i in range(n_ref)]), pc, px, py, cell_size=cell)
+    got_i, got_d = index.nearest_of_class(qx, qy, qc, radius=radius, max_candidates=50)
+    exp_i, exp_d = _brute_nearest(px, py, pc, qx, qy, qc, radius)
+    np.testing.assert_array_equal(got_i, exp_i)
+    np.testing.assert_allclose(got_d, exp_d, equal_nan=True)
+
+
+def test_nearest_of_class_sees_edits_and_agrees_with_nearest():
+    codes, cls, x, y = _data(3000, seed=4)
+    index = ComponentIndex(codes, cls, x, y)
+    index.move(codes[0], 503_000.0, 3_462_000.0)
+    index.delete(codes[1])
+    index.insert("3205060101999999", "0101", 503_001.0, 3_462_000.0)
+    rng = np.random.default_rng(5)
+    qx, qy = rng.uniform(500_000, 506_000, 300), rng.uniform(3_460_000, 3_465_000, 300)
+    qx[0], qy[0] = 503_000.4, 3_462_000.0
+    qc = np.array(CLASSES, dtype=object)[rng.integers(0, len(CLASSES), 300)]
+    qc[0] = cls[0] if cls[0] == "0101" else "0101"
+    rows, d = index.nearest_of_class(qx, qy, qc, radius=150.0)
+    assert index.pending_edits == 0  # folded in first
+    for i in range(300):
+        one = index.nearest(qx[i], qy[i], radius=150.0, class_code=qc[i])
+        if len(one) == 0:
+            assert rows[i] == -1 and np.isnan(d[i])
+        else:
+            assert d[i] == one.distances[0]
+    found = set(index._code_str(rows[rows >= 0]).tolist())
+    assert codes[1] not in found
+
+
+def test_nearest_of_class_cases_and_refusals():
+    px, py = np.array([0.0, 10.0, 5.0, 1.0, -1.0]), np.zeros(5)
+    pc = np.array(["A", "A", "B", "C", "C"])
+    index = _by_position(px, py, pc)
+    rows, d = index.nearest_of_class(
+        np.array([4.0, 4.0, 0.0, 3.0]), np.zeros(4), np.array(["A", "B", "C", "Z"]), radius=100
+    )
+    assert rows.tolist() == [0, 2, 3, -1]  # only the query's class counts; C is a tie, lowest code wins
+    assert d[:3].tolist() == [4.0, 1.0, 1.0] and np.isnan(d[3])
+    rows, _ = index.nearest_of_class(np.array([3.0, 0.0]), np.zeros(2), np.array(["A", "A"]), radius=3.0)
+    assert rows.tolist() == [0, 0]  # the radius is inclusive; 0 still finds a point exactly there
+    rows, d = index.nearest_of_class(
+        np.array([0.0, 0.0, np.nan]), np.zeros(3), np.array([None, np.nan, "A"], dtype=object), radius=100
+    )
+    assert rows.tolist() == [-1, -1, -1] and np.isnan(d).all()
+    with pytest.raises(ValueError, match="radius must be a finite"):
+        index.nearest_of_class(np.zeros(1), np.zeros(1), np.array(["A"]), radius=-1)
+    with pytest.raises(ValueError, match="one class per query point"):
+        index.nearest_of_class(np.zeros(2), np.zeros(2), np.array(["A"]), radius=1)
