@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from layers.codes import community_of, grid_prefix, town_of
+from layers.live_index import LiveComponentIndex, build_component_index
 from layers.staff import mask_personal
 from layers.store import Store
 from spatial.component_index import ComponentIndex
@@ -371,14 +372,8 @@ def channels(store: Store) -> pd.DataFrame:
 
 
 def component_index(store: Store) -> ComponentIndex:
-    """The engine's component index over every component, for viewport queries (read-only use)."""
-    t = store.read_arrow("SELECT code, class_code, x, y FROM components")
-    return ComponentIndex(
-        t.column("code").to_numpy(zero_copy_only=False),
-        t.column("class_code").to_numpy(zero_copy_only=False),
-        t.column("x").to_numpy(),
-        t.column("y").to_numpy(),
-    )
+    """The engine's component index over every component (:func:`layers.live_index.build_component_index`)."""
+    return build_component_index(store)
 
 
 def components_by_code(store: Store, codes: np.ndarray) -> pd.DataFrame:
@@ -395,7 +390,7 @@ def components_by_code(store: Store, codes: np.ndarray) -> pd.DataFrame:
 
 def components_in_view(
     store: Store,
-    index: ComponentIndex,
+    index: ComponentIndex | LiveComponentIndex,
     *,
     west: float,
     south: float,

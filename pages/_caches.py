@@ -29,11 +29,11 @@ from layers import analysis
 from layers.codes import grid_prefix
 from layers.district import District, open_district
 from layers.grids import load_grids
+from layers.live_index import LiveComponentIndex
 from layers.store import Store, open_store
 from maps.base import basemap_choices
 from maps.geometry import display_grids
 from maps.views import Shapes, shapes_of
-from spatial.component_index import ComponentIndex
 
 if TYPE_CHECKING:
     from pages._common import Context
@@ -113,10 +113,12 @@ def cached_shapes(
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def cached_component_index(key: tuple[str, int, int], rev: tuple[int, ...]) -> ComponentIndex:
-    """The component index for viewport queries (read-only, shared between sessions)."""
-    with open_store_ro(key[0]) as store:
-        return analysis.component_index(store)
+def cached_component_index(file: tuple[str, int]) -> LiveComponentIndex:
+    """The one component index of a store file (path, inode), shared between sessions: it follows
+    the store's edits through its overlay (:meth:`LiveComponentIndex.refresh`) instead of being
+    built again for every move; a regenerated store is a new file, so a new index."""
+    with open_store_ro(file[0]) as store:
+        return LiveComponentIndex(store)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
@@ -180,8 +182,9 @@ def cached_staff(
 def components_in_view(ctx: Context, view: Any, *, limit: int) -> tuple[pd.DataFrame, int]:
     """Components of the current map view in the sidebar's town (at most ``limit``, an even
     sample), and how many there are, through the shared position index."""
-    index = cached_component_index(ctx.store_key, ctx.rev("components"))
+    index = cached_component_index(ctx.store_key[:2])
     with open_store_ro(ctx.store_path) as store:
+        index.refresh(store)
         return analysis.components_in_view(
             store,
             index,
