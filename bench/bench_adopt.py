@@ -42,8 +42,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import settings
+from bench.workloads import reshape_candidate
 from layers.grids import load_grids
-from layers.planner import adopt_grids, compare_grids, reshape_candidate
+from layers.planner import adopt_grids, compare_grids
 from layers.store import open_store
 from spatial.locate import GridLocator
 

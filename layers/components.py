@@ -5,9 +5,6 @@ Positions are stored in EPSG:4549 metres. Every change appends to ``component_hi
 
 from __future__ import annotations
 
-import sqlite3
-
-import numpy as np
 import pandas as pd
 
 from layers.store import Store
@@ -46,35 +43,3 @@ def load_components(
     if where:
         sql += f" WHERE {where}"
     return store.read_arrow(sql, params).to_pandas()
-
-
-def write_components(conn: sqlite3.Connection, frame: pd.DataFrame) -> int:
-    """Bulk-insert new components (inside the caller's transaction)."""
-    missing = [c for c in COMPONENT_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"component frame lacks columns {missing}")
-    data = frame[COMPONENT_COLUMNS]
-    conn.executemany(
-        f"INSERT INTO components({', '.join(COMPONENT_COLUMNS)}) VALUES ({', '.join('?' * len(COMPONENT_COLUMNS))})",
-        _records(data),
-    )
-    return len(data)
-
-
-def _records(frame: pd.DataFrame) -> list[tuple[object, ...]]:
-    """Rows as plain Python tuples (numpy scalars and NaN become Python values and None)."""
-    cols = []
-    for name in frame.columns:
-        s = frame[name]
-        if pd.api.types.is_float_dtype(s):
-            cols.append([None if v != v else v for v in s.to_numpy(dtype=float).tolist()])
-        elif pd.api.types.is_integer_dtype(s):
-            cols.append(s.to_numpy(dtype=np.int64).tolist())
-        else:
-            cols.append(
-                [
-                    None if v is None or (isinstance(v, float) and v != v) else str(v)
-                    for v in s.astype(object).tolist()
-                ]
-            )
-    return list(zip(*cols, strict=True))

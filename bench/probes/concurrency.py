@@ -58,8 +58,8 @@ _MOVER = """
 
 def probe_moves_while_adopt_grids_commits(tmp: Path) -> None:
     """Four runs, as in the report: moves run all through ``adopt-grids``; afterwards every grid is right."""
+    from bench.workloads import reshape_candidate
     from layers.grids import load_grids
-    from layers.planner import reshape_candidate
     from layers.store import open_store
 
     wrong = []

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from bench.workloads import reshape_candidate
 from layers.grids import load_grids, write_grids
 from layers.planner import (
     AdoptionError,
@@ -26,7 +27,6 @@ from layers.planner import (
     check_candidate,
     compare_grids,
     read_candidate,
-    reshape_candidate,
 )
 from layers.store import build_store, open_store
 from spatial.errors import CRSError, OneGridError

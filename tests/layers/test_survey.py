@@ -21,12 +21,12 @@ import shapely
 from pyproj import Transformer
 
 from layers import survey, tabular
-from layers.components import write_components
 from layers.errors import ChangeRefusedError, InputFileError, StaleBatchError, StaleEditError
 from layers.grids import write_grids
 from layers.store import Store, build_store, open_store
 from spatial import crs as spatial_crs
 from spatial.errors import CodeError, CoordinateError, CRSError, OneGridError, OutsideDistrictError
+from tests.helpers import write_components
 
 _TO_WORK = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 _TO_LONLAT = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)

@@ -22,10 +22,11 @@ import pandas as pd
 import pytest
 import shapely
 
+from bench.workloads import reshape_candidate
 from layers import survey
 from layers.errors import StoreBusyError
 from layers.grids import load_grids
-from layers.planner import adopt_grids, reshape_candidate
+from layers.planner import adopt_grids
 from layers.store import BUSY_MESSAGE, open_store
 from spatial.locate import GridLocator
 

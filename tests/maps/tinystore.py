@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.components import write_components
 from layers.grids import write_grids
 from layers.store import build_store
+from tests.helpers import write_components
 
 X0, Y0 = 557_000.0, 3_458_000.0  # about 120.60E 31.24N, EPSG:4549
 END = dt.date(2026, 3, 31)
