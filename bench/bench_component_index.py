@@ -129,6 +129,14 @@ def run_component_index_benchmark(
         for a, b, c in zip(qx.tolist(), qy.tolist(), qc.tolist(), strict=True)
     ]
     res["grid_nearest_k5_us"] = (time.perf_counter() - t0) / queries * 1e6
+    # Routing's bulk form: the nearest component of each report's class within 30 m, all at once.
+    bq = rng.integers(0, n, 200_000)
+    bx_, by_ = x[bq] + rng.normal(0, 30, bq.size), y[bq] + rng.normal(0, 30, bq.size)
+    bc = cls[rng.integers(0, n, bq.size)].astype(object)
+    res["grid_nearest_of_class_200k_30m_s"], (rows, _d) = _timeit(
+        lambda: ix.nearest_of_class(bx_, by_, bc, radius=30.0)
+    )
+    res["nearest_of_class_found"] = int((rows >= 0).sum())
     t0 = time.perf_counter()
     counts = [ix.in_bbox(*bx, limit=5000).total for bx in boxes]
     res["grid_viewport_2x1.5km_us"] = (time.perf_counter() - t0) / len(boxes) * 1e6
