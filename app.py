@@ -24,7 +24,11 @@ from pages._common import (
 )
 from pages._i18n import t
 
-st.set_page_config(page_title="一张网 OneGrid", page_icon=":material/explore:", layout="wide")
+# The tab's icon is the app's own file: a Material icon as favicon is fetched from Google's servers,
+# and an emoji needs a font that servers and many office PCs lack.
+st.set_page_config(
+    page_title="一张网 OneGrid", page_icon=str(PAGES_DIR.parent / "static" / "favicon.png"), layout="wide"
+)
 
 language_and_role_switch()
 
