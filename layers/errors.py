@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from spatial.errors import OneGridError
+
+E = TypeVar("E", bound=OneGridError)
+
+
+def coded(exc: E, key: str, /, **params: object) -> E:
+    """Give an error the code and parameters its translations are keyed by (``error.<code>``).
+
+    The English message stays the error's text (CLI, logs); a page shows the translation of the
+    code with the parameters in the session's language (``pages._common.error_text``).
+    """
+    exc.code = key  # type: ignore[attr-defined]
+    exc.params = params  # type: ignore[attr-defined]
+    return exc
 
 
 class StoreError(OneGridError):

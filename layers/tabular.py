@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 
 import settings
 from layers import _csvsplit
-from layers.errors import InputFileError
+from layers.errors import InputFileError, coded
 
 __all__ = [
     "COLUMN_ALIASES",
@@ -171,9 +171,15 @@ def resolve_columns(
             missing.append(_ROLE_LABELS.get(role, role))
     if missing:
         shown = ", ".join(repr(c) for c in cols) if cols else "no columns at all"
-        raise InputFileError(
-            f"{filename}: missing column(s) {', '.join(repr(m) for m in missing)}; the file has {shown}."
-            + (f" {hint}" if hint else "")
+        raise coded(
+            InputFileError(
+                f"{filename}: missing column(s) {', '.join(repr(m) for m in missing)}; the file has {shown}."
+                + (f" {hint}" if hint else "")
+            ),
+            "file_columns",
+            file=filename,
+            missing=", ".join(missing),
+            has=", ".join(cols),
         )
     return chosen
 
@@ -250,9 +256,15 @@ def _read_all(data: IO[bytes] | bytes | bytearray | memoryview, limit: int) -> b
 
 
 def _too_large(name: str, size: int, limit: int) -> InputFileError:
-    return InputFileError(
-        f"{name} is {size / _MB:.1f} MB ({size} bytes); the limit is {limit / _MB:.1f} MB "
-        f"({limit} bytes). Split the file and upload the parts."
+    return coded(
+        InputFileError(
+            f"{name} is {size / _MB:.1f} MB ({size} bytes); the limit is {limit / _MB:.1f} MB "
+            f"({limit} bytes). Split the file and upload the parts."
+        ),
+        "file_too_large",
+        file=name,
+        mb=size / _MB,
+        limit_mb=limit / _MB,
     )
 
 
@@ -303,7 +315,7 @@ def open_user_file(
     if limit is not None:
         check_upload_size(name, size, max_bytes=limit)
     if size == 0:
-        raise InputFileError(f"{name} is empty")
+        raise coded(InputFileError(f"{name} is empty"), "file_empty", file=name)
     if path is None:
         data = _read_all(source, limit or size)  # type: ignore[arg-type]
         if limit is not None and len(data) > limit:  # a stream that reported less than it held
@@ -315,7 +327,12 @@ def open_user_file(
     fmt = _detect_format(name, head)
     if formats is not None and fmt not in formats:
         wanted = " or ".join(_SUFFIXES[f] for f in formats)
-        raise InputFileError(f"{name}: upload a {wanted} file (got {Path(name).suffix or 'no extension'})")
+        raise coded(
+            InputFileError(f"{name}: upload a {wanted} file (got {Path(name).suffix or 'no extension'})"),
+            "file_format",
+            file=name,
+            wanted=wanted,
+        )
     return UserFile(name=name, fmt=fmt, size=size, path=path, data=data)
 
 
@@ -580,7 +597,9 @@ def _csv_chunks(uf: UserFile, *, chunk_rows: int) -> Iterator[Chunk]:
                         if not block:
                             break
     if state.names is None:
-        raise InputFileError(f"{uf.name}: empty file, or no header row")
+        raise coded(
+            InputFileError(f"{uf.name}: empty file, or no header row"), "file_no_header", file=uf.name
+        )
     if not yielded:
         yield _empty_chunk(state.names)
 
@@ -633,7 +652,11 @@ def _header(state: _CsvState, buf: bytes, *, final: bool) -> int | None:
     first = np.flatnonzero(st != _csvsplit.BLANK)
     if first.size == 0:
         if final:
-            raise InputFileError(f"{state.uf.name}: empty file, or no header row")
+            raise coded(
+                InputFileError(f"{state.uf.name}: empty file, or no header row"),
+                "file_no_header",
+                file=state.uf.name,
+            )
         return None
     r = int(first[0])
     if st[r] == _csvsplit.UNTERMINATED:
@@ -790,7 +813,9 @@ def _read_xlsx(uf: UserFile, *, max_bytes: int | None) -> Table:
         with zipfile.ZipFile(uf.source()) as zf:
             inflated = sum(i.file_size for i in zf.infolist())
     except (zipfile.BadZipFile, OSError) as exc:
-        raise InputFileError(f"{uf.name}: not a readable XLSX workbook ({exc})") from exc
+        raise coded(
+            InputFileError(f"{uf.name}: not a readable XLSX workbook ({exc})"), "file_xlsx", file=uf.name
+        ) from exc
     limit = XLSX_MAX_RATIO * uf.size
     if max_bytes is not None or uf.path is None:
         cap = max_bytes if max_bytes is not None else settings.MAX_UPLOAD_MB * _MB
@@ -810,7 +835,9 @@ def _read_xlsx(uf: UserFile, *, max_bytes: int | None) -> Table:
         finally:
             wb.close()
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook; all mean the same
-        raise InputFileError(f"{uf.name}: not a readable XLSX workbook ({exc})") from exc
+        raise coded(
+            InputFileError(f"{uf.name}: not a readable XLSX workbook ({exc})"), "file_xlsx", file=uf.name
+        ) from exc
     while rows and not any(v.strip() for v in rows[-1]):
         rows.pop()
     if not rows:
@@ -868,7 +895,11 @@ def _decode_text(uf: UserFile) -> str:
             return raw.decode(enc)
         except UnicodeDecodeError:
             continue
-    raise InputFileError(f"{uf.name}: the text is neither UTF-8 nor GB18030; save it as UTF-8")
+    raise coded(
+        InputFileError(f"{uf.name}: the text is neither UTF-8 nor GB18030; save it as UTF-8"),
+        "file_encoding",
+        file=uf.name,
+    )
 
 
 def _read_json(uf: UserFile) -> Table:

@@ -249,6 +249,28 @@ SURVEY_STRINGS: dict[str, tuple[str, str]] = {
         "{n} component(s) changed since the preview of {file} ({codes}); nothing was applied. Preview "
         "the file again.",
     ),
+    # the reader of user files (layers.tabular), wherever a file is uploaded
+    "error.file_too_large": (
+        "{file} 为 {mb:.1f} MB，超过上限 {limit_mb:.1f} MB，请拆分后分别上传。",
+        "{file} is {mb:.1f} MB; the limit is {limit_mb:.1f} MB. Split the file and upload the parts.",
+    ),
+    "error.file_empty": ("{file} 是空文件。", "{file} is empty."),
+    "error.file_format": ("{file}：请上传 {wanted} 文件。", "{file}: upload a {wanted} file."),
+    "error.file_no_header": ("{file}：文件为空或没有表头行。", "{file}: empty file, or no header row."),
+    "error.file_encoding": (
+        "{file}：文本既不是 UTF-8 也不是 GB18030，请另存为 UTF-8。",
+        "{file}: the text is neither UTF-8 nor GB18030; save it as UTF-8.",
+    ),
+    "error.file_xlsx": ("{file}：不是可读取的 XLSX 工作簿。", "{file}: not a readable XLSX workbook."),
+    "error.file_columns": (
+        "{file}：缺少列 {missing}；文件中的列为 {has}。请将列命名为 code、x、y（或 lon、lat），或在“列名”中指定。",
+        "{file}: missing column(s) {missing}; the file has {has}. Name the columns code, x, y (or lon, "
+        "lat), or choose them under “Column names”.",
+    ),
+    "error.file_same_columns": (
+        "{file}：code、x、y 必须是三个不同的列（现为 {columns}）。",
+        "{file}: code, x and y must be three different columns (got {columns}).",
+    ),
     "error.grids_changed": (
         "预览之后网格已调整，请重新预览。",
         "The grids changed since the preview; preview again.",

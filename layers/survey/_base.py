@@ -5,17 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import settings
-from layers.errors import ChangeRefusedError
+from layers.errors import ChangeRefusedError, coded
 from layers.grids import load_grids
 from layers.store import Store
 from spatial import crs as spatial_crs
-from spatial.errors import CodeError, OneGridError, OutsideDistrictError
+from spatial.errors import CodeError, OutsideDistrictError
 from spatial.locate import GridLocator
 
 #: CRSs a surveyor may give positions in, with their labels (Chinese, English).
@@ -27,19 +27,6 @@ SURVEY_CRS: dict[str, tuple[str, str]] = {
 }
 PROJECTED = {"EPSG:4549"}
 CODE_LEN = 16
-
-E = TypeVar("E", bound=OneGridError)
-
-
-def coded(exc: E, key: str, /, **params: object) -> E:
-    """Give an error the code and parameters its translations are keyed by (``survey.err.<code>``).
-
-    The English message stays the error's text (CLI, logs); a page shows the translation of
-    ``code`` with ``params`` in the session's language.
-    """
-    exc.code = key  # type: ignore[attr-defined]
-    exc.params = params  # type: ignore[attr-defined]
-    return exc
 
 
 def now() -> str:

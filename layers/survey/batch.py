@@ -181,7 +181,12 @@ def _resolve_columns(
     )
     picked = [chosen[k] for k in ("code", "x", "y")]
     if len(set(picked)) < 3:
-        raise InputFileError(f"{filename}: code, x and y must be three different columns, got {picked}")
+        raise coded(
+            InputFileError(f"{filename}: code, x and y must be three different columns, got {picked}"),
+            "file_same_columns",
+            file=filename,
+            columns=", ".join(str(p) for p in picked),
+        )
     return chosen
 
 

@@ -143,9 +143,9 @@ def test_upload_too_large_or_unreadable(store_path: Path, monkeypatch: pytest.Mo
     assert any("cannot be read" in e.value for e in at.error)
     monkeypatch.setattr(settings, "MAX_UPLOAD_MB", 0)
     at = _upload(_app(), "moved.geojson", geojson(MOVED))
-    # The size rule of every upload (layers.tabular); messages are escaped Markdown.
-    assert any("moved.geojson is 0.0 MB" in e.value.replace("\\", "") for e in at.error)
-    assert any("the limit is 0.0 MB (0 bytes)" in e.value.replace("\\", "") for e in at.error)
+    # The size rule of every upload (layers.tabular), in the session's language; messages are
+    # escaped Markdown.
+    assert any("moved.geojson 为 0.0 MB，超过上限 0.0 MB" in e.value.replace("\\", "") for e in at.error)
 
 
 # -- issue 12: items 6, 7 and 14 on the page --------------------------------------------------

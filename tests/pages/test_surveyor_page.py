@@ -309,7 +309,21 @@ def test_oversized_upload_is_refused(store_path: Path, monkeypatch: pytest.Monke
     _button(at, "预览").click().run()
     assert not at.exception
     # Messages are escaped Markdown (user text shown as text): compare what is displayed.
-    assert any("the limit is 1.0 MB" in e.value.replace("\\", "") for e in at.error)
+    assert any("超过上限 1.0 MB" in e.value.replace("\\", "") for e in at.error), [e.value for e in at.error]
+
+
+def test_a_file_without_the_columns_is_told_in_the_session_language(store_path: Path) -> None:
+    for lang, words in (("zh", "缺少列 code"), ("en", "missing column(s) code")):
+        at = _app()
+        at.session_state["lang"] = lang
+        at.run()
+        at.file_uploader(key="survey.upload").upload("a.csv", b"id,lon,lat\n1,120.6,31.25\n", "text/csv")
+        at.run()
+        _button(at, "预览" if lang == "zh" else "Preview").click().run()
+        assert not at.exception
+        assert any(words in e.value.replace("\\", "") and "id, lon, lat" in e.value for e in at.error), [
+            e.value for e in at.error
+        ]
 
 
 def test_in_the_app_frame_the_map_is_local_and_names_are_escaped(app_env: Path) -> None:
