@@ -19,6 +19,7 @@ millimetre) is not a move and makes no new version.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -80,6 +81,8 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 
 _MB = 1024 * 1024
+#: A preview left unconfirmed this many days is discarded when the next one is made.
+PREVIEW_KEPT_DAYS = 2
 _NAN_WORDS = {
     "nan", "-nan", "+nan", "na", "n/a", "null", "none", "inf", "-inf", "+inf", "infinity", "-infinity",
     "+infinity",
@@ -443,6 +446,10 @@ def preview_batch(
     return load_preview(store, batch_id)
 
 
+def _days_before(at: str, days: int) -> str:
+    return (dt.datetime.fromisoformat(at) - dt.timedelta(days=days)).isoformat()
+
+
 def _keep_preview(
     store: Store,
     rows: pd.DataFrame,
@@ -480,6 +487,14 @@ def _keep_preview(
                  json.dumps(detail, ensure_ascii=False)),
             )  # fmt: skip
             batch_id = int(cur.lastrowid or 0)
+            # Previews nobody confirmed or discarded (a closed browser tab) do not pile up.
+            stale = tx.execute(
+                "SELECT id FROM import_batches WHERE kind = ? AND state = 'previewed' AND at < ?",
+                (BATCH_KIND, _days_before(at, PREVIEW_KEPT_DAYS)),
+            ).fetchall()
+            for (old,) in stale:
+                tx.execute("UPDATE import_batches SET state = 'discarded' WHERE id = ?", (old,))
+                tx.execute("DELETE FROM import_preview_rows WHERE batch_id = ?", (old,))
             tx.execute(
                 f"INSERT INTO import_preview_rows(batch_id, {', '.join(_PREVIEW_COLS).replace('reason_codes', 'reason_code')}) "
                 f"SELECT ?, {', '.join(_PREVIEW_COLS)} FROM temp.{staged}",

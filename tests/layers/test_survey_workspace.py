@@ -206,3 +206,18 @@ def test_the_preview_is_kept_in_the_store_and_read_back(store: Store, tmp_path: 
     with pytest.raises(ChangeRefusedError, match="was discarded"):
         survey.confirm_batch(store, p.batch_id, actor=ACTOR)
     assert store.conn.execute("SELECT count(*) FROM import_preview_rows").fetchone() == (0,)
+
+
+def test_a_preview_left_for_days_is_discarded_by_the_next_one(store: Store) -> None:
+    a = lonlat(CX - 450.0, CY)
+    old = survey.preview_batch(
+        store, _csv([f"{C1},{a[0]:.9f},{a[1]:.9f},"]), filename="a.csv", crs="EPSG:4326"
+    )
+    store.conn.execute("UPDATE import_batches SET at = '2020-01-01T00:00:00' WHERE id = ?", (old.batch_id,))
+    store.conn.commit()
+    survey.preview_batch(store, _csv([f"{C2},{a[0]:.9f},{a[1]:.9f},"]), filename="b.csv", crs="EPSG:4326")
+    with pytest.raises(ChangeRefusedError, match="was discarded"):
+        survey.load_preview(store, old.batch_id)
+    assert store.conn.execute(
+        "SELECT count(*) FROM import_preview_rows WHERE batch_id = ?", (old.batch_id,)
+    ).fetchone() == (0,)
