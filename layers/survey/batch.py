@@ -314,8 +314,9 @@ def _check_rows(
     # survey corrects an earlier one); the earlier ones say which row won. Bad rows take no part.
     good = r.ok.copy()
     if good.any():
-        codes_good = pd.Series(code_arr[good])
-        winner_pos = codes_good.groupby(codes_good).transform(lambda s: s.index.max()).to_numpy()
+        codes_good = code_arr[good]
+        # For each good row, the position (among the good rows) of its code's last good row.
+        winner_pos = pd.Series(np.arange(codes_good.size)).groupby(codes_good).transform("max").to_numpy()
         beaten = np.zeros(n, dtype=bool)
         good_idx = np.flatnonzero(good)
         lost = winner_pos != np.arange(good_idx.size)
@@ -464,14 +465,22 @@ def _keep_preview(
     """Write the preview: rows staged in a TEMP table first, so the store is locked only to copy them."""
     staged = f"preview_{secrets.token_hex(6)}"
     conn = store.conn
-    records = rows[list(_PREVIEW_COLS)].astype(object).where(rows[list(_PREVIEW_COLS)].notna(), None)
-    records["accepted"] = rows["accepted"].astype(int)
+    # Column lists zipped into tuples (no per-row pandas objects); SQLite stores a NaN as NULL.
+    columns: list[list[object]] = []
+    for name in _PREVIEW_COLS:
+        col = rows[name]
+        if name == "accepted":
+            columns.append(col.astype(int).tolist())
+        elif name == "version":
+            columns.append(col.astype(object).where(col.notna(), None).tolist())
+        else:
+            columns.append(col.tolist())
     conn.execute("BEGIN")  # only TEMP is written: no lock on the store
     try:
         conn.execute(f"CREATE TEMP TABLE {staged} ({', '.join(_PREVIEW_COLS)})")
         conn.executemany(
             f"INSERT INTO temp.{staged} VALUES ({','.join('?' * len(_PREVIEW_COLS))})",
-            records.itertuples(index=False, name=None),
+            zip(*columns, strict=True),
         )
     except BaseException:
         conn.execute("ROLLBACK")
@@ -531,11 +540,13 @@ def load_preview(store: Store, batch_id: int) -> BatchPreview:
             id=bid,
             file=source,
         )
+    # Through sqlite3, not Arrow: Arrow's reader types a column by its first rows, and a preview's
+    # columns are NULL in some rows (no grid for an unknown code, no raw text for an accepted row).
     rows = pd.read_sql_query(
         f"SELECT {', '.join(_PREVIEW_COLS).replace('reason_codes', 'reason_code AS reason_codes')} "
         "FROM import_preview_rows WHERE batch_id = ? ORDER BY row_number",
         store.conn,
-        params=[bid],
+        params=[int(bid)],
     )
     rows["accepted"] = rows["accepted"].astype(bool)
     rows["version"] = rows["version"].astype("Int64")
@@ -780,12 +791,15 @@ def confirm_batch(
                 ids = _append_batch_history(conn, staged, n=n, batch_id=batch_id, actor=who, at=at)
             if kept.n_rejected:
                 _record_rejects(conn, kept, batch_id=batch_id)
-            conn.execute("DELETE FROM import_preview_rows WHERE batch_id = ?", (batch_id,))
             if n:
                 store.bump_revision(conn, "components")
     finally:
         if staged:
             store.conn.execute(f"DROP TABLE IF EXISTS temp.{staged}")
+    # The applied preview's rows go in a second, short write: not under the batch's lock. Left
+    # behind by a crash here, they belong to an applied batch and are never read again.
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM import_preview_rows WHERE batch_id = ?", (batch_id,))
     return BatchResult(
         batch_id=batch_id, accepted=kept.n_accepted, rejected=kept.n_rejected, at=at, history_ids=ids
     )
