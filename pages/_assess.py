@@ -19,7 +19,7 @@ from layers import assessment, forecast, hotspots, rhythm
 from layers import indicators as ind
 from pages._caches import CACHE_TTL_S, open_store_ro
 from pages._common import Context, plain, role
-from pages._i18n import t
+from pages._i18n import EVENT_MAJORS_EN, t
 
 SCOPE_KEY = "leader_scope"
 
@@ -51,16 +51,21 @@ def cached_cases(key: tuple[str, int, int], rev: tuple[int, ...]) -> ind.CaseArr
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=16)
-def cached_names(key: tuple[str, int, int], rev: tuple[int, ...], by: str) -> dict[str, str]:
+def cached_names(
+    key: tuple[str, int, int], rev: tuple[int, ...], by: str, lang: str = "zh"
+) -> dict[str, str]:
+    """Names of the units of ``by``; channels and event classes in ``lang`` (the rest are official
+    Chinese names)."""
     with open_store_ro(key[0]) as store:
         if by == "channel":
-            return dict(store.conn.execute("SELECT code, name FROM channels").fetchall())
+            column = "name_en" if lang == "en" else "name"
+            return dict(store.conn.execute(f"SELECT code, {column} FROM channels").fetchall())
         if by == "event_type":
             return dict(store.conn.execute("SELECT code, name FROM event_types").fetchall())
         if by == "major":
-            return dict(
-                store.conn.execute("SELECT DISTINCT major_code, major_name FROM event_types").fetchall()
-            )
+            majors = store.conn.execute("SELECT DISTINCT major_code, major_name FROM event_types").fetchall()
+            english = EVENT_MAJORS_EN if lang == "en" else {}
+            return {c: english.get(c, n) for c, n in majors}
         if by == "grid":
             gen = store.current_generation()
             return dict(
@@ -227,4 +232,13 @@ def floor_rates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def names_text(codes: list[str], names: dict[str, str]) -> str:
-    return plain("、".join(names.get(c, c) for c in codes))
+    return plain(t("list.sep").join(names.get(c, c) for c in codes))
+
+
+def case_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Case records as a page shows them: headers and states in the session's language."""
+    out = frame.copy()
+    if "status" in out:
+        words = {s: t(f"status.{s}") for s in out["status"].dropna().unique()}  # a handful of states
+        out["status"] = out["status"].map(words)
+    return out.rename(columns={c: t(f"case.col.{c}") for c in out.columns})

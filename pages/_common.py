@@ -203,12 +203,32 @@ def language_and_role_switch() -> None:
         if key not in st.session_state and wanted in allowed:
             st.session_state[key] = wanted
     st.sidebar.radio(
-        t("lang.label"), list(LANGUAGES), format_func=LANGUAGES.__getitem__, key="lang", horizontal=True
+        t("lang.label"),
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key="lang",
+        horizontal=True,
+        on_change=_keep_choices,
     )
     st.sidebar.selectbox(t("role.label"), ROLES, format_func=lambda r: t(f"role.{r}"), key="role")
     for key, value in (("role", role()), ("lang", language())):
         if st.query_params.get(key) != value:
             st.query_params[key] = value
+
+
+def _keep_choices() -> None:
+    """On a language switch, hand every widget its own value again: select boxes, multiselects and
+    radios keep the codes chosen and show them with labels in the new language (the browser would
+    otherwise keep the old labels, which no longer match an option)."""
+    from streamlit.errors import StreamlitAPIException
+
+    for key in list(st.session_state.keys()):
+        if key == "lang":
+            continue
+        try:
+            st.session_state[key] = st.session_state[key]
+        except StreamlitAPIException:  # buttons, uploads and forms cannot be set, and need not be
+            continue
 
 
 def pages_of(who: str) -> tuple[str, ...]:
@@ -237,9 +257,12 @@ def not_for_this_role(name: str, *, links: Sequence[Any] = ()) -> None:
 
 
 def simulated_note(path: Path) -> None:
-    """Say once, in the sidebar's footer, that a generated district's data is simulated."""
+    """Say once, in the sidebar, that a generated district's data is simulated, and (in English)
+    that names of things are the official Chinese ones."""
     if generated_store(store_key(path)):
         st.sidebar.caption(t("app.simulated"))
+    if t("app.official_names"):  # in English only: Chinese needs no such note
+        st.sidebar.caption(t("app.official_names"))
 
 
 #: The shared sidebar filters and their session keys.

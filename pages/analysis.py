@@ -20,7 +20,7 @@ from pages._assess import (
 )
 from pages._caches import cached_display_grids
 from pages._common import basemap_picker, context, guarded, show_map, static_base
-from pages._i18n import t
+from pages._i18n import official, t
 
 with guarded():
     ctx = context()
@@ -74,6 +74,7 @@ with guarded():
     flagged = spots.classes[spots.classes["class"] != "none"].copy()
     flagged.insert(1, "name", flagged["code"].map(grid_names))
     flagged["class"] = flagged["class"].map(lambda k: t(f"emerging.{k}"))
+    flagged = flagged.rename(columns={c: t(f"hotspot.col.{c}") for c in flagged.columns})
     st.dataframe(flagged, hide_index=True, key="n_flagged")
 
     # -- rhythm -----------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ with guarded():
         ctx.store_key, rev, window[0], window[-1], None if split == "all" else split, "district"
     )
     if split != "all":
-        names = cached_names(ctx.store_key, ctx.rev("catalog"), split)
+        names = cached_names(ctx.store_key, ctx.rev("catalog"), split, ctx.lang)
         choices = sorted(frame["key"].unique())
         key = r1.selectbox(
             t("analysis.rhythm.key"), choices, format_func=lambda c: names.get(c, c), key="n_key"
@@ -114,7 +115,10 @@ with guarded():
     # -- forecasts ----------------------------------------------------------------------------------
     st.subheader(t("analysis.forecast"))
     town_names = cached_names(ctx.store_key, ctx.rev("grids"), "town")
-    major_names = cached_names(ctx.store_key, ctx.rev("catalog"), "major")
+    major_names = {
+        c: official("event_major", c, n)
+        for c, n in cached_names(ctx.store_key, ctx.rev("catalog"), "major").items()
+    }
     f1, f2 = st.columns(2)
     town = f1.selectbox(t("cockpit.drill.town"), ["", *sorted(town_names)], key="n_fc_town",
                         format_func=lambda c: town_names[c] if c else t("scope.district"))  # fmt: skip

@@ -14,6 +14,7 @@ from pages._assess import (
     cached_case_list,
     cached_cases,
     cached_xlsx,
+    case_table,
     default_month,
     floor_rates,
     months_of,
@@ -123,7 +124,7 @@ with guarded():
     ids = ind.behind(cases, result.period, by=by, code=unit, key=f"{key}:den" if part == "den" else key)
     st.caption(t("assess.drill.count", n=len(ids)))
     listed = cached_case_list(ctx.store_key, ctx.rev("cases"), tuple(sorted(ids)[:2000]))
-    st.dataframe(listed, hide_index=True, key="a_cases")
+    st.dataframe(case_table(listed), hide_index=True, key="a_cases")
 
     # -- map of scores (fixed classes) -----------------------------------------------------------
     if by in ("town", "community"):

@@ -36,7 +36,7 @@ from pages._common import (
     map_assets,
     map_labels,
 )
-from pages._i18n import t
+from pages._i18n import official, t
 
 MAP_KEY = "explorer_map"
 PLAY_SECONDS = 1.5
@@ -77,7 +77,9 @@ with guarded():
     ctx = context()
     st.title(t("explorer.title"))
     majors, chans = cached_filter_options(ctx.store_key, ctx.rev("catalog", "cases"))
-    major_names = dict(zip(majors["code"], majors["name"], strict=True))
+    major_names = {
+        c: official("event_major", c, n) for c, n in zip(majors["code"], majors["name"], strict=True)
+    }
     chan_names = dict(zip(chans["code"], chans["name" if ctx.lang == "zh" else "name_en"], strict=True))
 
     c1, c2, c3, c4 = st.columns(4)

@@ -13,6 +13,7 @@ from pages._assess import (
     cached_case_list,
     cached_cases,
     cached_names,
+    case_table,
     default_month,
     floor_rates,
     months_of,
@@ -45,9 +46,9 @@ def _delta(key: str, now: float | None, before: float | None) -> str | None:
     kind = ind.BY_KEY[key].kind
     d = now - before
     if kind == "rate":
-        return f"{d * 100:+.1f} pt"
+        return t("delta.pt", d=d * 100)
     if kind == "hours":
-        return f"{d:+.1f} h"
+        return t("delta.h", d=d)
     return f"{int(d):+,}"
 
 
@@ -105,7 +106,9 @@ with guarded():
                          within=within)  # fmt: skip
         st.caption(t("assess.drill.count", n=len(ids)))
         st.dataframe(
-            cached_case_list(ctx.store_key, rev, tuple(sorted(ids)[:2000])), hide_index=True, key="c_cases"
+            case_table(cached_case_list(ctx.store_key, rev, tuple(sorted(ids)[:2000]))),
+            hide_index=True,
+            key="c_cases",
         )
 
     left, right = st.columns(2)
@@ -127,7 +130,7 @@ with guarded():
     with right:
         st.subheader(t("cockpit.channels"))
         channels = ind.compute(cases, period, by="channel", within=within)
-        names = cached_names(ctx.store_key, rev, "channel")
+        names = cached_names(ctx.store_key, rev, "channel", ctx.lang)
         mix = channels["reported"].rename(index=lambda c: names.get(c, c)).sort_values(ascending=False)
         st.bar_chart(mix, horizontal=True)
         st.subheader(t("cockpit.worst"))

@@ -50,7 +50,7 @@ def test_assessment_ranks_and_drills_down(small_env: Path) -> None:
     unit = at.selectbox(key="a_unit").value
     n = int(ranking.set_index("code").at[unit, "overdue"])
     assert any(f"{n} 件案件" in c.value for c in at.caption)
-    assert len(_frame(at, "id", "event_type")) == n
+    assert len(_frame(at, "案件编号", "事件类型")) == n
     at.radio(key="a_by").set_value("department").run()
     assert not at.exception
     at.radio(key="a_view").set_value("bimonthly").run()

@@ -1,0 +1,161 @@
+"""Every page of every role, in both languages, in a real browser: no label, header or message
+is left in the other language. The official Chinese names of things are excepted, and listed.
+
+Also: switching the language keeps what the user chose (select boxes, the grid level), and the
+address keeps the role and language over a reload.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pages._common import ROLES, pages_of
+from tests.maps.tinystore import EVIL_NAME
+
+pytestmark = pytest.mark.browser
+
+#: What a page shows, as a reader sees it: the sidebar and the page (icons, drawn from an icon
+#: font by name, left out), the header and visible cells of every table (drawn on a canvas, read
+#: from the grid's accessible copy) and the value each select box shows.
+PAGE_TEXT = """() => {
+  for (const el of document.querySelectorAll('span, i')) {
+    if (getComputedStyle(el).fontFamily.includes('Material')) el.setAttribute('data-og-icon', '');
+  }
+  const parts = [];
+  for (const root of document.querySelectorAll('[data-testid="stSidebar"], [data-testid="stMain"]')) {
+    const copy = root.cloneNode(true);
+    copy.querySelectorAll('[data-og-icon], [data-testid="stDataFrame"]').forEach(e => e.remove());
+    document.body.appendChild(copy);
+    parts.push(copy.innerText);
+    copy.remove();
+  }
+  for (const c of document.querySelectorAll('[data-testid="stDataFrame"] th, [data-testid="stDataFrame"] [role=gridcell]')) {
+    parts.push(c.textContent);
+  }
+  for (const i of document.querySelectorAll('[data-baseweb="select"] input')) parts.push(i.value);
+  return parts.join('\\n');
+}"""
+
+#: Official Chinese names shown as they are in English (besides the store's own names of grids,
+#: bodies, staff and event types, and what reporters wrote): the language switch names Chinese in
+#: Chinese, and a search field cites a component class by its official name.
+OFFICIAL_IN_ENGLISH = ("语言", "中文", "井盖")
+#: Latin words that are the same in Chinese: names of the other language, the product, standards,
+#: formats and units.
+SAME_IN_CHINESE = frozenset(
+    {
+        "Language", "English", "OneGrid", "OpenStreetMap", "WGS84", "WGS", "GPS", "GCJ-02", "GCJ",
+        "CGCS2000", "EPSG", "XLSX", "CSV", "GeoJSON", "GeoPackage", "GPKG", "QGIS", "Getis-Ord", "Gi",
+        "FDR", "Mann-Kendall", "km", "ID", "true", "false",
+    }
+)  # fmt: skip
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+LATIN = re.compile(r"[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]")
+
+
+def _official_names(store: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        names = {EVIL_NAME}
+        for sql in (
+            "SELECT name FROM grids",
+            "SELECT name FROM departments",
+            "SELECT short_name FROM departments",
+            "SELECT name FROM staff",
+            "SELECT name FROM event_types",
+            "SELECT description FROM cases",
+            "SELECT address FROM cases WHERE address IS NOT NULL",
+        ):
+            try:
+                names |= {str(r[0]) for r in conn.execute(sql) if r[0]}
+            except sqlite3.OperationalError:  # a column this store does not have
+                continue
+    finally:
+        conn.close()
+    # Only names in Chinese are excepted (a one-letter description must not cut English words).
+    names = {n for n in names if CJK.search(n)}
+    return sorted(names | set(OFFICIAL_IN_ENGLISH), key=len, reverse=True)
+
+
+def _settle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page has run: its main area is there and the app is no longer running."""
+    page.wait_for_selector('[data-testid="stMain"]', timeout=30_000)
+    page.wait_for_timeout(800)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+
+
+def _leftovers(text: str, *, lang: str, official: list[str]) -> list[str]:
+    for name in official:  # longest first, so a name inside another goes with it
+        text = text.replace(name, " ")
+    if lang == "en":
+        return CJK.findall(text)
+    # Codes and case numbers (K000015), times (T17) and the like carry digits: not words.
+    return [w for w in LATIN.findall(text) if w not in SAME_IN_CHINESE and not any(c.isdigit() for c in w)]
+
+
+WALK = [(role, name) for role in ROLES for name in pages_of(role)]
+
+
+def test_every_page_of_every_role_speaks_one_language(
+    server: str, browser_store: Path, page_and_traffic: tuple
+) -> None:
+    page, _ = page_and_traffic
+    official = _official_names(browser_store)
+    found: dict[str, list[str]] = {}
+    for role, name in WALK:
+        for lang in ("zh", "en"):
+            page.goto(f"{server}/{name}?role={role}&lang={lang}")
+            _settle(page)
+            left = _leftovers(page.evaluate(PAGE_TEXT), lang=lang, official=official)
+            if left:
+                found[f"{role}/{name}/{lang}"] = sorted(set(left))
+    assert len(WALK) >= 20
+    assert found == {}, "\n".join(f"{k}: {' · '.join(v)}" for k, v in found.items())
+
+
+def test_switching_language_keeps_the_choices_and_the_address_keeps_role_and_language(
+    server: str, page_and_traffic: tuple
+) -> None:
+    page, _ = page_and_traffic
+    page.goto(f"{server}/explorer?role=dispatcher&lang=zh")
+    _settle(page)
+    page.locator(".st-key-f_level").get_by_text("三级 管理片区").click()
+    _settle(page)
+    status = page.locator(".st-key-x_status")
+    status.locator("input").click()
+    page.get_by_role("option", name="已结案").click()
+    page.keyboard.press("Escape")
+    _settle(page)
+    page.locator(".st-key-lang").get_by_text("English").click()
+    _settle(page)
+    level = page.locator(".st-key-f_level input[type=radio]")
+    assert [level.nth(i).is_checked() for i in range(3)] == [False, False, True]
+    assert page.locator(".st-key-f_level").get_by_text("3 · management areas").is_visible()
+    assert "Closed" in status.inner_text() and "已结案" not in status.inner_text()
+    assert "role=dispatcher" in page.url and "lang=en" in page.url
+    page.reload()
+    _settle(page)
+    assert page.get_by_role("heading", name="Map explorer").is_visible()
+    role_box = page.locator(".st-key-role")
+    shown = role_box.evaluate(
+        "e => e.textContent + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')"
+    )
+    assert "Dispatcher" in shown, shown
+
+
+def test_a_page_of_another_role_says_whose_it_is(server: str, page_and_traffic: tuple) -> None:
+    page, _ = page_and_traffic
+    page.goto(f"{server}/planner?role=analyst&lang=en")
+    _settle(page)
+    warning = page.locator('[data-testid="stAlert"]').first.inner_text()
+    assert "Grid planning" in warning and "Planner" in warning and "Analyst" in warning
+    assert page.url.split("?")[0].endswith("/planner")  # not sent elsewhere
+    page.get_by_role("link", name="Overview").first.click()
+    _settle(page)
+    assert page.url.split("?")[0].endswith("/home")
