@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layers.errors import AssessmentError
+from layers.errors import AssessmentError, coded
 from layers.store import Store
 
 __all__ = ["HORIZON", "Forecasts", "backtest_and_forecast", "monthly_series"]
@@ -137,8 +137,13 @@ def backtest_and_forecast(store: Store, *, series: list[str] | None = None) -> F
     the winner of each series."""
     months, frame = monthly_series(store)
     if len(months) < MIN_TRAIN + 1:
-        raise AssessmentError(
-            f"forecasts need at least {MIN_TRAIN + 1} whole months of cases; the store holds {len(months)}"
+        raise coded(
+            AssessmentError(
+                f"forecasts need at least {MIN_TRAIN + 1} whole months of cases; the store holds {len(months)}"
+            ),
+            "forecast_months",
+            need=MIN_TRAIN + 1,
+            have=len(months),
         )
     # By default the district, each town and each event class; one class in one town
     # ("town:<code>|major:<code>", 300-odd series) when asked for.
