@@ -242,3 +242,9 @@ def cached_district(key: tuple[str, int, int], rev: tuple[int, ...]) -> District
 def district(ctx: Context) -> District:
     """The session's :func:`cached_district`: pass its ``locator`` to what locates points."""
     return cached_district(ctx.store_key, ctx.rev(*DISTRICT_LAYERS))
+
+
+def district_at(path: Path) -> District:
+    """:func:`cached_district` of the store at ``path`` as it is now (for a page without a context)."""
+    revs, _ = revisions_and_span(path)
+    return cached_district(store_key(path), tuple(revs.get(name, 0) for name in DISTRICT_LAYERS))

@@ -19,6 +19,7 @@ from layers.errors import MoveNeedsConfirmationError, StaleBatchError, StaleEdit
 from layers.store import Store, open_store
 from maps.base import base_map, finish, frame_to_datum
 from maps.overlays import STATE_COLORS, GridTips, grid_outlines, tooltip_html
+from pages._caches import district_at
 from pages._common import assets_check, basemap_picker, show_error, show_map, static_base, store_path
 from pages._i18n import language, t
 from spatial.errors import OneGridError
@@ -239,6 +240,7 @@ def _move(store: Store, code: str, actor: str, *, x: float, y: float, crs: str, 
             actor=actor,
             reason=reason,
             confirmed=confirmed,
+            locator=district_at(store_path()).locator,
         )
     except MoveNeedsConfirmationError:
         st.session_state[K_PENDING] = {"code": code, "x": x, "y": y, "crs": crs, "version": seen}
@@ -257,7 +259,16 @@ def _pending(store: Store, code: str, actor: str) -> None:
     pending = st.session_state.get(K_PENDING)
     if not pending or pending.get("code") != code:
         return
-    plan = _attempt(lambda: survey.plan_move(store, code, x=pending["x"], y=pending["y"], crs=pending["crs"]))
+    plan = _attempt(
+        lambda: survey.plan_move(
+            store,
+            code,
+            x=pending["x"],
+            y=pending["y"],
+            crs=pending["crs"],
+            locator=district_at(store_path()).locator,
+        )
+    )
     if plan is None:
         st.session_state[K_PENDING] = None
         return
@@ -442,7 +453,16 @@ def _history(store: Store, code: str, actor: str, seen: int) -> None:
         at=str(top["changed_at"]).replace("T", " "),
     )
     if st.button(label, key="survey.undo", help=t("survey.undo_help")):
-        ch = _attempt(lambda: survey.undo(store, code, history_id=ids[0], expected_version=seen, actor=actor))
+        ch = _attempt(
+            lambda: survey.undo(
+                store,
+                code,
+                history_id=ids[0],
+                expected_version=seen,
+                actor=actor,
+                locator=district_at(store_path()).locator,
+            )
+        )
         if ch is not None:
             _after_change(code, ch, t("survey.undone", id=ids[0]))
 
@@ -480,6 +500,7 @@ def _batch(store: Store, actor: str) -> None:
                 code_column=code_col,
                 x_column=x_col,
                 y_column=y_col,
+                locator=district_at(store_path()).locator,
             )
         )
         old = st.session_state.get(K_PREVIEW)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,28 +60,17 @@ def digits(value: str, *, what: str, max_len: int) -> str:
     return v
 
 
-_locator_cache: dict[tuple[str, int, int], GridLocator] = {}
-_locator_lock = threading.Lock()
-
-
 def district_locator(store: Store) -> GridLocator:
-    """A locator over the current level-3 grids, built once per store, generation and grid revision.
+    """A locator over the current level-3 grids of ``store``.
 
-    The locator is plain read-only data, so one instance is shared by every caller.
+    Built on each call (0.2 s for the district's 887 grids): a caller that locates again and
+    again passes the one it holds instead (the app: its shared :class:`layers.district.District`'s,
+    built once per store revision; a command: the one of its open district).
     """
-    key = (str(Path(store.path).resolve()), store.current_generation(), store.revision("grids"))
-    with _locator_lock:
-        loc = _locator_cache.get(key)
-    if loc is None:
-        grids = load_grids(store, level=3, generation=key[1])
-        if grids.empty:
-            raise OutsideDistrictError(f"{store.path}: the current generation has no level-3 grids")
-        loc = GridLocator(grids.geometry.to_numpy(), grids["code"].to_numpy())
-        with _locator_lock:
-            for old in [k for k in _locator_cache if k[0] == key[0]]:
-                del _locator_cache[old]
-            _locator_cache[key] = loc
-    return loc
+    grids = load_grids(store, level=3, generation=store.current_generation())
+    if grids.empty:
+        raise OutsideDistrictError(f"{store.path}: the current generation has no level-3 grids")
+    return GridLocator(grids.geometry.to_numpy(), grids["code"].to_numpy())
 
 
 def grids_key(store: Store) -> tuple[int, int]:
