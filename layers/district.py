@@ -79,6 +79,13 @@ class District:
         return pd.DataFrame({"grid_l3": l3[idx], "grid_l2": l2[idx], "grid_l1": l1[idx]})
 
 
+def level3_locator(grids: gpd.GeoDataFrame) -> GridLocator:
+    """The locator over the level-3 grids of ``grids`` (any levels; EPSG:4549): the one way a
+    store's grids become a locator, for the district and for the survey."""
+    l3 = grids[grids["level"] == 3]
+    return GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy())
+
+
 def open_district(
     path: str | os.PathLike[str], *, readonly: bool = True, components: bool = True
 ) -> District:
@@ -89,8 +96,7 @@ def open_district(
     grids = load_grids(store)
     seconds["grids"] = time.perf_counter() - t
     t = time.perf_counter()
-    l3 = grids[grids["level"] == 3]
-    locator = GridLocator(l3.geometry.to_numpy(), l3["code"].to_numpy())
+    locator = level3_locator(grids)
     seconds["locator"] = time.perf_counter() - t
     revisions = {layer: store.revision(layer) for layer in ("grids", "components", "cases")}
     district = District(store=store, grids=grids, locator=locator, revisions=revisions, seconds=seconds)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 import settings
+from layers.district import level3_locator
 from layers.errors import ChangeRefusedError, coded
 from layers.grids import load_grids
 from layers.store import Store
@@ -70,7 +71,7 @@ def district_locator(store: Store) -> GridLocator:
     grids = load_grids(store, level=3, generation=store.current_generation())
     if grids.empty:
         raise OutsideDistrictError(f"{store.path}: the current generation has no level-3 grids")
-    return GridLocator(grids.geometry.to_numpy(), grids["code"].to_numpy())
+    return level3_locator(grids)
 
 
 def grids_key(store: Store) -> tuple[int, int]:
