@@ -14,6 +14,7 @@ import streamlit as st
 
 import settings
 from layers import survey
+from layers.codes import is_component_code
 from layers.components import STATES
 from layers.errors import MoveNeedsConfirmationError, StaleBatchError, StaleEditError
 from layers.store import Store, open_store
@@ -107,7 +108,7 @@ def _finder(store: Store) -> None:
     klass = c3.text_input(t("survey.q_class"), key="survey.q_class").strip()
     if not (text or grid or klass):
         return
-    exact = len(text) == 16
+    exact = bool(is_component_code([text])[0])
     found = _attempt(
         lambda: survey.find_components(
             store,

@@ -42,6 +42,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from layers.codes import PREFIX_LEN, is_grid_code, level_of_code, town_code
 from layers.generate.components import COMPONENT_CLASSES, MAJOR_NAMES
 from spatial.errors import CodeError
 
@@ -141,9 +142,9 @@ def town_dept_code(level1_codes: np.ndarray | pd.Series | list[str]) -> np.ndarr
 
 def _normalise_level1(code: str) -> str:
     code = str(code).strip()
-    if len(code) == 9 and code.isdigit():
-        code += "000000"
-    if len(code) != 15 or not code.isdigit() or code[9:] != "000000":
+    if len(code) == PREFIX_LEN[1] and code.isdigit():
+        code = town_code(code)
+    if not is_grid_code([code])[0] or level_of_code(code) != 1:
         raise CodeError(f"{code!r} is not a level-1 grid code (15 digits ending in 000000)")
     return code
 

@@ -26,6 +26,7 @@ import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
+from layers.codes import town_code
 from spatial.crs import WORK_CRS
 from spatial.topology import CodeScheme, expected_order
 
@@ -470,7 +471,7 @@ def make_grids(
     rows: list[tuple[str, int, str | None, str, BaseGeometry]] = []
     code1: dict[str, str] = {}
     for t in units:
-        code = district_code + t.segment + "000000"
+        code = town_code(district_code + t.segment)
         code1[t.segment] = code
         rows.append((code, 1, None, t.name, level1[t.segment]))
 

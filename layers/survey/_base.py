@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 import settings
+from layers.codes import COMPONENT_CODE_LEN, check_component_code
 from layers.district import level3_locator
 from layers.errors import ChangeRefusedError, coded
 from layers.grids import load_grids
@@ -25,7 +26,7 @@ SURVEY_CRS: dict[str, tuple[str, str]] = {
     "EPSG:4549": ("CGCS2000 平面坐标 x/y (米)", "CGCS2000 x/y (metres, EPSG:4549)"),
 }
 PROJECTED = {"EPSG:4549"}
-CODE_LEN = 16
+CODE_LEN = COMPONENT_CODE_LEN
 
 
 def now() -> str:
@@ -44,14 +45,10 @@ def check_actor(actor: str) -> str:
 
 
 def check_code(code: str) -> str:
-    c = str(code).strip() if code is not None else ""
-    if len(c) != CODE_LEN or not c.isascii() or not c.isdigit():
-        raise coded(
-            CodeError(f"component code {code!r} is not 16 digits (county 6 + class 4 + serial 6)"),
-            "bad_code",
-            code=str(code),
-        )
-    return c
+    try:
+        return check_component_code(code)
+    except CodeError as exc:
+        raise coded(exc, "bad_code", code=str(code)) from None
 
 
 def digits(value: str, *, what: str, max_len: int) -> str:

@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 
 import settings
+from layers.codes import is_component_code
 from layers.errors import ChangeRefusedError, InputFileError, StaleBatchError, StaleEditError
 from layers.store import Store
 from layers.survey._base import (
-    CODE_LEN,
     check_actor,
     coded,
     coordinate_problems,
@@ -254,8 +254,7 @@ def _check_rows(
 
     code_arr = code.to_numpy(dtype=object)
     r.add(live & (code_arr == ""), "missing_code")
-    well_formed = (code.str.len() == CODE_LEN) & code.str.fullmatch(r"[0-9]+")
-    well_formed_arr = well_formed.fillna(False).to_numpy(dtype=bool)
+    well_formed_arr = is_component_code(code)
     r.add(live & (code_arr != "") & ~well_formed_arr, "malformed_code", np.where(live, code_arr, ""))
     counted = well_formed_arr & live
 

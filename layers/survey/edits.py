@@ -32,6 +32,7 @@ import pandas as pd
 import shapely
 
 import settings
+from layers.codes import GRID_CODE_LEN, ancestor_sql, grid_prefix, level_of_code
 from layers.components import STATES
 from layers.errors import ChangeRefusedError, MoveNeedsConfirmationError, StaleEditError
 from layers.store import Store
@@ -329,9 +330,9 @@ def _grid_codes_named(store: Store, text: str) -> list[str]:
     """Level-3 grids of the current generation whose name, or whose parent's name, contains ``text``."""
     rows = store.conn.execute(
         "SELECT g.code FROM grids g WHERE g.generation = ?1 AND g.level = 3 AND (instr(g.name, ?2) > 0 "
-        " OR substr(g.code, 1, 12) || '000' IN (SELECT code FROM grids WHERE generation = ?1 AND level = 2"
+        f" OR {ancestor_sql('g.code', level=2)} IN (SELECT code FROM grids WHERE generation = ?1 AND level = 2"
         "   AND instr(name, ?2) > 0)"
-        " OR substr(g.code, 1, 9) || '000000' IN (SELECT code FROM grids WHERE generation = ?1 AND level = 1"
+        f" OR {ancestor_sql('g.code', level=1)} IN (SELECT code FROM grids WHERE generation = ?1 AND level = 1"
         "   AND instr(name, ?2) > 0)) ORDER BY g.code",
         (store.current_generation(), text),
     ).fetchall()
@@ -386,12 +387,10 @@ def find_components(
     if prefix not in (None, ""):
         prefix_range("c.code", digits(str(prefix), what="code prefix", max_len=CODE_LEN))
     if grid_code not in (None, ""):
-        g = digits(str(grid_code), what="grid code", max_len=15)
-        if len(g) == 15 and g.endswith("000000"):
-            prefix_range("c.grid_code", g[:9])
-        elif len(g) == 15 and g.endswith("000"):
-            prefix_range("c.grid_code", g[:12])
-        elif len(g) == 15:
+        g = digits(str(grid_code), what="grid code", max_len=GRID_CODE_LEN)
+        if len(g) == GRID_CODE_LEN and level_of_code(g) < 3:
+            prefix_range("c.grid_code", grid_prefix(g, level=level_of_code(g)))
+        elif len(g) == GRID_CODE_LEN:
             where.append("c.grid_code = ?")
             params.append(g)
         else:

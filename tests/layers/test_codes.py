@@ -66,7 +66,9 @@ def test_every_module_uses_the_one_home():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    pattern = re.compile(r'\[:(9|12)\]\s*\+\s*"0|slice\(0, (9|12)\)|\|\| \'000|len\([^)]*\) ?[!=]= ?16\b')
+    pattern = re.compile(
+        r"\"000000\"|\"000\"|'000|endswith\(\"0|[=!]= ?1[56]\b|slice\(0, ?(9|12)\)|\[:9\]|\[:12\] ?\+|CODE_LEN = 1"
+    )
     found = [
         f"{p.relative_to(root)}:{i}"
         for folder in ("layers", "pages", "maps", "commands")
