@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from pages._assess_text import ASSESS_STRINGS
@@ -348,6 +349,37 @@ _ENGLISH = {
     "component_major": COMPONENT_MAJORS_EN,
     "component_class": COMPONENT_CLASSES_EN,
 }
+
+
+#: The posts of 一长三员 and the coordinators' and participants' specialties, in English.
+POSTS_EN = {
+    "网格长": "Grid head",
+    "网格指导员": "Grid instructor",
+    "网格协管员": "Grid coordinator",
+    "网格参与员": "Grid participant",
+    "网格员": "Grid worker",
+}
+SPECIALTIES_EN = {
+    "安全": "safety",
+    "环境": "environment",
+    "治安": "public order",
+    "劳动保障": "labour",
+    "党员": "party member",
+    "居民代表": "residents' representative",
+    "志愿者": "volunteer",
+    "楼组长": "building head",
+}
+
+
+def post_labels(posts: pd.Series, specialties: pd.Series) -> pd.Series:
+    """Staff posts (with the specialty, where one is given) in the session's language."""
+    posts = posts.fillna("").astype(str)
+    specialties = specialties.fillna("").astype(str)
+    if language() == "en":
+        posts = posts.replace(POSTS_EN)
+        specialties = specialties.replace(SPECIALTIES_EN)
+        return posts.where(specialties == "", posts + " (" + specialties + ")")
+    return posts.where(specialties == "", posts + "（" + specialties + "）")
 
 
 def official(kind: str, code: object, name: object) -> str:

@@ -36,7 +36,7 @@ from pages._common import (
     map_assets,
     map_labels,
 )
-from pages._i18n import official, t
+from pages._i18n import official, post_labels, t
 
 MAP_KEY = "explorer_map"
 PLAY_SECONDS = 1.5
@@ -244,6 +244,7 @@ with guarded():
                 st.caption(t("explorer.no_staff"))
             else:
                 cols = ["grid_code", "role", "name", "phone", "id_number"]
+                staff = staff.assign(role=post_labels(staff["role"], staff["specialty"]))
                 st.dataframe(
                     staff[cols].rename(
                         columns={c: t(f"col.{c}") for c in cols if c != "name"} | {"name": t("col.name")}

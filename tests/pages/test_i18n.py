@@ -99,3 +99,18 @@ def test_official_labels_follow_the_language(kind: str, monkeypatch: pytest.Monk
     label = _i18n.official(kind, "01" if kind != "component_class" else "0101", "官方名称")
     assert label != "官方名称" and label.isascii()
     assert _i18n.official(kind, "99", "未收录") == "未收录"  # no standard label: the official name
+
+
+def test_staff_posts_follow_the_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    posts = pd.Series(["网格长", "网格协管员", "网格参与员"])
+    specialties = pd.Series(["", "安全", None])
+    monkeypatch.setattr(_i18n, "language", lambda: "en")
+    assert _i18n.post_labels(posts, specialties).tolist() == [
+        "Grid head",
+        "Grid coordinator (safety)",
+        "Grid participant",
+    ]
+    monkeypatch.setattr(_i18n, "language", lambda: "zh")
+    assert _i18n.post_labels(posts, specialties).tolist() == ["网格长", "网格协管员（安全）", "网格参与员"]
