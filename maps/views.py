@@ -214,7 +214,7 @@ def component_points(
         "columns": [
             frame["code"].astype(str).tolist(),
             frame["class_name"].astype(str).tolist(),
-            state.tolist(),
+            state.map({s: labels.get(f"state.{s}", s) for s in state.unique()}).tolist(),
         ],
     }
 

@@ -371,6 +371,14 @@ SPECIALTIES_EN = {
 }
 
 
+def official_labels(kind: str, codes: pd.Series, names: pd.Series) -> pd.Series:
+    """:func:`official` over a column: the English labels of ``codes`` in English (the official
+    ``names`` where there is none), the official names in Chinese."""
+    if language() != "en":
+        return names
+    return codes.astype(str).map(_ENGLISH[kind]).fillna(names)
+
+
 def post_labels(posts: pd.Series, specialties: pd.Series) -> pd.Series:
     """Staff posts (with the specialty, where one is given) in the session's language."""
     posts = posts.fillna("").astype(str)

@@ -36,7 +36,7 @@ from pages._common import (
     map_assets,
     map_labels,
 )
-from pages._i18n import official, post_labels, t
+from pages._i18n import official, official_labels, post_labels, t
 
 MAP_KEY = "explorer_map"
 PLAY_SECONDS = 1.5
@@ -156,6 +156,9 @@ with guarded():
     points = None
     if show_comp and events.wants_points(view):
         points, total = components_in_view(ctx, view, limit=POINTS_DRAWN)
+        points = points.assign(
+            class_name=official_labels("component_class", points["class_code"], points["class_name"])
+        )
         comp_note = (
             t("explorer.components_all", total=total)
             if len(points) == total

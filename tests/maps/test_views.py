@@ -69,8 +69,13 @@ def data(tiny_store: Path) -> dict:
 
 def _spec(data: dict, level: int, **kw: object) -> tuple[dict, object]:
     grids, table = data[level][:2]
-    options: dict = {"metric": "cases_per_km2", "basemap": basemap_from_setting("none"), **kw}
-    return coverage_spec(shapes=shapes_of(grids), table=table, labels=LABELS, assets=assets(), **options)
+    options: dict = {
+        "metric": "cases_per_km2",
+        "basemap": basemap_from_setting("none"),
+        "labels": LABELS,
+        **kw,
+    }
+    return coverage_spec(shapes=shapes_of(grids), table=table, assets=assets(), **options)
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])
@@ -147,6 +152,9 @@ def test_heat_is_binned_beyond_a_day(data: dict) -> None:
     assert max(h["w"]) == 1.0 and min(h["w"]) > 0
 
 
+STATES_ZH = ("完好", "破损", "丢失", "占用")
+
+
 def test_components_as_circles_and_viewport_points(data: dict) -> None:
     comps, total = data["components"]
     assert 0 < len(comps) <= 300 and total >= len(comps)
@@ -161,6 +169,19 @@ def test_components_as_circles_and_viewport_points(data: dict) -> None:
     ]
     assert "路灯<1>" in pts["columns"][1]  # plain text, written with textContent
     assert spec["report_view"] is True
+    # The state in a dot's tip is the page's word for it (the colour follows the stored state).
+    english = {
+        **LABELS,
+        **{
+            f"state.{k}": v
+            for k, v in {"完好": "Intact", "破损": "Damaged", "丢失": "Missing", "占用": "Occupied"}.items()
+        },
+    }
+    spec, _ = _spec(data, 3, components=comps, labels=english)
+    shown = set(spec["points"]["columns"][2])
+    assert shown and shown <= {"Intact", "Damaged", "Missing", "Occupied"} | (
+        set(comps["state"]) - set(STATES_ZH)
+    )
 
 
 def test_unknown_metric_and_misaligned_table(data: dict) -> None:

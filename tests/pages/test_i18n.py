@@ -114,3 +114,13 @@ def test_staff_posts_follow_the_language(monkeypatch: pytest.MonkeyPatch) -> Non
     ]
     monkeypatch.setattr(_i18n, "language", lambda: "zh")
     assert _i18n.post_labels(posts, specialties).tolist() == ["网格长", "网格协管员（安全）", "网格参与员"]
+
+
+def test_component_classes_in_a_column_follow_the_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    codes, names = pd.Series(["0114", "0999"]), pd.Series(["消防栓", "未收录"])
+    monkeypatch.setattr(_i18n, "language", lambda: "en")
+    assert _i18n.official_labels("component_class", codes, names).tolist() == ["Fire hydrant", "未收录"]
+    monkeypatch.setattr(_i18n, "language", lambda: "zh")
+    assert _i18n.official_labels("component_class", codes, names).tolist() == ["消防栓", "未收录"]
