@@ -159,3 +159,21 @@ def test_a_page_of_another_role_says_whose_it_is(server: str, page_and_traffic: 
     page.get_by_role("link", name="Overview").first.click()
     _settle(page)
     assert page.url.split("?")[0].endswith("/home")
+
+
+@pytest.mark.parametrize("lang", ["en"])
+def test_every_role_sees_exactly_its_pages(server: str, page_and_traffic: tuple, lang: str) -> None:
+    from pages._i18n import STRINGS
+
+    page, _ = page_and_traffic
+    for role in ROLES:
+        page.goto(f"{server}/?role={role}&lang={lang}")
+        _settle(page)
+        if len(pages_of(role)) == 1:  # a one-page role gets no navigation: its desk is all it sees
+            assert page.locator('[data-testid="stSidebarNav"]').count() == 0, role
+            continue
+        page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=30_000)
+        links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        # A link's text is its icon's name and its title; the title is what a reader sees.
+        titles = [line for text in links for line in text.splitlines() if line.strip()][1::2]
+        assert titles == [STRINGS[f"page.{n}"][1] for n in pages_of(role)], (role, links)
