@@ -17,7 +17,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from layers.components import load_components
+from layers.components import COMPONENT_COLUMNS, load_components
 from layers.errors import InputFileError
 from layers.grids import load_grids
 from layers.staff import mask_personal
@@ -75,22 +75,9 @@ def layer_frame(
             "SELECT code AS class_code, major_code, major_name, name AS class_name FROM component_classes"
         ).to_pandas()
         comps = comps.merge(classes, on="class_code", how="left")
-        cols = [
-            "code",
-            "grid_code",
-            "class_code",
-            "class_name",
-            "major_code",
-            "major_name",
-            "supervisor_code",
-            "owner_code",
-            "maintainer_code",
-            "state",
-            "surveyed_on",
-            "changed_on",
-            "source",
-            "version",
-        ]
+        # The stored columns, the class named beside its code and the position as geometry.
+        named = ["code", "grid_code", "class_code", "class_name", "major_code", "major_name"]
+        cols = [*named, *(c for c in COMPONENT_COLUMNS if c not in (*named, "x", "y"))]
         return _points(comps, cols, target)
     if layer == "cases":
         cases = store.read_arrow("SELECT * FROM cases").to_pandas()
