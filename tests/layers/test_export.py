@@ -31,9 +31,10 @@ def test_components_keep_the_store_coordinates_in_the_working_crs(store) -> None
     xy = raw.loc[frame["code"]]
     assert np.array_equal(frame.geometry.x.to_numpy(), xy["x"].to_numpy())
     assert np.array_equal(frame.geometry.y.to_numpy(), xy["y"].to_numpy())
-    assert {"class_name", "major_name", "supervisor_code", "owner_code", "maintainer_code"} <= set(
-        frame.columns
-    )
+    assert list(frame.columns) == [  # the interface: the stored columns, the class named, a point
+        "code", "grid_code", "class_code", "class_name", "major_code", "major_name", "supervisor_code",
+        "owner_code", "maintainer_code", "state", "surveyed_on", "changed_on", "source", "version", "geometry",
+    ]  # fmt: skip
     assert frame["class_name"].notna().all()
 
 
