@@ -276,6 +276,7 @@ def _describe(conn: sqlite3.Connection, case: dict[str, Any], *, viewer: Viewer 
 
     out["event_name"] = one("SELECT name FROM event_types WHERE code = ?", case["event_type_code"])
     out["channel_name"] = one("SELECT name FROM channels WHERE code = ?", case["channel_code"])
+    out["channel_name_en"] = one("SELECT name_en FROM channels WHERE code = ?", case["channel_code"])
     out["dept_name"] = one("SELECT short_name FROM departments WHERE code = ?", case["dept_code"])
     gen = case["grid_generation"]
     out["grid_name"] = one("SELECT name FROM grids WHERE code = ? AND generation = ?", case["grid_code"], gen)

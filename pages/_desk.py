@@ -27,7 +27,7 @@ from maps.base import finish
 from maps.casemap import Outline, Spot, desk_map, point_bounds
 from pages._caches import CACHE_TTL_S, cached_display_grids, cached_grids, district, open_store_ro
 from pages._common import Context, basemap_picker, show_error, show_map, static_base
-from pages._i18n import STRINGS, t
+from pages._i18n import STRINGS, language, t
 from spatial.errors import OneGridError
 
 T = TypeVar("T")
@@ -201,10 +201,20 @@ def cached_card_counts(key: tuple[str, int, int], rev: tuple[int, ...], now: str
 # -- scope pickers ------------------------------------------------------------------------------
 
 
+def centre_label(name: str) -> str:
+    """A centre's name in the session's language: the store names them in Chinese, the district
+    centre 区联动中心 and each town's sub-centre after the town (<town>分中心)."""
+    if name == "区联动中心":
+        return t("desk.centre_name.district")
+    if name.endswith("分中心"):
+        return t("desk.centre_name.town", town=name.removesuffix("分中心"))
+    return name
+
+
 def centre_picker(ctx: Context, *, where: Any = None) -> tuple[str, str]:
     """The centre this dispatcher works for (kept in the session); returns (code, name)."""
     centres = cached_centres(ctx.store_key, ctx.rev("catalog", "grids"))
-    names = dict(zip(centres["code"], centres["name"], strict=True))
+    names = {c: centre_label(str(n)) for c, n in zip(centres["code"], centres["name"], strict=True)}
     codes = list(names)
     if st.session_state.get(K_CENTRE) not in names:
         st.session_state[K_CENTRE] = codes[0]
@@ -298,11 +308,11 @@ def _detail_rows(case: dict[str, Any]) -> pd.DataFrame:
     fields = (
         ("id", case.get("id")),
         ("event_name", case.get("event_name")),
-        ("channel_name", case.get("channel_name")),
+        ("channel_name", case.get("channel_name_en" if language() == "en" else "channel_name")),
         ("town_name", case.get("town_name")),
         ("grid", f"{case.get('grid_code') or ''} {case.get('grid_name') or ''}".strip()),
         ("dept_name", case.get("dept_name")),
-        ("centre_name", case.get("centre_name")),
+        ("centre_name", centre_label(str(case.get("centre_name") or ""))),
         ("reported_at", case.get("reported_at")),
         ("deadline_at", case.get("deadline_at")),
         ("reporter_phone", case.get("reporter_phone")),
@@ -527,7 +537,7 @@ def show_preview(preview: intake.Preview) -> None:
         ("grid_l2", f"{preview.grid_l2} {preview.grid_names[1]}"),
         ("grid_l1", f"{preview.grid_l1} {preview.grid_names[2]}"),
         ("dept_name", f"{preview.dept_name} ({preview.dept_code})"),
-        ("centre_name", str(preview.centre_name)),
+        ("centre_name", centre_label(str(preview.centre_name))),
         ("route_reason", str(preview.route_reason)),
         ("lonlat", f"{preview.lon:.6f}, {preview.lat:.6f}"),
     )

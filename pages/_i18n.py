@@ -166,6 +166,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "explorer.no_cases": ("筛选条件下无案件", "No cases for these filters"),
     "explorer.payload": ("地图数据 {kb:,.0f} KB", "Map data {kb:,.0f} KB"),
     "list.sep": ("、", ", "),
+    "desk.centre_name.district": ("区联动中心", "District linkage centre"),
+    "desk.centre_name.town": ("{town}分中心", "{town} sub-centre"),
     "error.forecast_months": (
         "预测至少需要 {need} 个完整月份的案件，当前数据只有 {have} 个。",
         "Forecasts need at least {need} whole months of cases; the store holds {have}.",

@@ -177,3 +177,35 @@ def test_every_role_sees_exactly_its_pages(server: str, page_and_traffic: tuple,
         # A link's text is its icon's name and its title; the title is what a reader sees.
         titles = [line for text in links for line in text.splitlines() if line.strip()][1::2]
         assert titles == [STRINGS[f"page.{n}"][1] for n in pages_of(role)], (role, links)
+
+
+#: What a desk's case box is called, per language.
+OPEN_CASE = {"zh": "打开案件（输入编号或在表中点选）", "en": "Open a case (type its number or pick a row)"}
+
+
+@pytest.mark.parametrize("role, name", [("dispatcher", "dispatcher"), ("department", "department"), ("supervisor", "supervision")])  # fmt: skip
+def test_a_case_detail_speaks_one_language(
+    server: str, browser_store: Path, page_and_traffic: tuple, role: str, name: str
+) -> None:
+    """Beyond a page's first view: a case opened on a desk (its facts, steps, history, actions)."""
+    from pages._i18n import STRINGS
+
+    page, _ = page_and_traffic
+    official = _official_names(browser_store)
+    conn = sqlite3.connect(f"file:{browser_store}?mode=ro", uri=True)
+    try:
+        (case_id,) = conn.execute(
+            "SELECT id FROM cases WHERE status = 'dispatched' ORDER BY id LIMIT 1"
+        ).fetchone()
+    finally:
+        conn.close()
+    for lang in ("zh", "en"):
+        page.goto(f"{server}/{name}?role={role}&lang={lang}")
+        _settle(page)
+        box = page.get_by_label(OPEN_CASE[lang])
+        box.fill(case_id)
+        box.press("Enter")
+        _settle(page)
+        title = STRINGS["desk.case_title"][0 if lang == "zh" else 1]
+        page.get_by_role("heading", name=title, exact=True).wait_for(timeout=30_000)
+        assert _leftovers(page.evaluate(PAGE_TEXT), lang=lang, official=official) == [], lang
