@@ -11,8 +11,11 @@ import re
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from bench.appserver import MAP_FRAME
+from layers.staff import mask_name
 from pages._common import ROLES, pages_of
 from tests.maps.tinystore import EVIL_NAME
 
@@ -74,8 +77,10 @@ def _official_names(store: Path) -> list[str]:
                 names |= {str(r[0]) for r in conn.execute(sql) if r[0]}
             except sqlite3.OperationalError:  # a column this store does not have
                 continue
+        staff = [str(r[0]) for r in conn.execute("SELECT name FROM staff") if r[0]]
     finally:
         conn.close()
+    names |= set(mask_name(np.array(staff, dtype=object)).tolist())  # shown masked (张*丰)
     # Only names in Chinese are excepted (a one-letter description must not cut English words).
     names = {n for n in names if CJK.search(n)}
     return sorted(names | set(OFFICIAL_IN_ENGLISH), key=len, reverse=True)
@@ -209,3 +214,24 @@ def test_a_case_detail_speaks_one_language(
         title = STRINGS["desk.case_title"][0 if lang == "zh" else 1]
         page.get_by_role("heading", name=title, exact=True).wait_for(timeout=30_000)
         assert _leftovers(page.evaluate(PAGE_TEXT), lang=lang, official=official) == [], lang
+
+
+def test_the_explorer_grid_panel_speaks_one_language(
+    server: str, browser_store: Path, page_and_traffic: tuple
+) -> None:
+    """A grid clicked on the explorer's map: its figures, top event types and staff (posts in the
+    session's language, names official and masked)."""
+    page, _ = page_and_traffic
+    official = _official_names(browser_store)
+    for lang in ("zh", "en"):
+        page.goto(f"{server}/explorer?role=analyst&lang={lang}")
+        _settle(page)
+        handle = page.wait_for_selector(MAP_FRAME, timeout=30_000)
+        handle.content_frame().wait_for_selector(".leaflet-overlay-pane canvas", timeout=30_000)
+        box = handle.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5)
+        page.wait_for_timeout(1500)
+        _settle(page)
+        text = page.evaluate(PAGE_TEXT)
+        assert "320506" in text.split("\n", 1)[1], "no grid was opened"
+        assert _leftovers(text, lang=lang, official=official) == [], lang
