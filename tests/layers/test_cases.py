@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from layers import cases, workflow
 from layers.cases import Viewer
-from layers.district import District, open_district
+from layers.district import District
 from layers.errors import ActionNotPermittedError, IllegalTransitionError, StaleEditError
 from layers.intake import ReportDraft, submit_report
+from tests.layers.conftest import DESK_NOW as NOW
 
-NOW = "2026-11-21T09:00:00"  # the morning after the generated days (END = 2026-11-20)
 OPERATOR = Viewer(role="operator", actor="区联动中心受理员")
 INSPECTOR = Viewer(role="inspector", actor="网格巡查员")
 SUPERVISOR = Viewer(role="supervisor", actor="区联动中心督办员")
 
 
 @pytest.fixture()
-def district(small_store_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[District]:
-    monkeypatch.setenv("ONEGRID_NOW", NOW)
-    d = open_district(small_store_copy, readonly=False)
-    yield d
-    d.store.close()
+def district(desk_district: District) -> District:
+    return desk_district
 
 
 def _report(

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,8 @@ from layers import cases
 from layers.district import District, open_district
 from layers.intake import ReportDraft, intake_file, preview_report, submit_report
 from spatial.crs import wgs84_to_gcj02
+from tests.layers.conftest import DESK_NOW as NOW
 
-NOW = "2026-11-21T09:00:00"
 ROOT = Path(__file__).resolve().parents[2]
 # A place in 长桥街道 on land, and a street-order event routed to its managing body.
 LON, LAT = 120.6124, 31.2706
@@ -30,11 +29,8 @@ HEADER = "工单号,渠道,事件类型,问题描述,经度,纬度,上报时间,
 
 
 @pytest.fixture()
-def district(small_store_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[District]:
-    monkeypatch.setenv("ONEGRID_NOW", NOW)
-    d = open_district(small_store_copy, readonly=False)
-    yield d
-    d.store.close()
+def district(desk_district: District) -> District:
+    return desk_district
 
 
 def _csv(path: Path, rows: list[str], *, encoding: str = "utf-8") -> Path:
