@@ -15,6 +15,7 @@ from pages._common import (
     ROLE_PAGES,
     first_run,
     guarded,
+    keep_in_address,
     language_and_role_switch,
     not_for_this_role,
     pages_of,
@@ -67,6 +68,8 @@ def _land() -> None:
 
 landing = st.Page(_land, title=t("section.pages"), url_path="start", default=True, visibility="hidden")
 page = st.navigation({t("section.pages"): [landing, *pages, *refused]}, position="sidebar")
+if page is not landing:
+    keep_in_address()
 with guarded():
     simulated_note(path)
     sidebar_filters(page=page.url_path)  # only the filters this page reads

@@ -196,8 +196,8 @@ def context() -> Context:
 
 
 def language_and_role_switch() -> None:
-    """Sidebar: language and role; ``?role=…&lang=…`` preselect them, and a switch writes them
-    back to the address, so a reload or a shared link keeps the role and language."""
+    """Sidebar: language and role; ``?role=…&lang=…`` preselect them (and :func:`keep_in_address`
+    writes them back)."""
     for key, allowed in (("role", ROLES), ("lang", tuple(LANGUAGES))):
         wanted = st.query_params.get(key)
         if key not in st.session_state and wanted in allowed:
@@ -211,6 +211,12 @@ def language_and_role_switch() -> None:
         on_change=_keep_choices,
     )
     st.sidebar.selectbox(t("role.label"), ROLES, format_func=lambda r: t(f"role.{r}"), key="role")
+
+
+def keep_in_address() -> None:
+    """Write the session's role and language into the address (``?role=…&lang=…``), so a reload
+    or a shared link keeps them. Called on a page's run, not the landing's: the landing only
+    switches pages, and an address changed there makes the browser run the new page twice."""
     for key, value in (("role", role()), ("lang", language())):
         if st.query_params.get(key) != value:
             st.query_params[key] = value
