@@ -45,7 +45,13 @@ class District:
     def writable(self) -> District:
         """The same grids and locator over a writable store of the same file (the caller closes
         ``.store``): a write does not rebuild what a shared read-only district already holds."""
-        return dataclasses.replace(self, store=open_store(self.store.path, readonly=False), seconds={})
+        out = dataclasses.replace(self, store=open_store(self.store.path, readonly=False), seconds={})
+        # Read-only frames already loaded go along (a report's save read 680,000 components again);
+        # the component index does not, since edits change it and the shared one must not change.
+        for name in ("components", "_level_codes"):
+            if name in self.__dict__:
+                out.__dict__[name] = self.__dict__[name]
+        return out
 
     def level(self, level: int) -> gpd.GeoDataFrame:
         return self.grids[self.grids["level"] == level]
