@@ -27,7 +27,7 @@ def test_writable_shares_grids_and_locator(small_store_copy: Path) -> None:
         shared.store.close()
 
 
-def test_a_writable_district_reuses_the_loaded_components_but_not_the_index(small_store_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_writable_district_reuses_the_loaded_components_but_not_the_index(small_store_path: Path) -> None:
     from layers.district import open_district
 
     shared = open_district(small_store_path)
@@ -37,7 +37,7 @@ def test_a_writable_district_reuses_the_loaded_components_but_not_the_index(smal
         assert rw.components is shared.components
         assert rw.locator is shared.locator
         assert "component_index" not in rw.__dict__  # edits change an index: each writer builds its own
-        assert rw.store is not shared.store and not rw.store.path != shared.store.path
+        assert rw.store is not shared.store and rw.store.path == shared.store.path
     finally:
         rw.store.close()
         shared.store.close()
