@@ -63,8 +63,8 @@ def test_compare_and_adopt_refuse_by_grid_code(
     cand = _candidate(tmp_path, suffix)
     before = snapshot(store)
     for argv in (
-        ["compare-grids", "--store", str(store), "--candidate", str(cand)],
-        ["adopt-grids", "--store", str(store), "--candidate", str(cand), "--valid-from", "2026-12-01"],
+        ["compare-grids", "--store", str(store), "--in", str(cand)],
+        ["adopt-grids", "--store", str(store), "--in", str(cand), "--valid-from", "2026-12-01"],
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err

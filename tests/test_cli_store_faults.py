@@ -46,8 +46,8 @@ def _commands(store: Path, candidate: Path, tmp_path: Path) -> dict[str, list[st
         "summary": ["summary", *s],
         "export": ["export", *s, "--layer", "cases", "--format", "csv", "--out", str(tmp_path / "o.csv")],
         "assign": ["assign", *s, "--in", str(points), "--out", str(tmp_path / "a.csv"), "--quiet"],
-        "compare-grids": ["compare-grids", *s, "--candidate", str(candidate)],
-        "adopt-grids": ["adopt-grids", *s, "--candidate", str(candidate), "--valid-from", "2027-01-01"],
+        "compare-grids": ["compare-grids", *s, "--in", str(candidate)],
+        "adopt-grids": ["adopt-grids", *s, "--in", str(candidate), "--valid-from", "2027-01-01"],
     }
 
 
