@@ -31,6 +31,7 @@ from layers.errors import (
     CaseNotFoundError,
     IllegalTransitionError,
     StaleEditError,
+    coded,
 )
 from layers.staff import mask_phone
 from layers.store import Store
@@ -252,7 +253,7 @@ def _case_row(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
     cur = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,))
     row = cur.fetchone()
     if row is None:
-        raise CaseNotFoundError(f"no case {case_id!r}")
+        raise coded(CaseNotFoundError(f"no case {case_id!r}"), "case_not_found", case=case_id)
     return dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
@@ -413,12 +414,23 @@ def _next_body(conn: sqlite3.Connection, case: dict[str, Any], event: dict[str, 
     return None
 
 
+def _state_words(state: str) -> dict[str, str]:
+    """A state's name in both languages, for the parameters of a coded error."""
+    zh, en = workflow.STATE_NAMES.get(state, (state, state))
+    return {"state_zh": zh, "state_en": en}
+
+
 def _text(value: str | None, *, what: str, required: bool) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise OneGridError(f"{what} is required")
+        raise coded(OneGridError(f"{what} is required"), "case_note_required")
     if len(text) > _MAX_NOTE:
-        raise OneGridError(f"{what} is {len(text):,} characters long; at most {_MAX_NOTE:,}")
+        raise coded(
+            OneGridError(f"{what} is {len(text):,} characters long; at most {_MAX_NOTE:,}"),
+            "case_note_too_long",
+            n=len(text),
+            limit=_MAX_NOTE,
+        )
     return text
 
 
@@ -495,24 +507,46 @@ def _apply(
     actor = _text(viewer.actor, what="the actor's name", required=True)
     case = _case_row(conn, case_id)
     if int(case["version"]) != int(version):
-        raise StaleEditError(
-            f"case {case_id} was changed by someone else (version {case['version']}, you saw {version}); "
-            f"it is now {case['status']}. Reload it and decide again.",
-            current=_describe(conn, case, viewer=viewer),
+        raise coded(
+            StaleEditError(
+                f"case {case_id} was changed by someone else (version {case['version']}, you saw {version}); "
+                f"it is now {case['status']}. Reload it and decide again.",
+                current=_describe(conn, case, viewer=viewer),
+            ),
+            "case_stale",
+            case=case_id,
+            version=case["version"],
+            seen=version,
+            **_state_words(case["status"]),
         )
     state = case["status"]
     if action not in workflow.ACTIONS or action in ("report", "escalate"):
         raise IllegalTransitionError(f"{action!r} is not an action a desk takes")
     if workflow.next_state(state, action) is None:
         allowed = workflow.allowed(state)
-        raise IllegalTransitionError(
-            f"case {case_id} is {workflow.STATE_NAMES[state][0]} ({state}); {action} is not allowed. "
-            f"It allows: {', '.join(allowed) if allowed else 'nothing (the loop is complete)'}"
+        raise coded(
+            IllegalTransitionError(
+                f"case {case_id} is {workflow.STATE_NAMES[state][0]} ({state}); {action} is not allowed. "
+                f"It allows: {', '.join(allowed) if allowed else 'nothing (the loop is complete)'}"
+            ),
+            "case_illegal",
+            case=case_id,
+            **_state_words(state),
+            action_zh=workflow.ACTION_NAMES[action][0],
+            action_en=workflow.ACTION_NAMES[action][1],
+            allowed_zh="、".join(workflow.ACTION_NAMES[a][0] for a in allowed) or "无",
+            allowed_en=", ".join(workflow.ACTION_NAMES[a][1] for a in allowed) or "nothing",
         )
     if action not in available_actions(case, viewer):
-        raise ActionNotPermittedError(
-            f"a {viewer.role} ({viewer.dept_code or viewer.centre or 'no scope'}) may not {action} case {case_id}"
-            f" (with {case['dept_code'] or 'no body'}, centre {case['centre_code']})"
+        raise coded(
+            ActionNotPermittedError(
+                f"a {viewer.role} ({viewer.dept_code or viewer.centre or 'no scope'}) may not {action} case "
+                f"{case_id} (with {case['dept_code'] or 'no body'}, centre {case['centre_code']})"
+            ),
+            "case_not_permitted",
+            case=case_id,
+            action_zh=workflow.ACTION_NAMES[action][0],
+            action_en=workflow.ACTION_NAMES[action][1],
         )
     note = _text(note, what="the note", required=action in ("handle", "send_back"))
     event = _event_type(conn, case["event_type_code"])
@@ -525,13 +559,16 @@ def _apply(
         note = note or "核实立案"
     elif action == "reject":
         if reason not in workflow.REJECT_REASONS:
-            raise OneGridError(f"a reason is required to reject: one of {', '.join(workflow.REJECT_REASONS)}")
+            raise coded(
+                OneGridError(f"a reason is required to reject: one of {', '.join(workflow.REJECT_REASONS)}"),
+                "case_reason_required",
+            )
         sets["route_reason"] = f"不予立案：{workflow.REJECT_NAMES[reason][0]}"
         note = f"不予立案：{workflow.REJECT_NAMES[reason][0]}" + (f"；{note}" if note else "")
     elif action in ("dispatch", "decide"):
         body = to_dept or (case["dept_code"] if action == "dispatch" else None)
         if not body:
-            raise OneGridError("choose the body to send the case to")
+            raise coded(OneGridError("choose the body to send the case to"), "case_body_required")
         name = _department(conn, body)
         sets.update(_dispatch_sets(conn, case, event, body, now=now))
         if case["dispatched_at"] is None:
@@ -561,7 +598,10 @@ def _apply(
         note = note or "核查通过，结案"
     elif action == "evaluate":
         if callback not in workflow.CALLBACKS:
-            raise OneGridError(f"the call-back answer is required: one of {', '.join(workflow.CALLBACKS)}")
+            raise coded(
+                OneGridError(f"the call-back answer is required: one of {', '.join(workflow.CALLBACKS)}"),
+                "case_callback_required",
+            )
         on_time = case["deadline_at"] is None or (case["closed_at"] or now) <= case["deadline_at"]
         sets.update(
             evaluated_at=now,

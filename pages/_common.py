@@ -121,11 +121,21 @@ def show_error(exc: OneGridError) -> None:
 
 def error_text(exc: OneGridError) -> str:
     """An error's words in the session's language: an error carrying a ``code`` (and ``params``)
-    is translated by the ``error.<code>`` key; any other shows its own (English) message."""
+    is translated by the ``error.<code>`` key; any other shows its own (English) message. A
+    parameter named ``<name>_zh`` / ``<name>_en`` fills ``{<name>}`` in the session's language."""
     key = f"error.{getattr(exc, 'code', '')}"
     if key in STRINGS:
+        # A parameter given in both languages (state_zh, state_en) fills {state} in the session's.
+        params: dict[str, object] = {}
+        for name, value in dict(getattr(exc, "params", {}) or {}).items():
+            base, _, lang = name.rpartition("_")
+            if base and lang in LANGUAGES:
+                if lang == language():
+                    params[base] = value
+            else:
+                params[name] = value
         try:
-            return t(key, **dict(getattr(exc, "params", {}) or {}))
+            return t(key, **params)
         except (KeyError, IndexError, ValueError):  # a parameter missing: the message still says it
             return str(exc)
     return str(exc)

@@ -211,4 +211,30 @@ DESK_STRINGS: dict[str, tuple[str, str]] = {
     "gridhead.cases": ("案件", "Cases"),
     "gridhead.staff": ("网格人员（一长三员）", "Grid staff"),
     "gridhead.staff_n": ("共 {n} 人（个人信息已脱敏）", "{n} people (personal data masked)"),
+    # errors of the case desk (layers.cases), by their code
+    "error.case_not_found": ("没有编号为 {case} 的案件", "No case {case}"),
+    "error.case_note_required": (
+        "请填写内容（处置反馈或退回理由不能为空）",
+        "Write the feedback or the reason: it cannot be empty",
+    ),
+    "error.case_note_too_long": (
+        "内容共 {n} 字，最多 {limit} 字",
+        "The text has {n} characters; at most {limit}",
+    ),
+    "error.case_stale": (
+        "案件 {case} 已被他人更新（当前版本 {version}，您看到的是 {seen}），现为“{state}”。请刷新后再处理。",
+        "Case {case} was changed by someone else (version {version}, you saw {seen}); it is now "
+        "{state}. Reload it and decide again.",
+    ),
+    "error.case_illegal": (
+        "案件 {case} 处于“{state}”，不能“{action}”。可做：{allowed}",
+        "Case {case} is {state}: {action} is not possible. Possible: {allowed}",
+    ),
+    "error.case_not_permitted": (
+        "您的角色或单位不能对案件 {case} 执行“{action}”",
+        "Your role or body may not take {action} on case {case}",
+    ),
+    "error.case_reason_required": ("请选择不予立案的理由", "Choose why the report is not registered"),
+    "error.case_body_required": ("请选择派遣的单位", "Choose the body to send the case to"),
+    "error.case_callback_required": ("请选择回访结果", "Choose the call-back's answer"),
 }

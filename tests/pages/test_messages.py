@@ -55,3 +55,38 @@ def test_show_error_shows_user_text_as_text() -> None:
     out = _render(err.value)
     assert "<a" not in out and "<img" not in out
     assert "[恶意](https://evil.test).csv" in html.unescape(out)
+
+
+def _case_error_script() -> None:
+    import streamlit as st
+
+    from layers.errors import IllegalTransitionError, coded
+    from pages._common import show_error
+
+    st.session_state.setdefault("lang", "zh")
+    show_error(
+        coded(
+            IllegalTransitionError("case WZ1 is reported; close is not allowed"),
+            "case_illegal",
+            case="WZ1",
+            state_zh="待核实",
+            state_en="Reported",
+            action_zh="核查通过，结案",
+            action_en="Check passed, close",
+            allowed_zh="核实立案、不予立案",
+            allowed_en="Verify and register, Do not register",
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "words", "foreign"),
+    [("zh", "处于“待核实”，不能“核查通过，结案”", "Reported"), ("en", "Case WZ1 is Reported", "待核实")],
+)
+def test_a_case_desk_error_speaks_the_sessions_language(lang: str, words: str, foreign: str) -> None:
+    at = AppTest.from_function(_case_error_script, default_timeout=60)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, at.exception
+    (err,) = at.error
+    assert words in err.value.replace("\\", "") and foreign not in err.value
