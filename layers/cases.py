@@ -414,10 +414,13 @@ def _next_body(conn: sqlite3.Connection, case: dict[str, Any], event: dict[str, 
     return None
 
 
+def _words(name: str, labels: tuple[str, str]) -> dict[str, str]:
+    """``{name}_zh`` and ``{name}_en``: a label in both languages, for a coded error's parameters."""
+    return {f"{name}_zh": labels[0], f"{name}_en": labels[1]}
+
+
 def _state_words(state: str) -> dict[str, str]:
-    """A state's name in both languages, for the parameters of a coded error."""
-    zh, en = workflow.STATE_NAMES.get(state, (state, state))
-    return {"state_zh": zh, "state_en": en}
+    return _words("state", workflow.STATE_NAMES.get(state, (state, state)))
 
 
 def _text(value: str | None, *, what: str, required: bool) -> str:
@@ -532,10 +535,14 @@ def _apply(
             "case_illegal",
             case=case_id,
             **_state_words(state),
-            action_zh=workflow.ACTION_NAMES[action][0],
-            action_en=workflow.ACTION_NAMES[action][1],
-            allowed_zh="、".join(workflow.ACTION_NAMES[a][0] for a in allowed) or "无",
-            allowed_en=", ".join(workflow.ACTION_NAMES[a][1] for a in allowed) or "nothing",
+            **_words("action", workflow.ACTION_NAMES[action]),
+            **_words(
+                "allowed",
+                (
+                    "、".join(workflow.ACTION_NAMES[a][0] for a in allowed) or "无",
+                    ", ".join(workflow.ACTION_NAMES[a][1] for a in allowed) or "nothing",
+                ),
+            ),
         )
     if action not in available_actions(case, viewer):
         raise coded(
@@ -545,8 +552,7 @@ def _apply(
             ),
             "case_not_permitted",
             case=case_id,
-            action_zh=workflow.ACTION_NAMES[action][0],
-            action_en=workflow.ACTION_NAMES[action][1],
+            **_words("action", workflow.ACTION_NAMES[action]),
         )
     note = _text(note, what="the note", required=action in ("handle", "send_back"))
     event = _event_type(conn, case["event_type_code"])

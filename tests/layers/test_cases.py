@@ -141,8 +141,16 @@ def test_illegal_transition_is_refused_naming_state_and_allowed_actions(district
     with pytest.raises(
         IllegalTransitionError,
         match=r"待核实 \(reported\); close is not allowed. It allows: register, reject",
-    ):
+    ) as info:
         _step(district, cid, "close", INSPECTOR)
+    # Pages show it translated by its code (pages._common.error_text).
+    assert info.value.code == "case_illegal"  # type: ignore[attr-defined]
+    params = info.value.params  # type: ignore[attr-defined]
+    assert (params["state_zh"], params["state_en"], params["allowed_zh"]) == (
+        "待核实",
+        "Reported",
+        "核实立案、不予立案",
+    )
     before = cases.get_case(district.store, cid)
     assert before["version"] == 1 and len(cases.case_history(district.store, cid)) == 1
 
