@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from bench.appserver import start_server, stop_server
 from layers import analysis
@@ -37,10 +38,19 @@ def desk_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
         stop_server(proc)
 
 
+def _idle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the app's run is over: a widget used while a run is drawing can lose its input."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+    )
+
+
 def _fill(page, label: str, value: str) -> None:  # type: ignore[no-untyped-def]
     box = page.get_by_label(label, exact=True)
     box.fill(value)
     box.press("Tab")  # text areas and number boxes commit when they lose focus
+    _idle(page)
 
 
 def _choose(page, key: str, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -123,6 +133,7 @@ def test_a_report_runs_the_whole_loop_in_the_browser(
         _fill(mobile, "纬度", f"{float(lat[0]):.6f}")
         _choose(mobile, "desk-grids", GRID)
         mobile.keyboard.press("Escape")
+        _idle(mobile)
         mobile.get_by_text("待核查 1 件").wait_for(timeout=30_000)
         _open_case(mobile, case_id)
         _act(mobile, "核查通过，结案", pick=True, note_label="核查意见", note="复核通过")
@@ -139,7 +150,8 @@ def test_a_report_runs_the_whole_loop_in_the_browser(
     assert _status(store, case_id) == "evaluated"
     for step in ("采集上报", "核实立案", "指挥派遣", "处理反馈", "核查结案", "考核评价"):
         page.get_by_text(step, exact=True).first.wait_for(timeout=10_000)
-    assert page.get_by_text(re.compile(r"^已完成 · ")).count() == 6
+    # The store is written before the page's rerun has drawn the last step: wait for it.
+    expect(page.get_by_text(re.compile(r"^已完成 · "))).to_have_count(6, timeout=30_000)
     shown = page.locator("[data-testid='stText']").filter(has_text="alert(1)")
     assert shown.first.inner_text() == EVIL  # literal, not markup
     assert shown.first.locator("script, b").count() == 0
