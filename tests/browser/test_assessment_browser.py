@@ -32,9 +32,14 @@ def small_server(small_store_path: Path, chromium_path: str) -> Iterator[tuple[s
 
 def _choose(page, key: str, text: str) -> None:  # type: ignore[no-untyped-def]
     """Pick an option of the select box with this widget key by typing its name."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+    )
     page.locator(f".st-key-{key} input").first.click()
     page.keyboard.type(text)
-    page.get_by_role("option").filter(has_text=text).first.click()
+    page.get_by_role("option").filter(has_text=text).first.wait_for(timeout=30_000)
+    # Enter takes the option the typing focused; a click could land while a rerun moves the list.
+    page.keyboard.press("Enter")
 
 
 def _expected(store_path: Path) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
