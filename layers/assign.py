@@ -6,19 +6,26 @@ event column is given — or with a ``reject_reason`` saying why it could not be
 dropped: records the reader could not split (malformed rows, unterminated quotes, ...) come out
 in their place too, with their raw text and the reason. The tool's own columns never replace the
 user's: an input that already has one of them is refused.
+
+The driver (:func:`assign_file`) reads the file, checks its columns once and writes the output;
+each chunk is located and routed by :func:`assign_chunk` from an :class:`AssignJob`, plain data
+that pickles, so the same function runs in this process or on the workers of a Dask cluster
+(:mod:`layers.assign_dask`).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from layers.district import District
+from layers.district import District, LevelLocator
 from layers.errors import InputFileError
 from layers.routing import ComponentTable
 from layers.tabular import (
@@ -54,6 +61,50 @@ class AssignReport:
         for k, v in kinds.value_counts().items():
             self.reasons[str(k)] = self.reasons.get(str(k), 0) + int(v)
 
+    def add(self, other: AssignReport) -> None:
+        """Count ``other`` (a chunk's report) in too."""
+        self.rows += other.rows
+        self.placed += other.placed
+        self.rejected += other.rejected
+        for mine, theirs in ((self.reasons, other.reasons), (self.routed, other.routed)):
+            for k, v in theirs.items():
+                mine[k] = mine.get(k, 0) + v
+
+
+@dataclass(frozen=True)
+class AssignJob:
+    """What every chunk of a file is assigned with: plain data, without the store, that pickles
+    (a cluster ships it to each worker once)."""
+
+    levels: LevelLocator
+    crs: str
+    #: Expected area in lon/lat, with a margin (see :func:`_district_lonlat_bounds`).
+    bounds: tuple[float, float, float, float]
+    #: The file's column of each role, checked once for the whole file.
+    columns: dict[str, str | None]
+    router: Router | None
+
+
+@dataclass
+class AssignedChunk:
+    """A chunk's output rows (input columns and ours), their lon/lat where placed, and its counts."""
+
+    frame: pd.DataFrame
+    lon: np.ndarray
+    lat: np.ndarray
+    report: AssignReport
+
+
+#: Assigns the chunks of a file, yielding their results in input order: :func:`run_here` in this
+#: process, or on a cluster (:func:`layers.assign_dask.cluster_runner`).
+ChunkRunner = Callable[[AssignJob, Iterator[Chunk]], Generator[AssignedChunk, None, None]]
+
+
+def run_here(job: AssignJob, chunks: Iterator[Chunk]) -> Generator[AssignedChunk, None, None]:
+    """Assign each chunk in this process, one at a time, as it is read."""
+    for chunk in chunks:
+        yield assign_chunk(job, chunk)
+
 
 def assign_file(
     district: District,
@@ -68,12 +119,14 @@ def assign_file(
     radius: float = 30.0,
     chunk_rows: int = 200_000,
     progress: Callable[[int, int | None], None] | None = None,
+    runner: ChunkRunner = run_here,
 ) -> AssignReport:
     """Assign every row of ``src`` and write ``dst``.
 
     ``src`` is any file :mod:`layers.tabular` reads (CSV, XLSX, GeoJSON, JSON lines, JSON array,
     Parquet); ``dst`` is written by extension: .csv, .geojson, .parquet. Output rows are the input
-    records, in input order, each placed or with its ``reject_reason``.
+    records, in input order, each placed or with its ``reject_reason``. ``runner`` assigns the
+    chunks (here by default); reading, checking the columns and writing stay in this process.
     """
     src_p, dst_p = Path(src), Path(dst)
     file_format(dst_p)
@@ -81,34 +134,28 @@ def assign_file(
         raise InputFileError("--out must differ from --in: the input is never overwritten")
     source = open_user_file(src_p)
     total = count_rows(source)
-    router = _Router(district, radius=radius) if event_col is not None else None
+    router = Router(district, radius=radius) if event_col is not None else None
     bounds = _district_lonlat_bounds(district)
     report = AssignReport()
     writer = ChunkWriter(dst_p)
-    columns: dict[str, str | None] | None = None
     try:
-        for chunk in iter_chunks(source, chunk_rows=chunk_rows):
-            if columns is None:
-                columns = _columns(
-                    source,
-                    chunk,
-                    x_col=x_col,
-                    y_col=y_col,
-                    event_col=event_col,
-                    component_col=component_col,
-                )
-            out, lon, lat = _assign_chunk(
-                district,
-                chunk,
-                crs=crs,
-                columns=columns,
-                router=router,
-                bounds=bounds,
-                report=report,
-            )
-            writer.write(out, lon=lon, lat=lat)
-            if progress is not None:
-                progress(report.rows, total)
+        chunks = iter_chunks(source, chunk_rows=chunk_rows)
+        first = next(chunks)  # there is always one, if only with the header's columns
+        columns = _columns(
+            source,
+            first,
+            x_col=x_col,
+            y_col=y_col,
+            event_col=event_col,
+            component_col=component_col,
+        )
+        job = AssignJob(levels=district.levels, crs=crs, bounds=bounds, columns=columns, router=router)
+        with closing(runner(job, itertools.chain([first], chunks))) as parts:
+            for part in parts:
+                writer.write(part.frame, lon=part.lon, lat=part.lat)
+                report.add(part.report)
+                if progress is not None:
+                    progress(report.rows, total)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -160,16 +207,10 @@ def _district_lonlat_bounds(district: District) -> tuple[float, float, float, fl
     return float(lon.min()) - m, float(lat.min()) - m, float(lon.max()) + m, float(lat.max()) + m
 
 
-def _assign_chunk(
-    district: District,
-    chunk: Chunk,
-    *,
-    crs: str,
-    columns: dict[str, str | None],
-    router: _Router | None,
-    bounds: tuple[float, float, float, float],
-    report: AssignReport,
-) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+def assign_chunk(job: AssignJob, chunk: Chunk) -> AssignedChunk:
+    """Check, locate and route the records of one chunk: a pure function of its arguments."""
+    crs, columns, router = job.crs, job.columns, job.router
+    report = AssignReport()
     frame = chunk.frame
     n = len(frame)
     # Records the reader could not split keep its reason; nothing else is asked of them.
@@ -203,7 +244,7 @@ def _assign_chunk(
             + pd.Series(length[too_long], dtype=object).astype(str).to_numpy()
         )
     todo = (reason == "").to_numpy().copy()
-    check = check_coordinates(xs, ys, crs=crs, bounds_lonlat=bounds)
+    check = check_coordinates(xs, ys, crs=crs, bounds_lonlat=job.bounds)
     failed = todo & ~check.valid
     reason[failed] = pd.Series(check.reason, dtype=object)[failed]
     todo &= check.valid
@@ -211,7 +252,7 @@ def _assign_chunk(
     wy = np.full(n, np.nan)
     if todo.any():
         wx[todo], wy[todo] = to_work(xs[todo], ys[todo], crs=crs)
-    located = district.locate_all(wx, wy)
+    located = job.levels.locate_all(wx, wy)
     outside = todo & located["grid_l3"].isna().to_numpy()
     reason[outside] = "outside the district: no grid covers this point"
     placed = todo & ~outside
@@ -242,22 +283,25 @@ def _assign_chunk(
     report.placed += int(placed.sum())
     report.rejected += int((out["reject_reason"] != "").sum())
     report.add_reasons(out["reject_reason"].astype(str))
-    return out, pd.Series(lon), pd.Series(lat)
+    return AssignedChunk(frame=out, lon=lon, lat=lat, report=report)
 
 
-class _Router:
-    """Routing tables read once from the store, for all chunks."""
+class Router:
+    """Routing tables read once from the store and prepared, for all chunks: plain data that
+    pickles (a cluster ships it to each worker once, with the :class:`AssignJob`)."""
 
     def __init__(self, district: District, *, radius: float) -> None:
+        from layers.routing import prepare_components
+
         store = district.store
         self.radius = radius
         self.event_types = store.read_arrow("SELECT * FROM event_types").to_pandas()
         self.departments = store.read_arrow("SELECT * FROM departments").to_pandas()
-        self.components = store.read_arrow(
+        components = store.read_arrow(
             "SELECT code, class_code, x, y, maintainer_code, owner_code FROM components"
         ).to_pandas()
         self.names = dict(zip(self.departments["code"], self.departments["name"], strict=True))
-        self.table: ComponentTable | None = None
+        self.table: ComponentTable = prepare_components(components)
 
     def route(
         self,
@@ -268,15 +312,13 @@ class _Router:
         components: pd.Series | None,
         placed: np.ndarray,
     ) -> pd.DataFrame:
-        from layers.routing import prepare_components, route
+        from layers.routing import route
 
         n = len(x)
         result = pd.DataFrame({c: pd.Series([None] * n, dtype=object) for c in ROUTE_COLUMNS})
         if not placed.any():
             return result
         idx = np.flatnonzero(placed)
-        if self.table is None:  # prepared once for every chunk
-            self.table = prepare_components(self.components)
         routed = route(
             x=x[idx],
             y=y[idx],

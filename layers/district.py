@@ -48,7 +48,7 @@ class District:
         out = dataclasses.replace(self, store=open_store(self.store.path, readonly=False), seconds={})
         # Read-only frames already loaded go along (a report's save read 680,000 components again);
         # the component index does not, since edits change it and the shared one must not change.
-        for name in ("components", "_level_codes"):
+        for name in ("components", "levels"):
             if name in self.__dict__:
                 out.__dict__[name] = self.__dict__[name]
         return out
@@ -70,19 +70,42 @@ class District:
         )
 
     @cached_property
-    def _level_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Level-3, -2 and -1 codes per locator index; the extra last entry (index -1) is None."""
+    def levels(self) -> LevelLocator:
+        """The locator with each grid's level-2 and level-1 codes (what bulk work ships to workers)."""
+        return LevelLocator.of(self.locator)
+
+    def locate_all(self, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+        """Level-3, level-2 and level-1 codes of points (None where no grid covers a point)."""
+        return self.levels.locate_all(x, y)
+
+
+@dataclass(frozen=True)
+class LevelLocator:
+    """The level-3 locator and the level-3, -2 and -1 codes of each of its grids.
+
+    Plain data without the store, so it pickles: a cluster locates with the very object the
+    district does. Each code array has an extra last entry, None, for index -1 (no grid).
+    """
+
+    locator: GridLocator
+    l3: np.ndarray
+    l2: np.ndarray
+    l1: np.ndarray
+
+    @classmethod
+    def of(cls, locator: GridLocator) -> LevelLocator:
         none = np.array([None], dtype=object)
-        l3 = np.concatenate([self.locator.codes.astype(object), none])
-        l2 = np.concatenate([community_of(self.locator.codes), none])
-        l1 = np.concatenate([town_of(self.locator.codes), none])
-        return l3, l2, l1
+        return cls(
+            locator=locator,
+            l3=np.concatenate([locator.codes.astype(object), none]),
+            l2=np.concatenate([community_of(locator.codes), none]),
+            l1=np.concatenate([town_of(locator.codes), none]),
+        )
 
     def locate_all(self, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         """Level-3, level-2 and level-1 codes of points (None where no grid covers a point)."""
         idx = self.locator.locate_index(x, y)
-        l3, l2, l1 = self._level_codes
-        return pd.DataFrame({"grid_l3": l3[idx], "grid_l2": l2[idx], "grid_l1": l1[idx]})
+        return pd.DataFrame({"grid_l3": self.l3[idx], "grid_l2": self.l2[idx], "grid_l1": self.l1[idx]})
 
 
 def level3_locator(grids: gpd.GeoDataFrame) -> GridLocator:
