@@ -57,8 +57,11 @@ class AssignReport:
     routed: dict[str, int] = field(default_factory=dict)
 
     def add_reasons(self, reasons: pd.Series) -> None:
-        kinds = reasons[reasons != ""].str.split(":", n=1).str[0]
-        for k, v in kinds.value_counts().items():
+        # Counted first, then split: a chunk has few distinct reasons (the split of every
+        # rejected row took half of a chunk's time when most points fell outside).
+        counts = reasons[reasons != ""].value_counts()
+        kinds = counts.index.to_series().str.split(":", n=1).str[0].to_numpy()
+        for k, v in counts.groupby(kinds).sum().items():
             self.reasons[str(k)] = self.reasons.get(str(k), 0) + int(v)
 
     def add(self, other: AssignReport) -> None:
