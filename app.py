@@ -34,7 +34,7 @@ st.set_page_config(
 language_and_role_switch()
 
 path = store_path()
-if not path.exists():
+if isinstance(path, Path) and not path.exists():  # a server store is made by `generate --store URL`
     # A router of its own, so the first-run screen lists no page (pages/ also holds helpers).
     first = st.Page(lambda: first_run(path), title=t("firstrun.title"), url_path="first-run", default=True)
     st.navigation([first], position="hidden").run()

@@ -3,7 +3,8 @@
 =========================  ===============================================  =================================
 environment variable       meaning                                          default
 =========================  ===============================================  =================================
-``ONEGRID_STORE``          path of the SQLite store                         ``data/generated/onegrid.sqlite``
+``ONEGRID_STORE``          the store: a SQLite file's path, or a            ``data/generated/onegrid.sqlite``
+                           ``postgresql://user@host:port/db`` URL
 ``ONEGRID_SEED``           seed of the generated default district           ``20260101``
 ``ONEGRID_DAYS``           days of case history in the default district     ``365``
 ``ONEGRID_TILES``          basemap: ``osm``, ``none`` or an XYZ tile URL    ``osm``
@@ -73,10 +74,12 @@ TILES_DATUM = os.environ.get("ONEGRID_TILES_DATUM", "wgs84")
 
 
 def store_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The store to use: ``explicit`` (``--store``), else ``ONEGRID_STORE``, else the default."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("ONEGRID_STORE")
-    if env:
-        return Path(env)
+    """The store to use: ``explicit`` (``--store``), else ``ONEGRID_STORE``, else the default.
+
+    A ``postgresql://`` URL is returned as the text it is (a path would fold its ``//``).
+    """
+    for given in (explicit, os.environ.get("ONEGRID_STORE")):
+        if given:
+            text = os.fspath(given)
+            return text if text.startswith(("postgresql://", "postgres://")) else Path(text)  # type: ignore[return-value]
     return DEFAULT_STORE

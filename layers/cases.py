@@ -17,7 +17,6 @@ when it is overdue, each once per deadline.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,7 @@ from layers.errors import (
     coded,
 )
 from layers.staff import mask_phone
-from layers.store import Store
+from layers.store import Conn, Store, read_frame, table_columns
 from layers.workcalendar import deadlines, elapsed_share
 from layers.workcalendar import now as clock_now
 from spatial.crs import to_display, to_work
@@ -96,7 +95,7 @@ def _now(now: str | None) -> str:
 
 
 def catalog_event_types(store: Store) -> pd.DataFrame:
-    return pd.read_sql_query(
+    return read_frame(
         "SELECT code, name, major_code, major_name, sub_name, time_limit, time_unit, urgency, "
         "manage_code, handle_code, enforce_code, component_class FROM event_types ORDER BY code",
         store.conn,
@@ -104,11 +103,11 @@ def catalog_event_types(store: Store) -> pd.DataFrame:
 
 
 def catalog_channels(store: Store) -> pd.DataFrame:
-    return pd.read_sql_query("SELECT code, name, name_en FROM channels ORDER BY code", store.conn)
+    return read_frame("SELECT code, name, name_en FROM channels ORDER BY code", store.conn)
 
 
 def catalog_departments(store: Store) -> pd.DataFrame:
-    return pd.read_sql_query(
+    return read_frame(
         "SELECT code, name, short_name, kind, town_code FROM departments ORDER BY code", store.conn
     )
 
@@ -116,7 +115,7 @@ def catalog_departments(store: Store) -> pd.DataFrame:
 def centres(store: Store) -> pd.DataFrame:
     """The district centre and one sub-centre per level-1 grid (town or street)."""
     gen = store.current_generation()
-    towns = pd.read_sql_query(
+    towns = read_frame(
         "SELECT code, name FROM grids WHERE level = 1 AND generation = ? ORDER BY code",
         store.conn,
         params=(gen,),
@@ -126,7 +125,7 @@ def centres(store: Store) -> pd.DataFrame:
     return pd.concat([head, towns], ignore_index=True)
 
 
-def centre_of(conn: sqlite3.Connection, dept_code: str | None, *, town_code: str) -> str:
+def centre_of(conn: Conn, dept_code: str | None, *, town_code: str) -> str:
     """The centre that dispatches a case with this body: the town's sub-centre for a town-level
     body (以块为主, 属地兜底), else the district centre."""
     if dept_code is None:
@@ -182,7 +181,7 @@ def _select(
     sql = _QUEUE_SQL + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    frame = pd.read_sql_query(sql, store.conn, params=params)
+    frame = read_frame(sql, store.conn, params=params)
     return _finish(frame, now=now)
 
 
@@ -244,13 +243,13 @@ def queue_counts(store: Store, *, centre: str | None = None, now: str | None = N
     if centre:
         sql += " AND centre_code = ?"
         params.append(centre)
-    frame = pd.read_sql_query(sql + " GROUP BY status", store.conn, params=params)
+    frame = read_frame(sql + " GROUP BY status", store.conn, params=params)
     frame = frame.set_index("status").reindex(list(workflow.OPEN_STATES), fill_value=0).reset_index()
     return frame.astype({"n": int, "overdue": int})
 
 
-def _case_row(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
-    cur = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,))
+def _case_row(conn: Conn, case_id: str) -> dict[str, Any]:
+    cur = conn.execute(f"SELECT {', '.join(table_columns('cases'))} FROM cases WHERE id = ?", (case_id,))
     row = cur.fetchone()
     if row is None:
         raise coded(CaseNotFoundError(f"no case {case_id!r}"), "case_not_found", case=case_id)
@@ -265,7 +264,7 @@ def get_case(store: Store, case_id: str, *, viewer: Viewer | None = None) -> dic
     return _describe(store.conn, _case_row(store.conn, case_id), viewer=viewer)
 
 
-def _describe(conn: sqlite3.Connection, case: dict[str, Any], *, viewer: Viewer | None) -> dict[str, Any]:
+def _describe(conn: Conn, case: dict[str, Any], *, viewer: Viewer | None) -> dict[str, Any]:
     out = dict(case)
     out["reporter_phone"] = (
         mask_phone(str(case.get("reporter_phone") or "")) if case.get("reporter_phone") else ""
@@ -308,7 +307,7 @@ def _in_scope(case: dict[str, Any], viewer: Viewer, action: str) -> bool:
 
 def case_history(store: Store, case_id: str) -> pd.DataFrame:
     """Every step of a case in order: ``at, step, actor, role, dept_code, dept_name, note``."""
-    return pd.read_sql_query(
+    return read_frame(
         "SELECT h.at, h.step, h.actor, h.role, h.dept_code, d.short_name AS dept_name, h.note "
         "FROM case_history h LEFT JOIN departments d ON d.code = h.dept_code WHERE h.case_id = ? ORDER BY h.id",
         store.conn,
@@ -347,7 +346,7 @@ _STEP_DONE_BY = {
 
 def case_duplicates(store: Store, case_id: str) -> pd.DataFrame:
     """Further reports linked to a case: ``channel_code, external_id, reported_at, description, lon, lat``."""
-    frame = pd.read_sql_query(
+    frame = read_frame(
         "SELECT channel_code, external_id, reported_at, description, x, y, linked_at, actor "
         "FROM duplicate_reports WHERE case_id = ? ORDER BY id",
         store.conn,
@@ -364,7 +363,7 @@ def case_duplicates(store: Store, case_id: str) -> pd.DataFrame:
 # -- acting --------------------------------------------------------------------------------------
 
 
-def _event_type(conn: sqlite3.Connection, code: str) -> dict[str, Any]:
+def _event_type(conn: Conn, code: str) -> dict[str, Any]:
     cur = conn.execute(
         "SELECT code, name, manage_code, enforce_code, time_limit, time_unit FROM event_types WHERE code = ?",
         (code,),
@@ -375,14 +374,14 @@ def _event_type(conn: sqlite3.Connection, code: str) -> dict[str, Any]:
     return dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
-def _department(conn: sqlite3.Connection, code: str) -> str:
+def _department(conn: Conn, code: str) -> str:
     row = conn.execute("SELECT short_name FROM departments WHERE code = ?", (code,)).fetchone()
     if row is None:
         raise CodeError(f"unknown department {code!r}")
     return str(row[0])
 
 
-def _town_body(conn: sqlite3.Connection, town_code: str) -> str | None:
+def _town_body(conn: Conn, town_code: str) -> str | None:
     row = conn.execute("SELECT code FROM departments WHERE town_code = ?", (town_code,)).fetchone()
     return None if row is None else str(row[0])
 
@@ -396,7 +395,7 @@ def _deadline(event: dict[str, Any], start: str) -> str:
     return str(d[0])
 
 
-def _next_body(conn: sqlite3.Connection, case: dict[str, Any], event: dict[str, Any]) -> str | None:
+def _next_body(conn: Conn, case: dict[str, Any], event: dict[str, Any]) -> str | None:
     """The next body of the responsibility list for a case sent back: the managing body, then the
     enforcement body, then the town (属地兜底), skipping the bodies that already had it."""
     had = {
@@ -493,7 +492,7 @@ def dispatch_many(
 
 
 def _apply(
-    conn: sqlite3.Connection,
+    conn: Conn,
     case_id: str,
     *,
     action: str,
@@ -633,7 +632,7 @@ def _apply(
 
 
 def _dispatch_sets(
-    conn: sqlite3.Connection, case: dict[str, Any], event: dict[str, Any], body: str, *, now: str
+    conn: Conn, case: dict[str, Any], event: dict[str, Any], body: str, *, now: str
 ) -> dict[str, object]:
     return {
         "dept_code": body,
@@ -702,7 +701,7 @@ def card_counts(store: Store, *, by: str, now: str | None = None, within_hours: 
         timespec="seconds"
     )
     clause, params = states_clause("status", workflow.OPEN_STATES)
-    frame = pd.read_sql_query(
+    frame = read_frame(
         f"SELECT {column} AS code, count(*) AS open, "
         "total(status IN ('dispatched', 'supervisor') AND deadline_at >= ? AND deadline_at < ?) AS due_soon, "
         "total(card = 'yellow') AS yellow, total(card = 'red') AS red, "
@@ -734,7 +733,7 @@ def issue_cards(store: Store, *, now: str | None = None) -> dict[str, int]:
     now = _now(now)
     with store.transaction() as conn:
         clause, params = states_clause("c.status", _RUNNING)
-        frame = pd.read_sql_query(
+        frame = read_frame(
             "SELECT c.id, c.due_from, c.deadline_at, c.card, c.dept_code, e.time_unit FROM cases c "
             f"JOIN event_types e ON e.code = c.event_type_code WHERE {clause} AND c.deadline_at IS NOT NULL "
             "AND c.card != 'red'",

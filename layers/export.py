@@ -21,7 +21,7 @@ from layers.components import COMPONENT_COLUMNS, load_components
 from layers.errors import InputFileError
 from layers.grids import load_grids
 from layers.staff import mask_personal
-from layers.store import Store
+from layers.store import Store, table_columns
 from settings import WORK_CRS
 from spatial.errors import CRSError
 
@@ -80,7 +80,7 @@ def layer_frame(
         cols = [*named, *(c for c in COMPONENT_COLUMNS if c not in (*named, "x", "y"))]
         return _points(comps, cols, target)
     if layer == "cases":
-        cases = store.read_arrow("SELECT * FROM cases").to_pandas()
+        cases = store.read_arrow(f"SELECT {', '.join(table_columns('cases'))} FROM cases").to_pandas()
         cols = [c for c in cases.columns if c not in ("x", "y")]
         return _points(cases, cols, target)
     if layer == "staff":
@@ -88,7 +88,7 @@ def layer_frame(
             "SELECT id, grid_code, role, specialty, name, gender, id_number, phone FROM staff"
         ).to_pandas()
         return staff if reveal_personal else mask_personal(staff)
-    return store.read_arrow(f"SELECT * FROM {layer}").to_pandas()
+    return store.read_arrow(f"SELECT {', '.join(table_columns(layer))} FROM {layer}").to_pandas()
 
 
 def _points(frame: pd.DataFrame, cols: list[str], crs: str) -> gpd.GeoDataFrame:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from layers.store import Store
+from layers.store import Conn, Store
 from settings import WORK_CRS
 
 GRID_COLUMNS = ["code", "level", "parent_code", "name", "area_m2"]
@@ -32,7 +30,7 @@ def load_grids(store: Store, *, level: int | None = None, generation: int | None
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=WORK_CRS)
 
 
-def write_grids(conn: sqlite3.Connection, grids: gpd.GeoDataFrame, *, generation: int) -> int:
+def write_grids(conn: Conn, grids: gpd.GeoDataFrame, *, generation: int) -> int:
     """Insert a whole generation of grids (inside the caller's transaction)."""
     if grids.crs is None or grids.crs.to_string() != WORK_CRS:
         grids = grids.to_crs(WORK_CRS)
@@ -60,7 +58,7 @@ def write_grids(conn: sqlite3.Connection, grids: gpd.GeoDataFrame, *, generation
     return len(grids)
 
 
-def write_land(conn: sqlite3.Connection, land: shapely.Geometry, *, source: str) -> None:
+def write_land(conn: Conn, land: shapely.Geometry, *, source: str) -> None:
     conn.execute(
         "INSERT INTO land(id, area_m2, source, geom) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE "
         "SET area_m2 = excluded.area_m2, source = excluded.source, geom = excluded.geom",

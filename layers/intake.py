@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,8 @@ from layers.cases import DISTRICT_CENTRE, states_clause
 from layers.codes import community_code
 from layers.district import District
 from layers.errors import InputFileError
-from layers.store import Store
+from layers.pgstore import hold
+from layers.store import Conn, Store, read_frame
 from layers.workcalendar import TIMEZONE
 from layers.workcalendar import now as clock_now
 from spatial.crs import check_coordinates, normalize_crs, to_display, to_work
@@ -184,7 +184,7 @@ class _Catalog:
 
 def _catalog(store: Store) -> _Catalog:
     conn = store.conn
-    et = pd.read_sql_query(
+    et = read_frame(
         "SELECT code, name, major_code, sub_name, manage_code, enforce_code, component_class, urgency, "
         "time_limit, time_unit FROM event_types",
         conn,
@@ -192,11 +192,11 @@ def _catalog(store: Store) -> _Catalog:
     names = et["name"].astype(str)
     dup = names[names.duplicated(keep=False)]
     unique = et[~names.isin(dup)]
-    channels = pd.read_sql_query("SELECT code, name FROM channels", conn)
-    depts = pd.read_sql_query("SELECT code, short_name, name, town_code FROM departments", conn)
+    channels = read_frame("SELECT code, name FROM channels", conn)
+    depts = read_frame("SELECT code, short_name, name, town_code FROM departments", conn)
     gen = store.current_generation()
-    grids = pd.read_sql_query("SELECT code, name FROM grids WHERE generation = ?", conn, params=(gen,))
-    rules = pd.read_sql_query("SELECT major_code, radius_m, window_hours FROM duplicate_rules", conn)
+    grids = read_frame("SELECT code, name FROM grids WHERE generation = ?", conn, params=(gen,))
+    rules = read_frame("SELECT major_code, radius_m, window_hours FROM duplicate_rules", conn)
     return _Catalog(
         event_types=et,
         by_code=pd.Index(et["code"].astype(str)),
@@ -445,14 +445,14 @@ def _route(district: District, cat: _Catalog, v: dict[str, np.ndarray], idx: np.
 
 def _owners(store: Store, codes: list[str]) -> pd.DataFrame:
     """Maintainer and owner of some components: one query, a primary-key look-up per code."""
-    return pd.read_sql_query(
+    return read_frame(
         "SELECT code, maintainer_code, owner_code FROM components WHERE code IN (SELECT value FROM json_each(?))",
         store.conn,
         params=(json.dumps(codes),),
     )
 
 
-def _existing(conn: sqlite3.Connection, channels: np.ndarray, ids: np.ndarray) -> dict[tuple[str, str], str]:
+def _existing(conn: Conn, channels: np.ndarray, ids: np.ndarray) -> dict[tuple[str, str], str]:
     """Case ids of reports already taken in, by (channel, external id)."""
     found: dict[tuple[str, str], str] = {}
     pairs = list(dict.fromkeys(zip(channels.tolist(), ids.tolist(), strict=True)))
@@ -468,10 +468,10 @@ def _existing(conn: sqlite3.Connection, channels: np.ndarray, ids: np.ndarray) -
     return found
 
 
-def _open_cases(conn: sqlite3.Connection, events: np.ndarray, since: str) -> pd.DataFrame:
+def _open_cases(conn: Conn, events: np.ndarray, since: str) -> pd.DataFrame:
     uniq = sorted(set(events.tolist()))
     clause, _ = states_clause("status", workflow.OPEN_STATES)
-    return pd.read_sql_query(
+    return read_frame(
         f"SELECT id, event_type_code, x, y, reported_at FROM cases WHERE {clause} "
         f"AND event_type_code IN ({','.join('?' * len(uniq))}) AND reported_at >= ?",
         conn,
@@ -531,9 +531,10 @@ def _match_duplicates(
     return target, in_batch
 
 
-def _new_ids(conn: sqlite3.Connection, days: np.ndarray) -> np.ndarray:
+def _new_ids(conn: Conn, days: np.ndarray) -> np.ndarray:
     """Case ids 'WZ' + report date + a serial within the day, after the day's last one."""
     out = np.empty(days.size, dtype=object)
+    hold(conn, "case_ids")
     for day in sorted(set(days.tolist())):
         prefix = "WZ" + day.replace("-", "")
         row = conn.execute(
@@ -627,7 +628,7 @@ def _write(
 
 
 def _insert_cases(
-    conn: sqlite3.Connection,
+    conn: Conn,
     store: Store,
     cat: _Catalog,
     v: dict[str, np.ndarray],
@@ -689,7 +690,7 @@ def _insert_cases(
 
 
 def _insert_duplicates(
-    conn: sqlite3.Connection,
+    conn: Conn,
     v: dict[str, np.ndarray],
     idx: np.ndarray,
     targets: np.ndarray,
@@ -911,7 +912,7 @@ def preview_report(district: District, draft: ReportDraft, *, now: str | None = 
     d = np.hypot(open_cases["x"].to_numpy(float) - v["x"][0], open_cases["y"].to_numpy(float) - v["y"][0])
     near = open_cases.assign(distance_m=np.round(d, 0))[d <= radius[0]].sort_values("distance_m")
     if len(near):
-        info = pd.read_sql_query(
+        info = read_frame(
             f"SELECT id, status, description FROM cases WHERE id IN ({','.join('?' * len(near))})",
             district.store.conn,
             params=near["id"].tolist(),

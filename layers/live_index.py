@@ -70,7 +70,8 @@ class LiveComponentIndex:
                 self._build(store)
                 return 0
             rows = store.read_arrow(
-                "SELECT component_code, json_extract(after, '$.x') AS x, json_extract(after, '$.y') AS y "
+                "SELECT component_code, CAST(json_extract(after, '$.x') AS REAL) AS x, "
+                "CAST(json_extract(after, '$.y') AS REAL) AS y "
                 "FROM component_history WHERE id > ? AND id <= ? AND json_extract(after, '$.x') IS NOT NULL "
                 "ORDER BY id",
                 (self._seen, last),

@@ -24,7 +24,8 @@ import shapely
 
 from layers.codes import town_of
 from layers.grids import load_grids, write_grids
-from layers.store import Store
+from layers.pgstore import hold
+from layers.store import Conn, Store, read_frame
 from layers.workcalendar import now_dt
 from settings import WORK_CRS
 from spatial.errors import CRSError, GeometryError, OneGridError
@@ -737,6 +738,7 @@ def adopt_grids(
 
     now = now_dt().isoformat(timespec="seconds")
     with store.transaction() as conn:
+        hold(conn, "grids")
         # The heavy checks ran outside the write lock; make sure nobody adopted meanwhile.
         if _current_generation(conn) != generation or _scheduled_row(conn) is not None:
             raise AdoptionError(
@@ -815,7 +817,7 @@ _NO_MOVES = pd.DataFrame(
 
 def _switch(
     store: Store,
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     previous: int,
     new_gen: int,
@@ -863,7 +865,7 @@ def _already_scheduled(generation: int, valid_from: dt.date) -> AdoptionError:
     )
 
 
-def _scheduled_row(conn: sqlite3.Connection) -> tuple[int, dt.date] | None:
+def _scheduled_row(conn: Conn) -> tuple[int, dt.date] | None:
     row = conn.execute(
         "SELECT id, valid_from FROM generations WHERE valid_to IS NULL"
         " AND id > (SELECT min(id) FROM generations WHERE valid_to IS NULL) ORDER BY id LIMIT 1"
@@ -892,6 +894,7 @@ def take_effect(store: Store, *, today: dt.date | None = None) -> AdoptionResult
     times: dict[str, float] = {}
     now = now_dt().isoformat(timespec="seconds")
     with store.transaction() as conn:
+        hold(conn, "grids")
         # Another process may have put it into effect while this one waited for the lock.
         pending = _scheduled_row(conn)
         if pending is None or pending[1] > today:
@@ -964,7 +967,7 @@ def generations(store: Store) -> pd.DataFrame:
 
     ``status`` is ``current``, ``past`` or ``scheduled`` (adopted for a day still to come).
     """
-    frame = pd.read_sql_query(
+    frame = read_frame(
         "SELECT g.id, g.valid_from, g.valid_to, g.note, g.created_at,"
         " (SELECT count(*) FROM grids WHERE generation = g.id) AS grids"
         " FROM generations g ORDER BY g.id DESC",
@@ -981,13 +984,13 @@ def _generation_start(store: Store, generation: int) -> dt.date:
     return dt.date.fromisoformat(str(row[0])[:10])
 
 
-def _current_generation(conn: sqlite3.Connection) -> int | None:
+def _current_generation(conn: Conn) -> int | None:
     # As Store.current_generation: the oldest open one; a later open one is scheduled.
     row = conn.execute("SELECT id FROM generations WHERE valid_to IS NULL ORDER BY id LIMIT 1").fetchone()
     return None if row is None else int(row[0])
 
 
-def _insert_generation(conn: sqlite3.Connection, *, valid_from: dt.date, now: str, note: str) -> int:
+def _insert_generation(conn: Conn, *, valid_from: dt.date, now: str, note: str) -> int:
     cur = conn.execute(
         "INSERT INTO generations(valid_from, valid_to, note, created_at) VALUES (?, NULL, ?, ?)",
         (valid_from.isoformat(), note, now),
@@ -995,9 +998,7 @@ def _insert_generation(conn: sqlite3.Connection, *, valid_from: dt.date, now: st
     return int(cur.lastrowid or 0)
 
 
-def _reassign_components(
-    conn: sqlite3.Connection, moves: pd.DataFrame, *, actor: str, reason: str, now: str
-) -> int:
+def _reassign_components(conn: Conn, moves: pd.DataFrame, *, actor: str, reason: str, now: str) -> int:
     """Update only the moved components, through a temporary table joined in SQL."""
     if moves.empty:
         return 0
@@ -1016,7 +1017,7 @@ def _reassign_components(
             "(component_code, version, changed_at, actor, action, before, after, reason)"
             " SELECT c.code, c.version + 1, ?, ?, 'reassign',"
             "        json_object('grid_code', c.grid_code), json_object('grid_code', m.to_grid), ?"
-            " FROM temp.planner_moves m CROSS JOIN components c ON c.code = m.code",
+            " FROM temp.planner_moves m CROSS JOIN components c WHERE c.code = m.code",
             (now, actor, reason),
         )
         cur = conn.execute(
@@ -1030,7 +1031,7 @@ def _reassign_components(
 
 
 def _reassign_cases(
-    conn: sqlite3.Connection,
+    conn: Conn,
     moves: pd.DataFrame,
     *,
     followers: np.ndarray,
@@ -1065,7 +1066,7 @@ def _reassign_cases(
             "INSERT INTO case_history(case_id, step, at, actor, dept_code, note)"
             " SELECT c.id, 'reassign', ?, ?, c.dept_code,"
             "        ? || ': grid ' || c.grid_code || ' → ' || m.to_grid"
-            " FROM temp.planner_case_moves m CROSS JOIN cases c ON c.id = m.id WHERE m.moved = 1",
+            " FROM temp.planner_case_moves m CROSS JOIN cases c WHERE c.id = m.id AND m.moved = 1",
             (now, actor, reason),
         )
         cur = conn.execute(

@@ -343,7 +343,10 @@ def profile(store: Store) -> list[Figure]:
         "command",
         "dispatched_by_sub_centres",
         "cases dispatched by a town sub-centre",
-        scalar("SELECT AVG(centre_code <> 'district') FROM cases WHERE dispatched_at IS NOT NULL"),
+        scalar(
+            "SELECT AVG(CASE WHEN centre_code <> 'district' THEN 1.0 ELSE 0.0 END) FROM cases "
+            "WHERE dispatched_at IS NOT NULL"
+        ),
     )
     perf = frame(
         "SELECT town_code, dept_code, closed_at <= deadline_at AS on_time, satisfaction FROM cases "

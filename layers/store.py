@@ -32,7 +32,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from layers import pgstore
 from layers.errors import StoreBusyError, StoreError, StoreExistsError, StoreUnreadableError
+
+#: A connection of either store, as the layers use it (``execute``/``executemany`` with ``?``).
+Conn = sqlite3.Connection | pgstore.PgConnection
 
 #: "ONGR" — marks a SQLite file as a OneGrid store (PRAGMA application_id).
 APPLICATION_ID = 0x4F4E4752
@@ -304,6 +308,38 @@ CREATE TABLE import_preview_rows (
     PRIMARY KEY (batch_id, row_number)
 );
 """
+
+
+def table_columns(table: str) -> list[str]:
+    """The columns of one of :data:`SCHEMA`'s tables, in order (``SELECT *`` would also bring a
+    server store's generated geometry columns)."""
+    return _TABLE_COLUMNS[table]
+
+
+def _parse_columns(sql: str) -> dict[str, list[str]]:
+    import re
+
+    out: dict[str, list[str]] = {}
+    for m in re.finditer(r"CREATE TABLE (\w+) \((.*?)\n\);", sql, re.S):
+        cols = []
+        for line in m.group(2).splitlines():
+            word = line.strip().split(" ", 1)[0]
+            if word and word.isidentifier() and word.upper() not in ("PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
+                cols.append(word)
+        out[m.group(1)] = cols
+    return out
+
+
+_TABLE_COLUMNS = _parse_columns(SCHEMA)
+
+
+def read_frame(sql: str, conn: Conn, params: tuple[object, ...] | list[object] | None = None) -> pd.DataFrame:
+    """A query's rows as a DataFrame, the same way on both stores (as ``pd.read_sql_query`` builds it)."""
+    if isinstance(conn, sqlite3.Connection):
+        return pd.read_sql_query(sql, conn, params=params)
+    cur = conn.execute(sql, list(params or ()))
+    names = [d[0] for d in cur.description or ()]
+    return pd.DataFrame.from_records(cur.fetchall(), columns=names, coerce_float=True)
 
 
 def _statements(sql: str) -> list[str]:
@@ -627,7 +663,7 @@ class Store:
         """Mark a layer as changed, so caches of it (in the app, on disk) are refreshed."""
         conn.execute(
             "INSERT INTO meta(key, value) VALUES (?, '1') "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)",
             (f"rev.{layer}",),
         )
 
@@ -651,6 +687,15 @@ class Store:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         return StoreInfo(path=self.path, schema_version=int(version), meta=self.meta())
 
+    def foreign_key_problems(self, limit: int = 5) -> list[tuple[object, ...]]:
+        """Rows breaking a foreign key (a bulk load does not check them as it goes)."""
+        with translated(self.path):
+            return list(self.conn.execute("PRAGMA foreign_key_check").fetchmany(limit))
+
+    @property
+    def backend(self) -> str:
+        return "sqlite"
+
     def close(self) -> None:
         if self._adbc is not None:
             self._adbc.close()  # type: ignore[attr-defined]
@@ -662,6 +707,110 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PgStore(Store):
+    """An open OneGrid store in PostgreSQL/PostGIS (see :mod:`layers.pgstore`).
+
+    ``path`` is the database URL: every layer takes a store the same way, and reopening it
+    (``open_store(store.path)``) works as with a file.
+    """
+
+    def __init__(self, url: str, conn: pgstore.PgConnection, *, schema: str = pgstore.STORE_SCHEMA) -> None:
+        super().__init__(url, conn)  # type: ignore[arg-type]
+        self.url = url
+        self.schema = schema
+
+    def read_arrow(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> pa.Table:
+        """Run a query into Arrow through ADBC (binary COPY, in C); inside a write transaction, on
+        the writing connection itself, which alone sees the transaction's rows."""
+        assert isinstance(self.conn, pgstore.PgConnection)
+        if self.conn.in_transaction:
+            cur = self.conn.execute(sql, list(params))
+            names = [d[0] for d in cur.description or ()]
+            rows = cur.fetchall()
+            columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+            return pgstore.normalised(pa.table({n: pa.array(c) for n, c in zip(names, columns, strict=True)}))
+        text, order = pgstore.translate(sql)
+        values = list(params)
+        if order is not None:
+            values = [values[i] for i in order]
+        # Parameters are written into the text by psycopg (as it does for every statement here):
+        # the server then infers no parameter types, exactly as for the psycopg path.
+        literal = self.conn.raw.cursor().mogrify(text, values) if values else text.replace("%%", "%")
+        import adbc_driver_postgresql.dbapi as adbc
+
+        try:
+            if self._adbc is None:
+                self._adbc = pgstore.adbc_connect(self.url, self.schema)
+            cur = self._adbc.cursor()  # type: ignore[attr-defined]
+            try:
+                cur.execute(literal)
+                return pgstore.normalised(cur.fetch_arrow_table())
+            finally:
+                cur.close()
+        except adbc.Error as exc:
+            if "connection" in str(exc).lower() or "server closed" in str(exc).lower():
+                self._adbc = None
+                raise StoreError(
+                    f"the PostgreSQL store at {pgstore.shown(self.url)} cannot be reached ({exc}); "
+                    "run again when the server is back"
+                ) from exc
+            raise
+
+    def ingest(self, table: str, data: pa.Table | pd.DataFrame) -> int:
+        """Append a whole frame to a table through ADBC's binary COPY; ids loaded with the rows
+        move the table's numbering past them."""
+        assert isinstance(self.conn, pgstore.PgConnection)
+        tbl = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        if tbl.num_rows == 0:
+            return 0
+        conn = pgstore.adbc_connect(self.url, self.schema)
+        try:
+            cur = conn.cursor()
+            cur.adbc_ingest(table, tbl, mode="append", db_schema_name=self.schema)
+            cur.close()
+        finally:
+            conn.close()
+        if table in pgstore.id_tables(SCHEMA):
+            pgstore.reset_identities(self.conn, [table])
+        return tbl.num_rows
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[pgstore.PgConnection]:  # type: ignore[override]
+        """One PostgreSQL transaction: all of it is committed, or none of it."""
+        assert isinstance(self.conn, pgstore.PgConnection)
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            if not conn.raw.closed:
+                with contextlib.suppress(Exception):
+                    conn.raw.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                if not conn.raw.closed and conn.in_transaction:
+                    with contextlib.suppress(Exception):
+                        conn.raw.execute("ROLLBACK")
+                raise
+
+    def info(self) -> StoreInfo:
+        assert isinstance(self.conn, pgstore.PgConnection)
+        return StoreInfo(
+            path=self.path, schema_version=pgstore.store_version(self.conn, self.url), meta=self.meta()
+        )
+
+    def foreign_key_problems(self, limit: int = 5) -> list[tuple[object, ...]]:
+        # PostgreSQL checks them itself when the store's build adds them (build_store).
+        return []
+
+    @property
+    def backend(self) -> str:
+        return "postgresql"
 
 
 def _check_header(path: Path, conn: sqlite3.Connection) -> int:
@@ -725,6 +874,8 @@ def open_store(
     StoreBusyError
         An upgrade or the switch to WAL waited longer than ``busy_timeout_s`` for another write.
     """
+    if pgstore.is_url(path):
+        return _open_pg(str(path), readonly=readonly, busy_timeout_s=busy_timeout_s)
     p = Path(path)
     if not p.exists():
         raise StoreError(f"no store at {p}; create one with `python cli.py generate --store {p}`")
@@ -783,7 +934,33 @@ def open_store(
     return store
 
 
-def _scheduled_generation_due(conn: sqlite3.Connection) -> bool:
+def _open_pg(url: str, *, readonly: bool, busy_timeout_s: float) -> PgStore:
+    conn = pgstore.PgConnection(
+        url, readonly=readonly, lock_timeout_s=busy_timeout_s, id_tables=pgstore.id_tables(SCHEMA)
+    )
+    try:
+        pgstore.store_version(conn, url)
+        due = _scheduled_generation_due(conn)
+    except BaseException:
+        conn.close()
+        raise
+    store = PgStore(url, conn)
+    if due:  # as for a SQLite store (open_store): a writer makes the scheduled generation current
+        if readonly:
+            store.close()
+            _open_pg(url, readonly=False, busy_timeout_s=busy_timeout_s).close()
+            return _open_pg(url, readonly=True, busy_timeout_s=busy_timeout_s)
+        from layers.planner import take_effect
+
+        try:
+            take_effect(store)
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _scheduled_generation_due(conn: Conn) -> bool:
     """Whether a scheduled grid generation (see :func:`layers.planner.adopt_grids`) is due today.
 
     The current generation is the oldest one still open (``valid_to IS NULL``); a later open one
@@ -823,6 +1000,12 @@ def _kind_of(path: Path) -> str:
 
 
 def check_target(path: str | os.PathLike[str], *, force: bool) -> Path:
+    if pgstore.is_url(path):
+        return pgstore.check_target(str(path), force=force)  # type: ignore[return-value]
+    return _check_file_target(path, force=force)
+
+
+def _check_file_target(path: str | os.PathLike[str], *, force: bool) -> Path:
     """The path a new store may be written to; refuse to overwrite a file unless ``force``.
 
     Even with ``force`` only a file that can be nothing but a OneGrid store, or the wreck of one,
@@ -972,7 +1155,11 @@ def build_store(path: str | os.PathLike[str], *, force: bool = False) -> Iterato
     StoreBusyError
         The old store is open in another program; nothing was replaced.
     """
-    target = check_target(path, force=force)
+    if pgstore.is_url(path):
+        with _build_pg(str(path), force=force) as store:
+            yield store
+        return
+    target = _check_file_target(path, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_orphans(target)
     fd, tmp = _claim_temporary(target)
@@ -1012,3 +1199,30 @@ def build_store(path: str | os.PathLike[str], *, force: bool = False) -> Iterato
             raise
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _build_pg(url: str, *, force: bool) -> Iterator[PgStore]:
+    """:func:`build_store` on PostgreSQL: built in a schema of its own, swapped in by one transaction."""
+    with pgstore.building(url, force=force, schema_sql=SCHEMA) as (conn, schema):
+        store = PgStore(url, conn, schema=schema)
+        store._building = Path(schema)
+        try:
+            yield store
+            _fault_point("build-midway")
+            for statement in pgstore.foreign_keys(SCHEMA):
+                try:
+                    conn.execute(statement)
+                except sqlite3.IntegrityError as exc:
+                    raise StoreError(
+                        f"the new store breaks a foreign key ({exc}); nothing was replaced"
+                    ) from exc
+            pgstore.reset_identities(conn, sorted(pgstore.id_tables(SCHEMA)))
+            conn.execute(
+                "INSERT INTO store_header(application_id, schema_version) VALUES (?, ?)",
+                (APPLICATION_ID, SCHEMA_VERSION),
+            )
+        finally:
+            if store._adbc is not None:
+                store._adbc.close()  # type: ignore[attr-defined]
+                store._adbc = None

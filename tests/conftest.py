@@ -32,7 +32,7 @@ END = __import__("datetime").date(2026, 11, 20)
 
 
 @pytest.fixture(scope="session")
-def small_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from layers.generate.build import generate_store
 
     path = tmp_path_factory.mktemp("small") / "small.sqlite"
@@ -40,13 +40,19 @@ def small_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def small_store_path(small_store_file: Path) -> Path:
+    """The small district's SQLite file (the layer tests run on the server store too: tests/layers)."""
+    return small_store_file
+
+
 @pytest.fixture()
-def small_store_copy(small_store_path: Path, tmp_path: Path) -> Path:
+def small_store_copy(small_store_file: Path, tmp_path: Path) -> Path:
     """A private copy of the small district, free to be written to."""
     import shutil
 
     dst = tmp_path / "store.sqlite"
-    shutil.copyfile(small_store_path, dst)
+    shutil.copyfile(small_store_file, dst)
     return dst
 
 
@@ -57,3 +63,16 @@ def full_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("full") / "full.sqlite"
     generate_store(path, end=END, seed=20260101, days=365)
     return path
+
+
+# -- the server store ---------------------------------------------------------------------------
+# A throwaway PostgreSQL/PostGIS cluster for the session (tests/pgcluster.py), started only when a
+# test asks for the server store.
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():  # type: ignore[no-untyped-def]
+    from tests.pgcluster import throwaway_cluster
+
+    with throwaway_cluster() as cluster:
+        yield cluster

@@ -7,12 +7,21 @@ import sqlite3
 import numpy as np
 import pandas as pd
 
+from layers import pgstore
 from layers.components import COMPONENT_COLUMNS
+from layers.store import SCHEMA, Conn
 
-__all__ = ["write_components"]
+__all__ = ["connect", "write_components"]
 
 
-def write_components(conn: sqlite3.Connection, frame: pd.DataFrame) -> int:
+def connect(target: object) -> Conn:
+    """An autocommit connection to a store of either kind, for tests that read or write rows by hand."""
+    if pgstore.is_url(target):
+        return pgstore.PgConnection(str(target), id_tables=pgstore.id_tables(SCHEMA))
+    return sqlite3.connect(target, isolation_level=None)  # type: ignore[arg-type]
+
+
+def write_components(conn: Conn, frame: pd.DataFrame) -> int:
     """Bulk-insert new components (inside the caller's transaction)."""
     missing = [c for c in COMPONENT_COLUMNS if c not in frame.columns]
     if missing:

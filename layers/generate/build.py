@@ -235,7 +235,7 @@ def generate_store(
         n_comp_hist = store.ingest("component_history", comp_history)
 
         stages.start("finish")
-        problems = store.conn.execute("PRAGMA foreign_key_check").fetchmany(5)
+        problems = store.foreign_key_problems()
         if problems:
             raise RuntimeError(f"generated store breaks foreign keys, e.g. {problems}")
         with store.transaction() as conn:

@@ -13,6 +13,7 @@ from layers.codes import COMPONENT_CODE_LEN, check_component_code
 from layers.district import level3_locator
 from layers.errors import ChangeRefusedError, coded
 from layers.grids import load_grids
+from layers.pgstore import hold
 from layers.store import Store
 from spatial import crs as spatial_crs
 from spatial.errors import CodeError, OutsideDistrictError
@@ -72,7 +73,13 @@ def district_locator(store: Store) -> GridLocator:
 
 
 def grids_key(store: Store) -> tuple[int, int]:
-    """The current grid generation and grids revision: what a located grid is valid for."""
+    """The current grid generation and grids revision: what a located grid is valid for.
+
+    Read inside a write transaction, it also holds the grids as they are until that transaction
+    ends (a server store: an adoption waits, or is waited for; SQLite's writer lock does this).
+    """
+    if store.conn.in_transaction:
+        hold(store.conn, "grids", shared=True)
     return store.current_generation(), store.revision("grids")
 
 

@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +34,7 @@ import pandas as pd
 import settings
 from layers.codes import is_component_code
 from layers.errors import ChangeRefusedError, InputFileError, StaleBatchError, StaleEditError
-from layers.store import Store
+from layers.store import Conn, Store, read_frame
 from layers.survey._base import (
     check_actor,
     coded,
@@ -90,6 +89,11 @@ _NAN_WORDS = {
 _PREVIEW_COLS = (
     "row_number", "code", "x_in", "y_in", "note", "x", "y", "old_x", "old_y", "old_grid", "new_grid",
     "distance_m", "version", "accepted", "reason_codes", "reason", "raw",
+)  # fmt: skip
+#: Their types in the staging table (a server store wants them; SQLite takes them as affinities).
+_PREVIEW_TYPES = (
+    "INTEGER", "TEXT", "TEXT", "TEXT", "TEXT", "REAL", "REAL", "REAL", "REAL", "TEXT", "TEXT",
+    "REAL", "INTEGER", "INTEGER", "TEXT", "TEXT", "TEXT",
 )  # fmt: skip
 
 
@@ -218,9 +222,9 @@ class _Reasons:
         return self.codes == ""
 
 
-def _fetch_components(conn: sqlite3.Connection, codes: np.ndarray) -> pd.DataFrame:
+def _fetch_components(conn: Conn, codes: np.ndarray) -> pd.DataFrame:
     """Current x, y, grid and version of the given codes in one query (codes passed as one JSON array)."""
-    return pd.read_sql_query(
+    return read_frame(
         "SELECT c.code, c.x, c.y, c.grid_code, c.version FROM components c "
         "JOIN (SELECT DISTINCT value AS code FROM json_each(?)) w ON w.code = c.code",
         conn,
@@ -476,7 +480,10 @@ def _keep_preview(
             columns.append(col.tolist())
     conn.execute("BEGIN")  # only TEMP is written: no lock on the store
     try:
-        conn.execute(f"CREATE TEMP TABLE {staged} ({', '.join(_PREVIEW_COLS)})")
+        conn.execute(
+            f"CREATE TEMP TABLE {staged} "
+            f"({', '.join(f'{c} {t}' for c, t in zip(_PREVIEW_COLS, _PREVIEW_TYPES, strict=True))})"
+        )
         conn.executemany(
             f"INSERT INTO temp.{staged} VALUES ({','.join('?' * len(_PREVIEW_COLS))})",
             zip(*columns, strict=True),
@@ -541,7 +548,7 @@ def load_preview(store: Store, batch_id: int) -> BatchPreview:
         )
     # Through sqlite3, not Arrow: Arrow's reader types a column by its first rows, and a preview's
     # columns are NULL in some rows (no grid for an unknown code, no raw text for an accepted row).
-    rows = pd.read_sql_query(
+    rows = read_frame(
         f"SELECT {', '.join(_PREVIEW_COLS).replace('reason_codes', 'reason_code AS reason_codes')} "
         "FROM import_preview_rows WHERE batch_id = ? ORDER BY row_number",
         store.conn,
@@ -585,7 +592,7 @@ def discard_batch(store: Store, batch_id: int) -> None:
         conn.execute("DELETE FROM import_preview_rows WHERE batch_id = ?", (int(batch_id),))
 
 
-def _stage_batch(conn: sqlite3.Connection, accepted: pd.DataFrame) -> str:
+def _stage_batch(conn: Conn, accepted: pd.DataFrame) -> str:
     """Copy the accepted rows, with their history JSON, into a TEMP table of this connection.
 
     Done before the write lock is taken: a TEMP table lives in the connection's own temporary
@@ -607,6 +614,7 @@ def _stage_batch(conn: sqlite3.Connection, accepted: pd.DataFrame) -> str:
         for a, b, g in zip(nx, ny, ng, strict=True)
     ]
     rows = zip(
+        range(1, len(accepted) + 1),
         accepted["code"].astype(str).tolist(),
         accepted["version"].astype("int64").tolist(),
         nx,
@@ -620,10 +628,11 @@ def _stage_batch(conn: sqlite3.Connection, accepted: pd.DataFrame) -> str:
     conn.execute("BEGIN")  # deferred, and only TEMP is written: no lock on the store
     try:
         conn.execute(
-            f"CREATE TEMP TABLE {name} (code TEXT NOT NULL, version INTEGER NOT NULL, x REAL NOT NULL, "
+            f"CREATE TEMP TABLE {name} (seq INTEGER NOT NULL, code TEXT NOT NULL, version INTEGER NOT NULL, "
+            "x REAL NOT NULL, "
             "y REAL NOT NULL, grid TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL, note TEXT NOT NULL)"
         )
-        conn.executemany(f"INSERT INTO temp.{name} VALUES (?,?,?,?,?,?,?,?)", rows)
+        conn.executemany(f"INSERT INTO temp.{name} VALUES (?,?,?,?,?,?,?,?,?)", rows)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -631,10 +640,10 @@ def _stage_batch(conn: sqlite3.Connection, accepted: pd.DataFrame) -> str:
     return name
 
 
-def _stale_batch_check(conn: sqlite3.Connection, preview: BatchPreview, staged: str) -> None:
+def _stale_batch_check(conn: Conn, preview: BatchPreview, staged: str) -> None:
     changed = conn.execute(
         f"SELECT b.code, c.version FROM temp.{staged} b LEFT JOIN main.components c ON c.code = b.code "
-        "WHERE c.version IS NOT b.version ORDER BY b.rowid"
+        "WHERE c.version IS NOT b.version ORDER BY b.seq"
     ).fetchall()
     if changed:
         codes = [str(c) for c, _ in changed]
@@ -657,7 +666,7 @@ def _stale_batch_check(conn: sqlite3.Connection, preview: BatchPreview, staged: 
         )
 
 
-def _apply_moves(conn: sqlite3.Connection, preview: BatchPreview, staged: str, *, n: int, at: str) -> None:
+def _apply_moves(conn: Conn, preview: BatchPreview, staged: str, *, n: int, at: str) -> None:
     """Move the staged components that are still at the previewed version; refuse all if any is not.
 
     The version test is part of the UPDATE, so the usual case needs no separate check; only when
@@ -680,22 +689,22 @@ def _apply_moves(conn: sqlite3.Connection, preview: BatchPreview, staged: str, *
 
 
 def _append_batch_history(
-    conn: sqlite3.Connection, staged: str, *, n: int, batch_id: int, actor: str, at: str
+    conn: Conn, staged: str, *, n: int, batch_id: int, actor: str, at: str
 ) -> list[int]:
-    first = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM component_history").fetchone()[0])
     reason = f"batch {batch_id}"
-    # The staged rows are numbered 1..n in file order, so history ids follow the file.
-    conn.execute(
+    # The store numbers the rows in the order given, so history ids follow the file.
+    ids = conn.execute(
         "INSERT INTO component_history"
-        "(id, component_code, version, changed_at, actor, action, before, after, reason) "
-        f"SELECT ? + b.rowid, b.code, b.version + 1, ?, ?, 'move', b.before, b.after, "
-        f"CASE WHEN b.note = '' THEN ? ELSE ? || ': ' || b.note END FROM temp.{staged} b ORDER BY b.rowid",
-        (first, at, actor, reason, reason),
-    )
-    return list(range(first + 1, first + 1 + n))
+        "(component_code, version, changed_at, actor, action, before, after, reason) "
+        "SELECT b.code, b.version + 1, ?, ?, 'move', b.before, b.after, "
+        f"CASE WHEN b.note = '' THEN ? ELSE ? || ': ' || b.note END FROM temp.{staged} b ORDER BY b.seq "
+        "RETURNING id",
+        (at, actor, reason, reason),
+    ).fetchall()
+    return sorted(int(r[0]) for r in ids)
 
 
-def _record_rejects(conn: sqlite3.Connection, preview: BatchPreview, *, batch_id: int) -> None:
+def _record_rejects(conn: Conn, preview: BatchPreview, *, batch_id: int) -> None:
     """Every rejected row of the preview, as received, with its reasons (first code, then words)."""
     conn.execute(
         "INSERT INTO import_rejects(batch_id, row_number, raw, reason) "

@@ -21,7 +21,6 @@ names the change it reverts in ``undoes``). Undoing again steps further back.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,7 @@ import settings
 from layers.codes import GRID_CODE_LEN, ancestor_sql, grid_prefix, level_of_code
 from layers.components import STATES
 from layers.errors import ChangeRefusedError, MoveNeedsConfirmationError, StaleEditError
-from layers.store import Store
+from layers.store import Conn, Store, read_frame, table_columns
 from layers.survey._base import (
     CODE_LEN,
     PROJECTED,
@@ -177,7 +176,7 @@ _ROW_SQL = (
 _ROW_COLS = ("code", "class_code", "x", "y", "grid_code", "state", "changed_on", "version")
 
 
-def _current(conn: sqlite3.Connection, code: str) -> dict[str, Any]:
+def _current(conn: Conn, code: str) -> dict[str, Any]:
     row = conn.execute(_ROW_SQL, (code,)).fetchone()
     if row is None:
         raise coded(CodeError(f"no component with code {code}"), "unknown_code", code=code)
@@ -200,7 +199,7 @@ def _check_version(current: dict[str, Any], expected_version: int) -> None:
 
 
 def _append_history(
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     code: str,
     version: int,
@@ -233,7 +232,7 @@ def _append_history(
 
 def _apply(
     store: Store,
-    conn: sqlite3.Connection,
+    conn: Conn,
     current: dict[str, Any],
     *,
     values: dict[str, Any],
@@ -289,7 +288,7 @@ def _apply(
 
 # --------------------------------------------------------------------------------------- finding
 _DETAIL_SQL = """
-SELECT c.*, k.name AS class_name, k.major_code, k.major_name, g.name AS grid_name,
+SELECT {columns}, k.name AS class_name, k.major_code, k.major_name, g.name AS grid_name,
        sd.name AS supervisor_name, od.name AS owner_name, md.name AS maintainer_name
 FROM components c
 LEFT JOIN component_classes k ON k.code = c.class_code
@@ -309,7 +308,8 @@ def get_component(store: Store, code: str) -> dict[str, Any]:
     ``owner_name``, ``maintainer_name``). :class:`CodeError` if there is no such component.
     """
     c = check_code(code)
-    cur = store.conn.execute(_DETAIL_SQL, (store.current_generation(), c))
+    sql = _DETAIL_SQL.format(columns=", ".join(f"c.{n}" for n in table_columns("components")))
+    cur = store.conn.execute(sql, (store.current_generation(), c))
     row = cur.fetchone()
     if row is None:
         raise coded(CodeError(f"no component with code {c}"), "unknown_code", code=c)
@@ -413,7 +413,7 @@ def find_components(
         "LEFT JOIN grids g ON g.code = c.grid_code AND g.generation = ? "
         f"WHERE {' AND '.join(where)} ORDER BY c.code LIMIT ?"
     )
-    frame = pd.read_sql_query(sql, store.conn, params=[store.current_generation(), *params, n + 1])
+    frame = read_frame(sql, store.conn, params=[store.current_generation(), *params, n + 1])
     truncated = len(frame) > n
     return FoundComponents(frame=frame.iloc[:n].reset_index(drop=True), limit=n, truncated=truncated)
 
@@ -427,21 +427,21 @@ def history(store: Store, code: str) -> pd.DataFrame:
     Empty for a component never changed.
     """
     c = check_code(code)
-    frame = pd.read_sql_query(
+    frame = read_frame(
         "SELECT id, version, changed_at, actor, action, before, after, reason, undoes, "
         "json_extract(before, '$.state') AS state_before, json_extract(after, '$.state') AS state_after, "
         "json_extract(before, '$.grid_code') AS grid_before, "
         "json_extract(after, '$.grid_code') AS grid_after, "
-        "sqrt((json_extract(after, '$.x') - json_extract(before, '$.x')) * "
-        "     (json_extract(after, '$.x') - json_extract(before, '$.x')) + "
-        "     (json_extract(after, '$.y') - json_extract(before, '$.y')) * "
-        "     (json_extract(after, '$.y') - json_extract(before, '$.y'))) AS moved_m "
+        "CAST(json_extract(after, '$.x') AS REAL) - CAST(json_extract(before, '$.x') AS REAL) AS dx, "
+        "CAST(json_extract(after, '$.y') AS REAL) - CAST(json_extract(before, '$.y') AS REAL) AS dy "
         "FROM component_history WHERE component_code = ? ORDER BY id",
         store.conn,
         params=[c],
     )
     frame["undoes"] = frame["undoes"].astype("Int64")
-    frame["moved_m"] = pd.to_numeric(frame["moved_m"], errors="coerce").astype(float)
+    dx = pd.to_numeric(frame.pop("dx"), errors="coerce").astype(float)
+    dy = pd.to_numeric(frame.pop("dy"), errors="coerce").astype(float)
+    frame["moved_m"] = np.hypot(dx, dy)
     return frame
 
 
@@ -639,7 +639,7 @@ def set_state(
         )
 
 
-def _undo_stack(conn: sqlite3.Connection, code: str) -> list[tuple[int, str, str | None]]:
+def _undo_stack(conn: Conn, code: str) -> list[tuple[int, str, str | None]]:
     """The changes that can still be undone, oldest first: ``(id, action, before JSON)``.
 
     Replays the component's history (a few rows): an undoable change is pushed, an undo pops the

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from layers.cases import Viewer
 from layers.district import District
 from layers.errors import ActionNotPermittedError, IllegalTransitionError, StaleEditError
 from layers.intake import ReportDraft, submit_report
+from tests.helpers import connect
 from tests.layers.conftest import DESK_NOW as NOW
 
 OPERATOR = Viewer(role="operator", actor="区联动中心受理员")
@@ -237,9 +237,10 @@ def test_queues_deadlines_and_cards(district: District) -> None:
 
 
 def test_two_level_command_in_the_generated_history(small_store_path: Path) -> None:
-    conn = sqlite3.connect(small_store_path)
+    conn = connect(small_store_path)
     town_cases, wrong = conn.execute(
-        "SELECT sum(c.centre_code != 'district'), sum(d.town_code IS NOT NULL AND c.centre_code != d.town_code) "
+        "SELECT sum(CASE WHEN c.centre_code != 'district' THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN d.town_code IS NOT NULL AND c.centre_code != d.town_code THEN 1 ELSE 0 END) "
         "FROM cases c JOIN departments d ON d.code = c.dept_code"
     ).fetchone()
     conn.close()

@@ -15,7 +15,7 @@ def test_writable_shares_grids_and_locator(small_store_copy: Path) -> None:
     try:
         assert rw.locator is shared.locator and rw.grids is shared.grids
         assert rw.store is not shared.store
-        rw.store.conn.execute("CREATE TABLE scratch(a)")  # the copy writes
+        rw.store.conn.execute("CREATE TABLE scratch(a INTEGER)")  # the copy writes
         l3 = shared.level(3)
         x, y = (
             l3.geometry.representative_point().x.to_numpy(),

@@ -3,7 +3,6 @@ flag no more grids than the false discovery rate allows."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -12,30 +11,30 @@ import pytest
 from layers import hotspots
 from layers.errors import AssessmentError
 from layers.store import open_store
+from tests.helpers import connect
 
 MONTHS = ["2026-05", "2026-06", "2026-07"]
 
 
 def _insert(path: Path, grid_codes: np.ndarray, month: str, tag: str) -> None:
     """Reported cases (as the intake writes them before registration) in the given grids."""
-    conn = sqlite3.connect(path)
-    with conn:
-        rows = [
-            (f"T{tag}{i:07d}", "C01", "1501002", "test", 0.0, 0.0, code, 1, code[:9] + "000000", "reported", "一般",
-             f"{month}-{1 + i % 28:02d}T10:00:00")
-            for i, code in enumerate(grid_codes)
-        ]  # fmt: skip
-        conn.executemany(
-            "INSERT INTO cases (id, channel_code, event_type_code, description, x, y, grid_code, grid_generation, "
-            "town_code, status, urgency, reported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+    conn = connect(path)
+    rows = [
+        (f"T{tag}{i:07d}", "C01", "1501002", "test", 0.0, 0.0, code, 1, code[:9] + "000000", "reported", "一般",
+         f"{month}-{1 + i % 28:02d}T10:00:00")
+        for i, code in enumerate(grid_codes)
+    ]  # fmt: skip
+    conn.executemany(
+        "INSERT INTO cases (id, channel_code, event_type_code, description, x, y, grid_code, grid_generation, "
+        "town_code, status, urgency, reported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     conn.close()
 
 
 def _random_over_land(path: Path, n: int, month: str, seed: int) -> None:
     """n cases at places drawn uniformly over the land: a grid is hit in proportion to its area."""
-    conn = sqlite3.connect(path)
+    conn = connect(path)
     codes, areas = zip(
         *conn.execute("SELECT code, area_m2 FROM grids WHERE level = 3 ORDER BY code"), strict=True
     )

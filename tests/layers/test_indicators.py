@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import sqlite3
 import statistics
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +14,8 @@ from chinese_calendar import is_workday
 
 from layers import indicators as ind
 from layers.errors import AssessmentError
-from layers.store import open_store
+from layers.store import open_store, table_columns
+from tests.helpers import connect
 
 MONTH = "2026-11"
 START, END = dt.datetime(2026, 11, 1), dt.datetime(2026, 12, 1)
@@ -38,7 +39,7 @@ def _work_seconds(a: dt.datetime, b: dt.datetime) -> int:
 
 
 def _plain(
-    rows: list[sqlite3.Row], as_of: dt.datetime, start: dt.datetime = START, end: dt.datetime = END
+    rows: list[dict[str, Any]], as_of: dt.datetime, start: dt.datetime = START, end: dt.datetime = END
 ) -> dict[str, float | int | None]:
     """Every indicator of a list of exported cases, each by its written definition."""
 
@@ -106,13 +107,16 @@ def _same(got: object, want: float | int | None) -> bool:
 def _check_plain(path: Path, month: str, by: str, column: str) -> None:
     start = dt.datetime.fromisoformat(f"{month}-01")
     end = dt.datetime.combine(ind.Period.of_months(month).end, dt.time())
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    rows = conn.execute("SELECT * FROM cases WHERE status <> 'rejected'").fetchall()
+    conn = connect(path)
+    cols = table_columns("cases")
+    rows = [
+        dict(zip(cols, r, strict=True))
+        for r in conn.execute(f"SELECT {', '.join(cols)} FROM cases WHERE status <> 'rejected'").fetchall()
+    ]
     as_of = _t(conn.execute("SELECT MAX(reported_at) FROM cases").fetchone()[0])
     conn.close()
     assert as_of is not None
-    groups: dict[str, list[sqlite3.Row]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r[column] is not None:
             groups.setdefault(r[column], []).append(r)

@@ -413,14 +413,14 @@ def test_reshape_candidate_keeps_clean_coverage() -> None:
 # -- the generated district ----------------------------------------------------------------------
 
 
-def test_reshape_and_adopt_on_generated_district(small_store_copy: Path) -> None:
+def test_reshape_and_adopt_on_generated_district(small_store_copy: Path, tmp_path: Path) -> None:
     with open_store(small_store_copy) as store:
         grids = load_grids(store)
         cand, pairs = reshape_candidate(grids, n=20, seed=5)
         assert len(pairs) == 20
         assert check_candidate(store, cand).ok
         # Still clean after a trip through a lon/lat GeoJSON file, as a planner would exchange it.
-        path = small_store_copy.with_name("candidate.geojson")
+        path = tmp_path / "candidate.geojson"
         cand.to_crs("EPSG:4326").to_file(path)
         assert check_candidate(store, read_candidate(path)).counts() == {}
         cmp = compare_grids(store, cand)

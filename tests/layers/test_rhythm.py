@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -13,12 +12,13 @@ from layers import rhythm
 from layers.errors import AssessmentError
 from layers.indicators import Period
 from layers.store import open_store
+from tests.helpers import connect
 
 PERIOD = Period.of_months("2026-11")
 
 
 def test_counts_by_weekday_and_hour_match_the_reports(small_store_path: Path) -> None:
-    conn = sqlite3.connect(small_store_path)
+    conn = connect(small_store_path)
     times = [dt.datetime.fromisoformat(r[0]) for r in conn.execute("SELECT reported_at FROM cases")]
     town = conn.execute("SELECT town_code FROM cases GROUP BY town_code ORDER BY count(*) DESC").fetchone()[0]
     in_town = conn.execute("SELECT count(*) FROM cases WHERE town_code = ?", (town,)).fetchone()[0]

@@ -26,6 +26,7 @@ from bench.workloads import reshape_candidate
 from layers import survey
 from layers.errors import StoreBusyError
 from layers.grids import load_grids
+from layers.pgstore import is_url
 from layers.planner import adopt_grids
 from layers.store import BUSY_MESSAGE, open_store
 from spatial.locate import GridLocator
@@ -127,12 +128,19 @@ def test_writes_blocked_past_the_timeout_are_told_busy(small_store_copy: Path, t
         # The preview is kept in the store: made before the lock is taken, confirmed while it is held.
         batch_id = survey.preview_batch(st, csv, filename="b.csv", crs="EPSG:4549").batch_id
     holding = tmp_path / "holding"
+    # SQLite: the one writer lock. PostgreSQL: the tables a move and a batch write, locked against writers.
+    take = (
+        ["BEGIN", "LOCK TABLE components, import_batches IN EXCLUSIVE MODE"]
+        if is_url(small_store_copy)
+        else ["BEGIN IMMEDIATE"]
+    )
     holder = _child(f"""
         import time
         from pathlib import Path
         from layers.store import open_store
         st = open_store({str(small_store_copy)!r})
-        st.conn.execute("BEGIN IMMEDIATE")
+        for statement in {take!r}:
+            st.conn.execute(statement)
         Path({str(holding)!r}).touch()
         time.sleep(120)
     """)
