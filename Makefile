@@ -8,15 +8,15 @@ ASSETS  := static/vendor/.installed-$(shell cat maps/assets.json 2>/dev/null | c
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT    ?= 8501
 
-.PHONY: run test test-fast lint bench probe install browser
+.PHONY: run test test-fast lint bench probe install browser postgres
 
 run: install
 	$(PY) serve.py --server.port $(PORT)
 
-test: install browser
+test: install browser postgres
 	$(PY) -m pytest -q
 
-test-fast: install
+test-fast: install postgres
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 lint: install
@@ -46,3 +46,10 @@ $(ASSETS): $(VENV_OK) maps/assets.json
 # Debian's chromium for the browser tests (Playwright drives it; no browser is downloaded).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+# Debian's PostgreSQL and PostGIS for the server-store tests: each test session starts a throwaway
+# cluster of its own in a temporary folder (tests/pgcluster.py); no running server is assumed.
+postgres:
+	@ls /usr/lib/postgresql/*/lib/postgis-3.so >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq postgresql && \
+	  $(SUDO) apt-get install -y -qq postgresql-$$(ls /usr/lib/postgresql | sort -n | tail -1)-postgis-3; }

@@ -398,7 +398,9 @@ def store_version(conn: PgConnection, url: str) -> int:
             f"no OneGrid store in {shown(url)}; create one with `python cli.py generate --store {shown(url)}` "
             f"or copy one in with `python cli.py migrate --from FILE --to {shown(url)}`"
         )
-    row = conn.execute(f"SELECT application_id, schema_version FROM {_HEADER_TABLE}").fetchone()
+    row = conn.execute(
+        f"SELECT application_id, schema_version FROM {STORE_SCHEMA}.{_HEADER_TABLE}"
+    ).fetchone()
     if row is None or int(row[0]) != APPLICATION_ID:
         raise StoreError(
             f"{shown(url)}: the '{STORE_SCHEMA}' schema is not a OneGrid store; it was left untouched"

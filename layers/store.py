@@ -321,9 +321,17 @@ def _parse_columns(sql: str) -> dict[str, list[str]]:
 
     out: dict[str, list[str]] = {}
     for m in re.finditer(r"CREATE TABLE (\w+) \((.*?)\n\);", sql, re.S):
+        body = re.sub(r"--[^\n]*", "", m.group(2))
+        parts, depth, start = [], 0, 0
+        for i, ch in enumerate(body):  # split at the commas between columns, not inside CHECK (...)
+            depth += (ch == "(") - (ch == ")")
+            if ch == "," and depth == 0:
+                parts.append(body[start:i])
+                start = i + 1
+        parts.append(body[start:])
         cols = []
-        for line in m.group(2).splitlines():
-            word = line.strip().split(" ", 1)[0]
+        for part in parts:
+            word = part.strip().split(" ", 1)[0]
             if word and word.isidentifier() and word.upper() not in ("PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
                 cols.append(word)
         out[m.group(1)] = cols

@@ -94,19 +94,21 @@ class Cluster:
         """Kill the server dead (SIGKILL to the postmaster and its children): a crash, not a shutdown."""
         assert self.folder is not None, "only a throwaway cluster is killed"
         pid = int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
-        os.killpg(os.getpgid(pid), signal.SIGKILL) if os.getpgid(pid) != os.getpgid(0) else os.kill(
-            pid, signal.SIGKILL
-        )
-        for child in _children(pid):
+        procs = [pid, *_children(pid)]
+        for p in procs:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
+                os.kill(p, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and any(_alive(p) for p in procs):
             time.sleep(0.05)
 
     def start(self) -> None:
         assert self.folder is not None
+        # After kill(): a killed postmaster may stay a zombie (no init reaps it in a container),
+        # which its lock files would name as alive.
         (self.folder / "data" / "postmaster.pid").unlink(missing_ok=True)
+        for lock in self.folder.glob(".s.PGSQL.*.lock"):
+            lock.unlink()
         self._pg(
             "pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "server.log"), "-w", "start"
         )
@@ -128,10 +130,11 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with contextlib.suppress(OSError):
-        if " Z " in Path(f"/proc/{pid}/stat").read_text():
-            return False
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 @contextlib.contextmanager

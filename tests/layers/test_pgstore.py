@@ -1,0 +1,146 @@
+"""The server store itself: the SQL it speaks, copying stores between the two kinds, and a
+PostgreSQL server killed in the middle of a batch intake."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cli
+from layers.district import open_district
+from layers.errors import StoreExistsError
+from layers.intake import intake_file
+from layers.migrate import TABLES, migrate, table_checksum
+from layers.pgstore import translate
+from layers.store import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = "2026-11-21T09:00:00"
+
+
+def test_translate_keeps_literals_and_orders_numbered_parameters() -> None:
+    sql, order = translate("SELECT a FROM temp.t b JOIN main.c WHERE c.v IS NOT b.v AND d IS ?2 AND e = ?1")
+    assert sql == (
+        "SELECT a FROM pg_temp.t b JOIN c WHERE c.v IS DISTINCT FROM b.v AND d IS NOT DISTINCT FROM %s AND e = %s"
+    )
+    assert order == (1, 0)
+    sql, order = translate(
+        "SELECT 'is ? 50%' || x, y % 7 FROM t WHERE z IS NOT NULL AND w = ? AND CAST(q AS REAL)"
+    )
+    assert (
+        sql
+        == "SELECT 'is ? 50%%' || x, y %% 7 FROM t WHERE z IS NOT NULL AND w = %s AND CAST(q AS DOUBLE PRECISION)"
+    )
+    assert order is None
+
+
+def test_migrate_both_ways_keeps_every_row(
+    small_store_file: Path, pg_cluster: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = pg_cluster.create_db("migrated")  # type: ignore[attr-defined]
+    assert cli.main(["migrate", "--from", str(small_store_file), "--to", url, "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [t["table"] for t in report["tables"]] == list(TABLES)
+    back = tmp_path / "back.sqlite"
+    there = migrate(url, back)
+    assert [(t.table, t.rows, t.checksum) for t in there.tables] == [
+        (t["table"], t["rows"], t["sha256"]) for t in report["tables"]
+    ]
+    with open_store(small_store_file, readonly=True) as a, open_store(back, readonly=True) as b:
+        assert a.meta() == b.meta()
+        assert table_checksum(a, "cases") == table_checksum(b, "cases")
+    # An existing store is replaced only with --force, and is left whole when refused.
+    with pytest.raises(StoreExistsError):
+        migrate(back, url)
+    with open_store(url, readonly=True) as s:
+        assert (
+            s.conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+            == report["tables"][TABLES.index("cases")]["rows"]
+        )
+
+
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from layers.district import open_district
+    from layers.intake import intake_file
+
+    def progress(stage, done, total):
+        if stage == "write":  # the batch's cases are being written; nothing is committed yet
+            Path(sys.argv[3]).touch()
+            time.sleep(60)
+
+    d = open_district(sys.argv[1], readonly=False)
+    intake_file(d, sys.argv[2], actor="受理员", progress=progress)
+    """
+)
+
+
+def test_killing_the_server_mid_intake_leaves_the_store_as_before_and_the_rerun_completes(
+    small_store_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.pgcluster import throwaway_cluster
+
+    monkeypatch.setenv("ONEGRID_NOW", NOW)
+    rng = np.random.default_rng(3)
+    n = 3000
+    lon = 120.58 + rng.uniform(0, 0.06, n)
+    lat = 31.25 + rng.uniform(0, 0.04, n)
+    f = tmp_path / "big.csv"
+    f.write_text(
+        "工单号,渠道,事件类型,问题描述,经度,纬度,上报时间,联系电话\n"
+        + "\n".join(
+            f"K{i:05d},C01,0202001,店外占道{i},{lon[i]:.6f},{lat[i]:.6f},2026-11-21T0{i % 8}:00:00,"
+            for i in range(n)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    with throwaway_cluster(durable=True) as cluster:
+        url = cluster.create_db("killed")
+        migrate(small_store_file, url)
+        with open_store(url, readonly=True) as s:
+            before = {t: table_checksum(s, t) for t in ("cases", "case_history", "import_batches", "meta")}
+        marker = tmp_path / "writing"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "ONEGRID_NOW": NOW}
+        child = subprocess.Popen(
+            [sys.executable, "-c", _HOLDER, url, str(f), str(marker)],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not marker.exists():
+                assert child.poll() is None, child.stderr.read()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the intake never reached its write"
+                time.sleep(0.05)
+            cluster.kill()
+        finally:
+            child.kill()
+            child.wait()
+        cluster.start()
+        with open_store(url, readonly=True) as s:
+            assert {t: table_checksum(s, t) for t in before} == before
+        d = open_district(url, readonly=False)
+        try:
+            result = intake_file(d, f, actor="受理员")
+            taken = result.created + result.duplicates
+            assert taken + result.rejected == n and taken > 1000
+            conn = d.store.conn
+            assert conn.execute("SELECT count(*) FROM cases WHERE external_id LIKE 'K%'").fetchone()[0] == (
+                result.created
+            )
+            rerun = intake_file(d, f, actor="受理员")
+            assert (rerun.existing, rerun.created) == (taken, 0)
+        finally:
+            d.store.close()
