@@ -31,10 +31,11 @@ from layers.routing import ComponentTable
 from layers.tabular import (
     Chunk,
     ChunkWriter,
+    LazyChunk,
     UserFile,
     count_rows,
     file_format,
-    iter_chunks,
+    iter_lazy_chunks,
     open_user_file,
     resolve_columns,
 )
@@ -100,10 +101,10 @@ class AssignedChunk:
 
 #: Assigns the chunks of a file, yielding their results in input order: :func:`run_here` in this
 #: process, or on a cluster (:func:`layers.assign_dask.cluster_runner`).
-ChunkRunner = Callable[[AssignJob, Iterator[Chunk]], Generator[AssignedChunk, None, None]]
+ChunkRunner = Callable[[AssignJob, Iterator[Chunk | LazyChunk]], Generator[AssignedChunk, None, None]]
 
 
-def run_here(job: AssignJob, chunks: Iterator[Chunk]) -> Generator[AssignedChunk, None, None]:
+def run_here(job: AssignJob, chunks: Iterator[Chunk | LazyChunk]) -> Generator[AssignedChunk, None, None]:
     """Assign each chunk in this process, one at a time, as it is read."""
     for chunk in chunks:
         yield assign_chunk(job, chunk)
@@ -142,8 +143,9 @@ def assign_file(
     report = AssignReport()
     writer = ChunkWriter(dst_p)
     try:
-        chunks = iter_chunks(source, chunk_rows=chunk_rows)
-        first = next(chunks)  # there is always one, if only with the header's columns
+        # Chunks of a Parquet file come undecoded: each is made text where it is assigned.
+        chunks = iter_lazy_chunks(source, chunk_rows=chunk_rows)
+        first = next(chunks).decode()  # there is always one, if only with the header's columns
         columns = _columns(
             source,
             first,
@@ -210,8 +212,9 @@ def _district_lonlat_bounds(district: District) -> tuple[float, float, float, fl
     return float(lon.min()) - m, float(lat.min()) - m, float(lon.max()) + m, float(lat.max()) + m
 
 
-def assign_chunk(job: AssignJob, chunk: Chunk) -> AssignedChunk:
+def assign_chunk(job: AssignJob, chunk: Chunk | LazyChunk) -> AssignedChunk:
     """Check, locate and route the records of one chunk: a pure function of its arguments."""
+    chunk = chunk.decode()
     crs, columns, router = job.crs, job.columns, job.router
     report = AssignReport()
     frame = chunk.frame

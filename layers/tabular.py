@@ -54,12 +54,14 @@ __all__ = [
     "READER_REASONS",
     "Chunk",
     "ChunkWriter",
+    "LazyChunk",
     "Table",
     "UserFile",
     "check_upload_size",
     "count_rows",
     "file_format",
     "iter_chunks",
+    "iter_lazy_chunks",
     "open_user_file",
     "read_table",
     "reader_reason",
@@ -396,6 +398,10 @@ class Chunk:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def decode(self) -> Chunk:
+        """The chunk itself (a :class:`LazyChunk` becomes one here)."""
+        return self
+
     @property
     def rejected(self) -> np.ndarray:
         return self.reject_code != ""
@@ -430,6 +436,32 @@ def _chunk(
     )
 
 
+@dataclass
+class LazyChunk:
+    """Records of a Parquet file as read, not yet turned into text: :meth:`decode` makes the
+    :class:`Chunk`, the same one :func:`iter_chunks` gives.
+
+    Turning numbers into text is most of the cost of reading a Parquet file; a lazy chunk is
+    decoded where it is used, so a cluster's workers do it and not the process reading the file.
+    """
+
+    batch: pa.RecordBatch
+    #: Number of the first record (1 = the first of the file).
+    start: int
+    xy: tuple[np.ndarray, np.ndarray] | None
+    name: str
+
+    def __len__(self) -> int:
+        return self.batch.num_rows
+
+    def decode(self) -> Chunk:
+        try:
+            frame = _text_frame(self.batch.to_pandas())
+        except (pa.ArrowException, ValueError) as exc:
+            raise InputFileError(f"{self.name}: not a readable Parquet file ({exc})") from exc
+        return _chunk(frame, np.arange(self.start, self.start + len(frame)), xy=self.xy)
+
+
 def count_rows(source: str | os.PathLike[str] | UserFile) -> int | None:
     """Records in the file where that is cheap to know (for a progress bar), else None."""
     try:
@@ -457,6 +489,18 @@ def iter_chunks(
     Every chunk has the same columns; a file with a header and no records gives one empty chunk
     with them.
     """
+    for chunk in iter_lazy_chunks(source, filename=filename, max_bytes=max_bytes, chunk_rows=chunk_rows):
+        yield chunk.decode()
+
+
+def iter_lazy_chunks(
+    source: Source | UserFile,
+    *,
+    filename: str | None = None,
+    max_bytes: int | None = None,
+    chunk_rows: int = 200_000,
+) -> Iterator[Chunk | LazyChunk]:
+    """The chunks of :func:`iter_chunks`, Parquet ones not yet decoded (``.decode()`` each)."""
     uf = open_user_file(source, filename=filename, max_bytes=max_bytes)
     chunk_rows = max(int(chunk_rows), 1)
     if uf.fmt == "csv":
@@ -978,7 +1022,7 @@ def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(str).where(frame.notna(), "")
 
 
-def _parquet_chunks(uf: UserFile, *, chunk_rows: int) -> Iterator[Chunk]:
+def _parquet_chunks(uf: UserFile, *, chunk_rows: int) -> Iterator[Chunk | LazyChunk]:
     try:
         pf = pq.ParquetFile(uf.source())
         geo = (pf.schema_arrow.metadata or {}).get(b"geo")
@@ -990,10 +1034,9 @@ def _parquet_chunks(uf: UserFile, *, chunk_rows: int) -> Iterator[Chunk]:
             if geom_col is not None and geom_col in batch.schema.names:
                 xy = _point_xy(batch.column(geom_col))
                 batch = batch.drop_columns([geom_col])
-            frame = _text_frame(batch.to_pandas())
-            yield _chunk(frame, np.arange(start, start + len(frame)), xy=xy)
+            yield LazyChunk(batch=batch, start=start, xy=xy, name=uf.name)
             yielded = True
-            start += len(frame)
+            start += batch.num_rows
         if not yielded:
             names = [n for n in pf.schema_arrow.names if n != geom_col]
             empty = np.zeros(0)
