@@ -48,15 +48,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=30.0,
         help="metres within which the nearest component of the event's class is taken",
     )
+    parser.add_argument(
+        "--dask",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="SCHEDULER",
+        help=(
+            "assign the chunks on a Dask cluster: alone, a local one (2 worker processes); "
+            "with an address like tcp://HOST:8786, the running scheduler there (every machine of it needs "
+            "the project and its requirements; the files are read and written here)"
+        ),
+    )
     parser.add_argument("--chunk-rows", type=int, default=200_000, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
     from tqdm import tqdm
 
-    from layers.assign import assign_file
+    from layers.assign import ChunkRunner, assign_file, run_here
     from layers.district import open_district
 
     t = time.perf_counter()
@@ -71,19 +85,28 @@ def run(args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        report = assign_file(
-            district,
-            src=args.src,
-            dst=args.dst,
-            crs=args.crs,
-            x_col=args.x_col,
-            y_col=args.y_col,
-            event_col=args.event_col,
-            component_col=args.component_col,
-            radius=args.radius,
-            chunk_rows=args.chunk_rows,
-            progress=progress,
-        )
+        with ExitStack() as stack:
+            runner: ChunkRunner = run_here
+            if args.dask is not None:
+                # The same chunks through the same function, on the cluster's workers.
+                from layers.assign_dask import cluster_runner, dask_client
+
+                address = None if args.dask == "local" else args.dask
+                runner = cluster_runner(stack.enter_context(dask_client(address)))
+            report = assign_file(
+                district,
+                src=args.src,
+                dst=args.dst,
+                crs=args.crs,
+                x_col=args.x_col,
+                y_col=args.y_col,
+                event_col=args.event_col,
+                component_col=args.component_col,
+                radius=args.radius,
+                chunk_rows=args.chunk_rows,
+                progress=progress,
+                runner=runner,
+            )
     finally:
         if bar is not None:
             bar.close()
@@ -95,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         "routed_by": report.routed,
         "seconds": round(time.perf_counter() - t, 2),
         "out": args.dst,
+        "dask": args.dask,
     }
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))

@@ -48,6 +48,11 @@ class InputFileError(OneGridError):
     """An input file cannot be read: format, size, columns or CRS."""
 
 
+class ClusterError(OneGridError):
+    """A Dask cluster cannot be reached or used: no scheduler at the address, no workers, or
+    workers without the project installed."""
+
+
 class StaleBatchError(StaleEditError):
     """Components of a batch changed after its preview; nothing of the batch was applied.
 
