@@ -6,6 +6,8 @@ set per role. On first run (no store yet) it generates the default district, the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages._caches import store_path

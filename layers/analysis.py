@@ -336,7 +336,7 @@ def top_event_types(store: Store, flt: CaseFilter, *, code: str, level: int, n: 
     rows = store.conn.execute(
         f"SELECT c.event_type_code, COALESCE(e.name, c.event_type_code), COUNT(*) AS n FROM cases c "
         f"LEFT JOIN event_types e ON e.code = c.event_type_code WHERE {where} AND {in_grid} "
-        "GROUP BY c.event_type_code ORDER BY n DESC, c.event_type_code LIMIT ?",
+        "GROUP BY c.event_type_code, e.name ORDER BY n DESC, c.event_type_code LIMIT ?",
         [*params, *grid_params, n],
     ).fetchall()
     return pd.DataFrame(rows, columns=["event_type", "name", "count"])

@@ -253,7 +253,7 @@ def _case_row(conn: Conn, case_id: str) -> dict[str, Any]:
     row = cur.fetchone()
     if row is None:
         raise coded(CaseNotFoundError(f"no case {case_id!r}"), "case_not_found", case=case_id)
-    return dict(zip([d[0] for d in cur.description], row, strict=True))
+    return dict(zip([d[0] for d in cur.description or ()], row, strict=True))
 
 
 def get_case(store: Store, case_id: str, *, viewer: Viewer | None = None) -> dict[str, Any]:
@@ -371,7 +371,7 @@ def _event_type(conn: Conn, code: str) -> dict[str, Any]:
     row = cur.fetchone()
     if row is None:
         raise CodeError(f"unknown event type {code!r}")
-    return dict(zip([d[0] for d in cur.description], row, strict=True))
+    return dict(zip([d[0] for d in cur.description or ()], row, strict=True))
 
 
 def _department(conn: Conn, code: str) -> str:

@@ -540,7 +540,8 @@ def _new_ids(conn: Conn, days: np.ndarray) -> np.ndarray:
         row = conn.execute(
             "SELECT max(id) FROM cases WHERE id >= ? AND id < ?", (prefix, prefix + "~")
         ).fetchone()
-        start = int(row[0][len(prefix) :]) if row[0] and row[0][len(prefix) :].isdigit() else 0
+        last = row[0] if row else None
+        start = int(last[len(prefix) :]) if last and last[len(prefix) :].isdigit() else 0
         where = np.flatnonzero(days == day)
         serial = start + 1 + np.arange(where.size)
         if serial[-1] > 99_999:

@@ -132,7 +132,9 @@ def ddl(schema_sql: str) -> list[str]:
         "ALTER TABLE cases ADD COLUMN pt geometry(Point, 4549) "
         "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 4549)) STORED",
         "CREATE INDEX cases_pt ON cases USING gist (pt)",
-        f"CREATE TABLE {_HEADER_TABLE} (application_id BIGINT NOT NULL, schema_version BIGINT NOT NULL)",
+        # ``built``: when this store was built (ns), telling a rebuilt store from the one it replaced.
+        f"CREATE TABLE {_HEADER_TABLE} (application_id BIGINT NOT NULL, schema_version BIGINT NOT NULL, "
+        "built BIGINT NOT NULL)",
     ]
 
 
@@ -417,6 +419,16 @@ def store_version(conn: PgConnection, url: str) -> int:
             "on PostgreSQL. The store was left untouched; migrate it again from its SQLite file."
         )
     return version
+
+
+def build_stamp(url: str) -> int:
+    """When the store at ``url`` was built (ns): what a file's inode and mtime are to a cache."""
+    conn = PgConnection(url, readonly=True)
+    try:
+        row = conn.execute(f"SELECT built FROM {STORE_SCHEMA}.{_HEADER_TABLE}").fetchone()
+    finally:
+        conn.close()
+    return int(row[0]) if row else 0
 
 
 def id_tables(schema_sql: str) -> frozenset[str]:

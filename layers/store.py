@@ -660,14 +660,14 @@ class Store:
         with translated(self.path):
             return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
 
-    def set_meta(self, conn: sqlite3.Connection, **values: object) -> None:
+    def set_meta(self, conn: Conn, **values: object) -> None:
         conn.executemany(
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [(k, str(v)) for k, v in values.items()],
         )
 
-    def bump_revision(self, conn: sqlite3.Connection, layer: str) -> None:
+    def bump_revision(self, conn: Conn, layer: str) -> None:
         """Mark a layer as changed, so caches of it (in the app, on disk) are refreshed."""
         conn.execute(
             "INSERT INTO meta(key, value) VALUES (?, '1') "
@@ -1179,18 +1179,18 @@ def build_store(path: str | os.PathLike[str], *, force: bool = False) -> Iterato
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.executescript(SCHEMA)
-        store = Store(target, conn)
-        store._building = tmp
+        new = Store(target, conn)
+        new._building = tmp
         try:
-            yield store
+            yield new
             _fault_point("build-midway")
-            store._building = None
+            new._building = None
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("ANALYZE")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            store.close()  # the last connection: SQLite removes the temporary file's -wal and -shm
+            new.close()  # the last connection: SQLite removes the temporary file's -wal and -shm
             _fault_point("build-written")
             old = _settle_old(target)
             try:
@@ -1201,7 +1201,7 @@ def build_store(path: str | os.PathLike[str], *, force: bool = False) -> Iterato
                     old.close()  # its transaction wrote nothing; closing drops the lock
             _fault_point("build-replaced")
         except BaseException:
-            store.close()
+            new.close()
             for suffix in ("", *_SIDECARS):
                 Path(f"{tmp}{suffix}").unlink(missing_ok=True)
             raise
@@ -1227,8 +1227,8 @@ def _build_pg(url: str, *, force: bool) -> Iterator[PgStore]:
                     ) from exc
             pgstore.reset_identities(conn, sorted(pgstore.id_tables(SCHEMA)))
             conn.execute(
-                "INSERT INTO store_header(application_id, schema_version) VALUES (?, ?)",
-                (APPLICATION_ID, SCHEMA_VERSION),
+                "INSERT INTO store_header(application_id, schema_version, built) VALUES (?, ?, ?)",
+                (APPLICATION_ID, SCHEMA_VERSION, time.time_ns()),
             )
         finally:
             if store._adbc is not None:

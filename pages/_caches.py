@@ -30,6 +30,7 @@ from layers.codes import grid_prefix
 from layers.district import District, open_district
 from layers.grids import load_grids
 from layers.live_index import LiveComponentIndex
+from layers.pgstore import build_stamp
 from layers.store import Store, open_store
 from maps.base import basemap_choices
 from maps.geometry import display_grids
@@ -59,7 +60,10 @@ def open_store_ro(path: Path | str | None = None) -> Iterator[Store]:
         store.close()
 
 
-def store_key(path: Path) -> tuple[str, int, int]:
+def store_key(path: Path | str) -> tuple[str, int, int]:
+    """What the caches of a store are keyed on: a rebuilt store is another key."""
+    if isinstance(path, str):  # a postgresql:// URL
+        return path, build_stamp(path), 0
     stat = path.stat()
     return str(path.resolve()), stat.st_ino, stat.st_mtime_ns
 
