@@ -390,7 +390,7 @@ def components_by_code(store: Store, codes: np.ndarray) -> pd.DataFrame:
 
 def components_in_view(
     store: Store,
-    index: ComponentIndex | LiveComponentIndex,
+    index: ComponentIndex | LiveComponentIndex | None,
     *,
     west: float,
     south: float,
@@ -404,10 +404,25 @@ def components_in_view(
 
     The total counts exactly the components in the box (and town): the index answers for the
     working-CRS box around it, which is larger, and those outside are dropped before counting.
+    With no ``index`` (a server store), PostGIS answers for that box from its GiST index on
+    ``components.pt``, in code order, so an app process holds no index of its own.
     """
-    found = index.in_bbox(*bbox_to_work(west, south, east, north))
-    lon, lat = to_lonlat(found.x, found.y)
-    codes = found.codes[(lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)]
+    box = bbox_to_work(west, south, east, north)
+    if index is None:
+        if store.backend != "postgresql":
+            raise ValueError("components_in_view needs a component index on a SQLite store")
+        rows = store.read_arrow(
+            "SELECT code, x, y FROM components WHERE pt && ST_MakeEnvelope(?, ?, ?, ?, 4549) ORDER BY code",
+            list(box),
+        )
+        found_codes = rows.column("code").to_numpy(zero_copy_only=False).astype(object)
+        fx = rows.column("x").to_numpy(zero_copy_only=False)
+        fy = rows.column("y").to_numpy(zero_copy_only=False)
+    else:
+        found = index.in_bbox(*box)
+        found_codes, fx, fy = found.codes, found.x, found.y
+    lon, lat = to_lonlat(fx, fy)
+    codes = found_codes[(lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)]
     if town and len(codes):
         in_town, params = grid_condition("grid_code", town, level=1)
         # One JSON parameter instead of one per code: a street-level view may hold tens of thousands.
@@ -418,7 +433,8 @@ def components_in_view(
         codes = codes[np.isin(codes.astype(str), np.array([r[0] for r in rows], dtype=str))]
     total = len(codes)
     if total > limit:
-        # An even stride through the index's cell order spreads the sample over the whole view.
+        # An even stride through the index's cell order (or the codes, which say nothing of the
+        # place) spreads the sample over the whole view.
         codes = codes[(np.arange(limit) * total) // max(limit, 1)] if limit > 0 else codes[:0]
     frame = components_by_code(store, codes)
     lon, lat = to_lonlat(frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float))

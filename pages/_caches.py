@@ -185,10 +185,12 @@ def cached_staff(
 
 def components_in_view(ctx: Context, view: Any, *, limit: int) -> tuple[pd.DataFrame, int]:
     """Components of the current map view in the sidebar's town (at most ``limit``, an even
-    sample), and how many there are, through the shared position index."""
-    index = cached_component_index(ctx.store_key[:2])
+    sample), and how many there are, through the shared position index (on a server store,
+    PostGIS's: every app process then reads the same, current positions without an index of its own)."""
+    index = None if isinstance(ctx.store_path, str) else cached_component_index(ctx.store_key[:2])
     with open_store_ro(ctx.store_path) as store:
-        index.refresh(store)
+        if index is not None:
+            index.refresh(store)
         return analysis.components_in_view(
             store,
             index,

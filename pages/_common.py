@@ -157,7 +157,7 @@ def guarded() -> Iterator[None]:
 class Context:
     """What a page needs to know about the session: the store, who is looking, and the filters."""
 
-    store_path: Path
+    store_path: Path | str
     store_key: tuple[str, int, int]  # (path, inode, mtime): a regenerated store is a new key
     revisions: dict[str, int]
     role: str

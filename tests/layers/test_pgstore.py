@@ -144,3 +144,27 @@ def test_killing_the_server_mid_intake_leaves_the_store_as_before_and_the_rerun_
             assert (rerun.existing, rerun.created) == (taken, 0)
         finally:
             d.store.close()
+
+
+def test_the_server_viewport_counts_what_the_in_process_index_counts(
+    small_store_file: Path, pg_cluster: object
+) -> None:
+    from layers import analysis
+
+    url = pg_cluster.create_db("viewport")  # type: ignore[attr-defined]
+    migrate(small_store_file, url)
+    box = {"west": 120.58, "south": 31.24, "east": 120.64, "north": 31.29}
+    with open_store(url, readonly=True) as s:
+        index = analysis.component_index(s)
+        for town in (None, "320506001000000"):
+            by_index, n_index = analysis.components_in_view(s, index, limit=500, town=town, **box)
+            by_server, n_server = analysis.components_in_view(s, None, limit=500, town=town, **box)
+            assert n_server == n_index > 500
+            assert len(by_server) == len(by_index) == 500
+            every, _ = analysis.components_in_view(s, None, limit=n_server, town=town, **box)
+            assert set(by_server["code"]) <= set(every["code"]) and set(by_index["code"]) <= set(
+                every["code"]
+            )
+            assert every["lon"].between(box["west"], box["east"]).all()
+    with open_store(small_store_file, readonly=True) as s, pytest.raises(ValueError):
+        analysis.components_in_view(s, None, **box)
