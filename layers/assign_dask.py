@@ -56,7 +56,8 @@ def dask_client(address: str | None = None, *, n_workers: int = LOCAL_WORKERS) -
                 n_workers=n_workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                # Its web server on a free port: another cluster may hold the usual one.
+                dashboard_address=":0",
                 env={"NUMBA_NUM_THREADS": "1"},
             ) as local,
             Client(local, direct_to_workers=True) as client,
