@@ -11,10 +11,11 @@ from commands._common import add_store, store_arg
 NAME = "bench"
 HELP = (
     "benchmarks: locate (vs geopandas.sjoin and STRtree), components (vs rtree), topology, "
-    "generate, adopt, export (staff, vs masking one value at a time), app (in Chromium); all of them"
+    "generate, adopt, export (staff, vs masking one value at a time), app (in Chromium), assess, "
+    "pg (SQLite vs PostgreSQL/PostGIS, both generated afresh); all of them"
 )
 
-WHICH = ("locate", "components", "topology", "generate", "adopt", "export", "app", "assess")
+WHICH = ("locate", "components", "topology", "generate", "adopt", "export", "app", "assess", "pg")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
         from bench import bench_generate
 
         return bench_generate.main(["--json"] if args.json else [])
+    if args.which == "pg":
+        from bench import bench_pg
+
+        return bench_pg.main(["--repeat", str(args.repeat), *(["--json"] if args.json else [])])
     if args.which == "adopt":
         from bench import bench_adopt
 
