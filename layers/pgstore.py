@@ -241,7 +241,15 @@ class PgCursor:
         return iter(self.fetchall())
 
 
+def _sqlite_values(row: Sequence[Any]) -> list[Any]:
+    """Parameters as SQLite stores them: a float NaN is NULL (PostgreSQL would keep a NaN)."""
+    return [None if isinstance(v, float) and v != v else v for v in row]
+
+
 _INSERT_ID = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.I)
+_PLAIN_INSERT = re.compile(
+    r"^\s*INSERT\s+INTO\s+([\w.]+)\s*(?:\(([\w\s,]+)\))?\s*VALUES\s*\((?:\s*%s\s*,)*\s*%s\s*\)\s*$", re.I
+)
 
 
 class PgConnection:
@@ -259,6 +267,8 @@ class PgConnection:
         self.url = url
         self.schema = schema
         self._id_tables = id_tables
+        #: Layers whose revision the open transaction bumps (see PgStore.transaction).
+        self.pending_revisions: set[str] | None = None
         try:
             self.raw = psycopg.connect(
                 url, autocommit=True, cursor_factory=psycopg.ClientCursor, connect_timeout=10
@@ -285,7 +295,7 @@ class PgConnection:
         import psycopg
 
         text, order = translate(sql)
-        values = list(params or ())
+        values = _sqlite_values(params or ())
         if order is not None:
             values = [values[i] for i in order]
         m = _INSERT_ID.match(text)
@@ -305,13 +315,24 @@ class PgConnection:
         return PgCursor(cur)
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> PgCursor:
+        """Many rows through one statement; a plain ``INSERT … VALUES (?, …)`` goes as one ``COPY``
+        (thousands of rows in one round trip, not one each)."""
         import psycopg
 
         text, order = translate(sql)
-        rows: Iterable[Sequence[Any]] = seq if order is None else ([r[i] for i in order] for r in seq)
+        rows: Iterable[Sequence[Any]] = (
+            _sqlite_values(r) if order is None else _sqlite_values([r[i] for i in order]) for r in seq
+        )
+        plain = _PLAIN_INSERT.match(text)
         try:
             cur = self.raw.cursor()
-            cur.executemany(text, rows)
+            if plain is not None:
+                columns = f" ({plain.group(2)})" if plain.group(2) else ""
+                with cur.copy(f"COPY {plain.group(1)}{columns} FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cur.executemany(text, rows)
         except psycopg.Error as exc:
             raise _mapped(exc, self.url) from exc
         return PgCursor(cur)

@@ -786,18 +786,28 @@ class PgStore(Store):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[pgstore.PgConnection]:  # type: ignore[override]
-        """One PostgreSQL transaction: all of it is committed, or none of it."""
+        """One PostgreSQL transaction: all of it is committed, or none of it.
+
+        The layers' revision bumps (:meth:`bump_revision`) are written last, just before COMMIT:
+        every writer of a layer updates its one ``meta`` row, whose lock is then held only while
+        the transaction commits, not for all of its work.
+        """
         assert isinstance(self.conn, pgstore.PgConnection)
         conn = self.conn
         conn.execute("BEGIN")
+        conn.pending_revisions = set()
         try:
             yield conn
+            for layer in sorted(conn.pending_revisions):  # one order: two writers never deadlock
+                super().bump_revision(conn, layer)
         except BaseException:
+            conn.pending_revisions = None
             if not conn.raw.closed:
                 with contextlib.suppress(Exception):
                     conn.raw.execute("ROLLBACK")
             raise
         else:
+            conn.pending_revisions = None
             try:
                 conn.execute("COMMIT")
             except BaseException:
@@ -805,6 +815,12 @@ class PgStore(Store):
                     with contextlib.suppress(Exception):
                         conn.raw.execute("ROLLBACK")
                 raise
+
+    def bump_revision(self, conn: Conn, layer: str) -> None:
+        if isinstance(conn, pgstore.PgConnection) and conn.pending_revisions is not None:
+            conn.pending_revisions.add(layer)
+        else:
+            super().bump_revision(conn, layer)
 
     def info(self) -> StoreInfo:
         assert isinstance(self.conn, pgstore.PgConnection)
