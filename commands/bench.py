@@ -12,10 +12,11 @@ NAME = "bench"
 HELP = (
     "benchmarks: locate (vs geopandas.sjoin and STRtree), components (vs rtree), topology, "
     "generate, adopt, export (staff, vs masking one value at a time), app (in Chromium), assess, "
-    "pg (SQLite vs PostgreSQL/PostGIS, both generated afresh); all of them"
+    "pg (SQLite vs PostgreSQL/PostGIS, both generated afresh), dask (assign of 20 M points alone vs on "
+    "a 2-worker local cluster); all of them"
 )
 
-WHICH = ("locate", "components", "topology", "generate", "adopt", "export", "app", "assess", "pg")
+WHICH = ("locate", "components", "topology", "generate", "adopt", "export", "app", "assess", "pg", "dask")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
         from bench import bench_pg
 
         return bench_pg.main(["--repeat", str(args.repeat), *(["--json"] if args.json else [])])
+    if args.which == "dask":
+        from bench import bench_dask
+
+        return bench_dask.main(["--store", str(store), *(["--json"] if args.json else [])])
     if args.which == "adopt":
         from bench import bench_adopt
 
