@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -940,21 +941,35 @@ def open_store(
         raise
     store = Store(p, conn)
     if due:
-        # A grid generation scheduled for a day that has now come takes effect here, before
-        # anything reads the store: every command and page opens it, so lookups never see the new
-        # grids with components still in the old ones. A reader has it done by a writer, once,
-        # as with a schema upgrade.
-        if readonly:
-            store.close()
-            open_store(p, readonly=False, busy_timeout_s=busy_timeout_s).close()
-            return open_store(p, readonly=True, busy_timeout_s=busy_timeout_s)
-        from layers.planner import take_effect  # the planner builds on the store
+        return _due_generation_in_effect(
+            store,
+            readonly=readonly,
+            reopen=lambda ro: open_store(p, readonly=ro, busy_timeout_s=busy_timeout_s),
+        )
+    return store
 
-        try:
-            take_effect(store)
-        except BaseException:
-            store.close()
-            raise
+
+_S = TypeVar("_S", bound="Store")
+
+
+def _due_generation_in_effect(store: _S, *, readonly: bool, reopen: Callable[[bool], _S]) -> _S:
+    """The store, with the grid generation scheduled for a day that has now come put in effect.
+
+    Done as the store is opened, before anything reads it: every command and page opens it, so
+    lookups never see the new grids with components still in the old ones. A reader has it done by
+    a writer (``reopen(False)``), once, as with a schema upgrade, then opens again (``reopen(True)``).
+    """
+    if readonly:
+        store.close()
+        reopen(False).close()
+        return reopen(True)
+    from layers.planner import take_effect  # the planner builds on the store
+
+    try:
+        take_effect(store)
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -969,18 +984,12 @@ def _open_pg(url: str, *, readonly: bool, busy_timeout_s: float) -> PgStore:
         conn.close()
         raise
     store = PgStore(url, conn)
-    if due:  # as for a SQLite store (open_store): a writer makes the scheduled generation current
-        if readonly:
-            store.close()
-            _open_pg(url, readonly=False, busy_timeout_s=busy_timeout_s).close()
-            return _open_pg(url, readonly=True, busy_timeout_s=busy_timeout_s)
-        from layers.planner import take_effect
-
-        try:
-            take_effect(store)
-        except BaseException:
-            store.close()
-            raise
+    if due:
+        return _due_generation_in_effect(
+            store,
+            readonly=readonly,
+            reopen=lambda ro: _open_pg(url, readonly=ro, busy_timeout_s=busy_timeout_s),
+        )
     return store
 
 

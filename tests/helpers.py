@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,24 @@ from layers import pgstore
 from layers.components import COMPONENT_COLUMNS
 from layers.store import SCHEMA, Conn
 
-__all__ = ["connect", "write_components"]
+__all__ = ["connect", "street_reports_csv", "write_components"]
+
+#: The header of a hand-made intake file (Chinese column names, as a hotline exports them).
+REPORTS_HEADER = "工单号,渠道,事件类型,问题描述,经度,纬度,上报时间,联系电话\n"
+
+
+def street_reports_csv(path: Path, n: int, *, seed: int = 3) -> Path:
+    """``n`` street-order reports (``K00000``…) at random places around 长桥街道 and the lake shore
+    west of it (some fall in the water and are rejected), in one CSV intake file."""
+    rng = np.random.default_rng(seed)
+    lon = 120.58 + rng.uniform(0, 0.06, n)
+    lat = 31.25 + rng.uniform(0, 0.04, n)
+    rows = [
+        f"K{i:05d},C01,0202001,店外占道{i},{lon[i]:.6f},{lat[i]:.6f},2026-11-21T0{i % 8}:00:00,"
+        for i in range(n)
+    ]
+    path.write_text(REPORTS_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
 
 def connect(target: object) -> Conn:

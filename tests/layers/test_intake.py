@@ -20,12 +20,13 @@ from layers import cases
 from layers.district import District, open_district
 from layers.intake import ReportDraft, intake_file, preview_report, submit_report
 from spatial.crs import wgs84_to_gcj02
+from tests.helpers import REPORTS_HEADER, street_reports_csv
 from tests.layers.conftest import DESK_NOW as NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 # A place in 长桥街道 on land, and a street-order event routed to its managing body.
 LON, LAT = 120.6124, 31.2706
-HEADER = "工单号,渠道,事件类型,问题描述,经度,纬度,上报时间,联系电话\n"
+HEADER = REPORTS_HEADER
 
 
 @pytest.fixture()
@@ -197,17 +198,8 @@ def test_a_batch_killed_midway_leaves_nothing_and_the_rerun_takes_every_report_o
     small_store_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ONEGRID_NOW", NOW)
-    rng = np.random.default_rng(3)
     n = 3000
-    lon = 120.58 + rng.uniform(0, 0.06, n)
-    lat = 31.25 + rng.uniform(0, 0.04, n)
-    f = _csv(
-        tmp_path / "big.csv",
-        [
-            f"K{i:05d},C01,0202001,店外占道{i},{lon[i]:.6f},{lat[i]:.6f},2026-11-21T0{i % 8}:00:00,"
-            for i in range(n)
-        ],
-    )
+    f = street_reports_csv(tmp_path / "big.csv", n)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ONEGRID_NOW": NOW}
     proc = subprocess.run([sys.executable, "-c", _KILLER, str(small_store_copy), str(f)], env=env, cwd=ROOT)
     assert proc.returncode == -signal.SIGKILL

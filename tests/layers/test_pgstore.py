@@ -11,7 +11,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import cli
@@ -21,6 +20,7 @@ from layers.intake import intake_file
 from layers.migrate import TABLES, migrate, table_checksum
 from layers.pgstore import translate
 from layers.store import open_store
+from tests.helpers import street_reports_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-11-21T09:00:00"
@@ -91,20 +91,8 @@ def test_killing_the_server_mid_intake_leaves_the_store_as_before_and_the_rerun_
     from tests.pgcluster import throwaway_cluster
 
     monkeypatch.setenv("ONEGRID_NOW", NOW)
-    rng = np.random.default_rng(3)
     n = 3000
-    lon = 120.58 + rng.uniform(0, 0.06, n)
-    lat = 31.25 + rng.uniform(0, 0.04, n)
-    f = tmp_path / "big.csv"
-    f.write_text(
-        "工单号,渠道,事件类型,问题描述,经度,纬度,上报时间,联系电话\n"
-        + "\n".join(
-            f"K{i:05d},C01,0202001,店外占道{i},{lon[i]:.6f},{lat[i]:.6f},2026-11-21T0{i % 8}:00:00,"
-            for i in range(n)
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    f = street_reports_csv(tmp_path / "big.csv", n)
     with throwaway_cluster(durable=True) as cluster:
         url = cluster.create_db("killed")
         migrate(small_store_file, url)
