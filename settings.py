@@ -73,6 +73,10 @@ TILES = os.environ.get("ONEGRID_TILES", "osm")
 TILES_DATUM = os.environ.get("ONEGRID_TILES_DATUM", "wgs84")
 
 
+#: How a store target names a PostgreSQL/PostGIS database instead of a SQLite file.
+STORE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
 def store_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The store to use: ``explicit`` (``--store``), else ``ONEGRID_STORE``, else the default.
 
@@ -81,5 +85,5 @@ def store_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     for given in (explicit, os.environ.get("ONEGRID_STORE")):
         if given:
             text = os.fspath(given)
-            return text if text.startswith(("postgresql://", "postgres://")) else Path(text)  # type: ignore[return-value]
+            return text if text.startswith(STORE_URL_SCHEMES) else Path(text)  # type: ignore[return-value]
     return DEFAULT_STORE

@@ -26,6 +26,7 @@ import shapely
 
 from layers.codes import community_of, grid_prefix, town_of
 from layers.live_index import LiveComponentIndex, build_component_index
+from layers.pgstore import WORK_SRID
 from layers.staff import mask_personal
 from layers.store import Store
 from spatial.component_index import ComponentIndex
@@ -412,8 +413,8 @@ def components_in_view(
         if store.backend != "postgresql":
             raise ValueError("components_in_view needs a component index on a SQLite store")
         rows = store.read_arrow(
-            "SELECT code, x, y FROM components WHERE pt && ST_MakeEnvelope(?, ?, ?, ?, 4549) ORDER BY code",
-            list(box),
+            "SELECT code, x, y FROM components WHERE pt && ST_MakeEnvelope(?, ?, ?, ?, ?) ORDER BY code",
+            [*box, WORK_SRID],
         )
         found_codes = rows.column("code").to_numpy(zero_copy_only=False).astype(object)
         fx = rows.column("x").to_numpy(zero_copy_only=False)

@@ -20,7 +20,7 @@ their own (:func:`hold`). Nothing relies on a store-wide writer lock.
 
 Bulk reads and loads go through ADBC's PostgreSQL driver (``COPY`` in binary, in C); a new store is
 built in a schema of its own and renamed to ``onegrid`` in one transaction at the end
-(:func:`build_pg_store`), so at every instant the database holds the old store, whole, or the new.
+(:func:`building`), so at every instant the database holds the old store, whole, or the new.
 """
 
 from __future__ import annotations
@@ -37,20 +37,24 @@ from urllib.parse import urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import settings
 from layers.errors import StoreBusyError, StoreError, StoreExistsError
+from spatial.crs import WORK_CRS
 
 #: The PostgreSQL schema holding a OneGrid store in its database.
 STORE_SCHEMA = "onegrid"
-#: "ONGR", as SQLite's application_id (layers.store.APPLICATION_ID).
+#: The table holding the store's application id and schema version (a SQLite file keeps them in
+#: its header: ``PRAGMA application_id`` / ``user_version``), and when it was built.
 _HEADER_TABLE = "store_header"
 _BUILD_PREFIX = "onegrid_build_"
 
-URL_SCHEMES = ("postgresql://", "postgres://")
+#: The SRID of the geometry columns: the working CRS's.
+WORK_SRID = int(WORK_CRS.split(":")[1])
 
 
 def is_url(target: object) -> bool:
     """Whether a store target names a PostgreSQL database rather than a SQLite file."""
-    return isinstance(target, str) and target.startswith(URL_SCHEMES)
+    return isinstance(target, str) and target.startswith(settings.STORE_URL_SCHEMES)
 
 
 def shown(url: str) -> str:
@@ -121,16 +125,16 @@ def ddl(schema_sql: str) -> list[str]:
     statements = [_without_references(s.strip()) for s in sql.split(";") if s.strip()]
     return [
         *statements,
-        "ALTER TABLE grids ADD COLUMN shape geometry(Geometry, 4549) "
-        "GENERATED ALWAYS AS (ST_SetSRID(ST_GeomFromWKB(geom), 4549)) STORED",
+        f"ALTER TABLE grids ADD COLUMN shape geometry(Geometry, {WORK_SRID}) "
+        f"GENERATED ALWAYS AS (ST_SetSRID(ST_GeomFromWKB(geom), {WORK_SRID})) STORED",
         "CREATE INDEX grids_shape ON grids USING gist (shape)",
-        "ALTER TABLE land ADD COLUMN shape geometry(Geometry, 4549) "
-        "GENERATED ALWAYS AS (ST_SetSRID(ST_GeomFromWKB(geom), 4549)) STORED",
-        "ALTER TABLE components ADD COLUMN pt geometry(Point, 4549) "
-        "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 4549)) STORED",
+        f"ALTER TABLE land ADD COLUMN shape geometry(Geometry, {WORK_SRID}) "
+        f"GENERATED ALWAYS AS (ST_SetSRID(ST_GeomFromWKB(geom), {WORK_SRID})) STORED",
+        f"ALTER TABLE components ADD COLUMN pt geometry(Point, {WORK_SRID}) "
+        f"GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), {WORK_SRID})) STORED",
         "CREATE INDEX components_pt ON components USING gist (pt)",
-        "ALTER TABLE cases ADD COLUMN pt geometry(Point, 4549) "
-        "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 4549)) STORED",
+        f"ALTER TABLE cases ADD COLUMN pt geometry(Point, {WORK_SRID}) "
+        f"GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), {WORK_SRID})) STORED",
         "CREATE INDEX cases_pt ON cases USING gist (pt)",
         # ``built``: when this store was built (ns), telling a rebuilt store from the one it replaced.
         f"CREATE TABLE {_HEADER_TABLE} (application_id BIGINT NOT NULL, schema_version BIGINT NOT NULL, "
@@ -160,9 +164,6 @@ def foreign_keys(schema_sql: str) -> list[str]:
             )
     return out
 
-
-#: The server-generated geometry columns: not part of the layers' tables (skipped by a migration).
-GENERATED_COLUMNS = {"grids": ("shape",), "land": ("shape",), "components": ("pt",), "cases": ("pt",)}
 
 #: SQLite's functions that the layers' SQL uses, with SQLite's answers.
 COMPAT_SQL = [
@@ -201,12 +202,18 @@ def _mapped(exc: Exception, where: str) -> Exception:
         from layers.store import BUSY_MESSAGE
 
         return StoreBusyError(f"{BUSY_MESSAGE} ({shown(where)})")
-    if isinstance(exc, (pe.AdminShutdown, pe.CannotConnectNow)) or (
-        isinstance(exc, psycopg.OperationalError) and not isinstance(exc, pe.QueryCanceled)
-    ):
+    state = getattr(exc, "sqlstate", None) or ""
+    # No SQLSTATE: the connection itself failed (a server that died); 08: connection exceptions;
+    # 57P: the server shutting down or restarting.
+    if isinstance(exc, psycopg.OperationalError) and (not state or state.startswith(("08", "57P"))):
         return StoreError(
             f"the PostgreSQL store at {shown(where)} cannot be reached ({str(exc).strip()}); "
             "nothing of the unfinished write was kept. Run again when the server is back."
+        )
+    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, pe.QueryCanceled):
+        return StoreError(
+            f"the PostgreSQL server at {shown(where)} refused the work ({str(exc).strip()}); "
+            "nothing of the unfinished write was kept"
         )
     if isinstance(exc, psycopg.IntegrityError):
         return sqlite3.IntegrityError(str(exc).strip())
