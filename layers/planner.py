@@ -991,8 +991,11 @@ def _current_generation(conn: Conn) -> int | None:
 
 
 def _insert_generation(conn: Conn, *, valid_from: dt.date, now: str, note: str) -> int:
+    """The next generation, numbered after the last one: planners read the number (a server
+    store's own numbering may skip some after a crash). The caller holds the grids."""
     cur = conn.execute(
-        "INSERT INTO generations(valid_from, valid_to, note, created_at) VALUES (?, NULL, ?, ?)",
+        "INSERT INTO generations(id, valid_from, valid_to, note, created_at) "
+        "VALUES ((SELECT coalesce(max(id), 0) + 1 FROM generations), ?, NULL, ?, ?)",
         (valid_from.isoformat(), note, now),
     )
     return int(cur.lastrowid or 0)

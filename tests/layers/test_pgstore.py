@@ -3,6 +3,7 @@ PostgreSQL server killed in the middle of a batch intake."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -156,3 +157,109 @@ def test_the_server_viewport_counts_what_the_in_process_index_counts(
             assert every["lon"].between(box["west"], box["east"]).all()
     with open_store(small_store_file, readonly=True) as s, pytest.raises(ValueError):
         analysis.components_in_view(s, None, **box)
+
+
+_ADOPTER = textwrap.dedent(
+    """
+    import datetime as dt, pickle, sys, time
+    from pathlib import Path
+    from layers import planner
+    from layers.store import open_store
+
+    reassign = planner._reassign_components
+
+    def paused(*args, **kwargs):  # inside the adoption's transaction: new grids written, not committed
+        Path(sys.argv[3]).touch()
+        time.sleep(60)
+        return reassign(*args, **kwargs)
+
+    planner._reassign_components = paused
+    with open_store(sys.argv[1]) as st:
+        planner.adopt_grids(st, pickle.loads(Path(sys.argv[2]).read_bytes()), valid_from=dt.date(2026, 11, 1), actor="规划员")
+    """
+)
+
+
+def test_killing_the_server_mid_adoption_leaves_the_grids_as_before_and_the_rerun_adopts(
+    small_store_file: Path, tmp_path: Path
+) -> None:
+    import pickle
+
+    from bench.workloads import reshape_candidate
+    from layers.grids import load_grids
+    from layers.planner import adopt_grids
+    from tests.pgcluster import throwaway_cluster
+
+    with throwaway_cluster(durable=True) as cluster:
+        url = cluster.create_db("adopting")
+        migrate(small_store_file, url)
+        with open_store(url, readonly=True) as s:
+            cand, _ = reshape_candidate(load_grids(s), n=20, seed=5)
+            before = {
+                t: table_checksum(s, t) for t in ("generations", "grids", "components", "cases", "meta")
+            }
+        cand_file = tmp_path / "candidate.pickle"
+        cand_file.write_bytes(pickle.dumps(cand))
+        marker = tmp_path / "inside"
+        child = subprocess.Popen(
+            [sys.executable, "-c", _ADOPTER, url, str(cand_file), str(marker)],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not marker.exists():
+                assert child.poll() is None, child.stderr.read()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the adoption never reached its write"
+                time.sleep(0.05)
+            cluster.kill()
+        finally:
+            child.kill()
+            child.wait()
+        cluster.start()
+        with open_store(url) as s:
+            assert {t: table_checksum(s, t) for t in before} == before
+            assert s.current_generation() == 1
+            adopt_grids(s, cand, valid_from=dt.date(2026, 11, 1), actor="规划员")
+            assert s.current_generation() == 2
+
+
+def test_a_killed_build_leaves_the_old_store_and_the_next_build_sweeps_it(
+    small_store_file: Path, pg_cluster: object, tmp_path: Path
+) -> None:
+    url = pg_cluster.create_db("rebuilt")  # type: ignore[attr-defined]
+    migrate(small_store_file, url)
+    with open_store(url, readonly=True) as s:
+        before = table_checksum(s, "cases")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ONEGRID_FAULT": "build-midway"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "cli.py",
+            "migrate",
+            "--from",
+            str(small_store_file),
+            "--to",
+            url,
+            "--force",
+            "--quiet",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    assert proc.returncode == -9
+    with open_store(url, readonly=True) as s:
+        assert table_checksum(s, "cases") == before
+        left = s.conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'onegrid_build_%'"
+        ).fetchone()
+        assert left == (1,)  # the killed build's schema, not yet swept
+    migrate(small_store_file, url, force=True)
+    with open_store(url, readonly=True) as s:
+        assert table_checksum(s, "cases") == before
+        left = s.conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'onegrid_build_%'"
+        ).fetchone()
+        assert left == (0,)
