@@ -45,7 +45,7 @@ class District:
     def writable(self) -> District:
         """The same grids and locator over a writable store of the same file (the caller closes
         ``.store``): a write does not rebuild what a shared read-only district already holds."""
-        out = dataclasses.replace(self, store=open_store(self.store.path, readonly=False), seconds={})
+        out = dataclasses.replace(self, store=open_store(self.store.target, readonly=False), seconds={})
         # Read-only frames already loaded go along (a report's save read 680,000 components again);
         # the component index does not, since edits change it and the shared one must not change.
         for name in ("components", "levels"):

@@ -705,6 +705,11 @@ class Store:
     def backend(self) -> str:
         return "sqlite"
 
+    @property
+    def target(self) -> Path | str:
+        """What :func:`open_store` takes to open this store again (``path`` is for messages)."""
+        return self.path
+
     def close(self) -> None:
         if self._adbc is not None:
             self._adbc.close()  # type: ignore[attr-defined]
@@ -721,12 +726,12 @@ class Store:
 class PgStore(Store):
     """An open OneGrid store in PostgreSQL/PostGIS (see :mod:`layers.pgstore`).
 
-    ``path`` is the database URL: every layer takes a store the same way, and reopening it
-    (``open_store(store.path)``) works as with a file.
+    ``path``, which messages name, is the database URL with its password hidden; ``target`` is
+    the URL itself, what :func:`open_store` takes.
     """
 
     def __init__(self, url: str, conn: pgstore.PgConnection, *, schema: str = pgstore.STORE_SCHEMA) -> None:
-        super().__init__(url, conn)  # type: ignore[arg-type]
+        super().__init__(pgstore.shown(url), conn)  # type: ignore[arg-type]
         self.url = url
         self.schema = schema
 
@@ -836,6 +841,10 @@ class PgStore(Store):
     @property
     def backend(self) -> str:
         return "postgresql"
+
+    @property
+    def target(self) -> Path | str:
+        return self.url
 
 
 def _check_header(path: Path, conn: sqlite3.Connection) -> int:

@@ -263,3 +263,23 @@ def test_a_killed_build_leaves_the_old_store_and_the_next_build_sweeps_it(
             "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'onegrid_build_%'"
         ).fetchone()
         assert left == (0,)
+
+
+def test_messages_never_show_the_password_of_a_store_url(small_store_file: Path, pg_cluster: object) -> None:
+    from layers.errors import StoreError
+
+    url = pg_cluster.create_db("secretive")  # type: ignore[attr-defined]
+    migrate(small_store_file, url)
+    with_password = url.replace(
+        "onegrid@", "onegrid:s3cret@"
+    )  # the test cluster trusts, so any password opens
+    with open_store(with_password, readonly=True) as s:
+        assert "s3cret" not in str(s.path) and "***" in str(s.path)
+        assert s.target == with_password
+    for wrong in (
+        with_password.rsplit("/", 1)[0] + "/no_such_db",
+        with_password.replace("secretive", "postgres"),
+    ):
+        with pytest.raises(StoreError) as err:
+            open_store(wrong)
+        assert "s3cret" not in str(err.value)
