@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,28 @@ def test_migrate_both_ways_keeps_every_row(
         )
 
 
+def _kill_server_inside(cluster: Any, script: str, argv: list[str], marker: Path, **env: str) -> None:
+    """Run ``script`` in a child until it touches ``marker`` (inside its write transaction), then
+    kill the server dead, and the child with it; start the server again."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, *argv, str(marker)],
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, f"the child never reached {marker.name}"
+            time.sleep(0.05)
+        cluster.kill()
+    finally:
+        child.kill()
+        child.wait()
+    cluster.start()
+
+
 _HOLDER = textwrap.dedent(
     """
     import sys, time
@@ -99,25 +122,7 @@ def test_killing_the_server_mid_intake_leaves_the_store_as_before_and_the_rerun_
         migrate(small_store_file, url)
         with open_store(url, readonly=True) as s:
             before = {t: table_checksum(s, t) for t in ("cases", "case_history", "import_batches", "meta")}
-        marker = tmp_path / "writing"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "ONEGRID_NOW": NOW}
-        child = subprocess.Popen(
-            [sys.executable, "-c", _HOLDER, url, str(f), str(marker)],
-            env=env,
-            cwd=ROOT,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while not marker.exists():
-                assert child.poll() is None, child.stderr.read()  # type: ignore[union-attr]
-                assert time.monotonic() < deadline, "the intake never reached its write"
-                time.sleep(0.05)
-            cluster.kill()
-        finally:
-            child.kill()
-            child.wait()
-        cluster.start()
+        _kill_server_inside(cluster, _HOLDER, [url, str(f)], tmp_path / "writing", ONEGRID_NOW=NOW)
         with open_store(url, readonly=True) as s:
             assert {t: table_checksum(s, t) for t in before} == before
         d = open_district(url, readonly=False)
@@ -200,24 +205,7 @@ def test_killing_the_server_mid_adoption_leaves_the_grids_as_before_and_the_reru
             }
         cand_file = tmp_path / "candidate.pickle"
         cand_file.write_bytes(pickle.dumps(cand))
-        marker = tmp_path / "inside"
-        child = subprocess.Popen(
-            [sys.executable, "-c", _ADOPTER, url, str(cand_file), str(marker)],
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while not marker.exists():
-                assert child.poll() is None, child.stderr.read()  # type: ignore[union-attr]
-                assert time.monotonic() < deadline, "the adoption never reached its write"
-                time.sleep(0.05)
-            cluster.kill()
-        finally:
-            child.kill()
-            child.wait()
-        cluster.start()
+        _kill_server_inside(cluster, _ADOPTER, [url, str(cand_file)], tmp_path / "inside")
         with open_store(url) as s:
             assert {t: table_checksum(s, t) for t in before} == before
             assert s.current_generation() == 1
