@@ -1,4 +1,11 @@
-"""Fixtures of the layer tests: the case desk's writable district with its clock pinned."""
+"""Fixtures of the layer tests: the small district on both stores, and the case desk's writable
+district with its clock pinned.
+
+Every test that takes ``small_store_path`` or ``small_store_copy`` runs twice: on the SQLite file
+and on a PostgreSQL/PostGIS database of the session's throwaway cluster (``pg_cluster``). The
+database is generated from the same seed by the same generator (``generate --store URL``), so both
+hold the same district.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +42,7 @@ def _small_pg_template(request: pytest.FixtureRequest, store_backend: str) -> st
 @pytest.fixture(scope="session")
 def small_store_path(small_store_file: Path, store_backend: str, _small_pg_template: str | None,
                      request: pytest.FixtureRequest) -> Path | str:  # fmt: skip
-    """The small district on each store: the SQLite file, or a PostgreSQL database made from it."""
+    """The small district on each store: the SQLite file, or a PostgreSQL database copied from the template."""
     if _small_pg_template is None:
         return small_store_file
     cluster = request.getfixturevalue("pg_cluster")
