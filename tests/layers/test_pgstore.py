@@ -22,7 +22,7 @@ from layers.intake import intake_file
 from layers.migrate import TABLES, migrate, table_checksum
 from layers.pgstore import translate
 from layers.store import open_store
-from tests.helpers import street_reports_csv
+from tests.helpers import connect, street_reports_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-11-21T09:00:00"
@@ -271,3 +271,19 @@ def test_messages_never_show_the_password_of_a_store_url(small_store_file: Path,
         with pytest.raises(StoreError) as err:
             open_store(wrong)
         assert "s3cret" not in str(err.value)
+
+
+def test_a_foreign_onegrid_schema_is_never_replaced(small_store_file: Path, pg_cluster: object) -> None:
+    from layers.errors import StoreError
+
+    url = pg_cluster.create_db("foreign")  # type: ignore[attr-defined]
+    conn = connect(url)
+    conn.execute("CREATE SCHEMA onegrid")
+    conn.execute("CREATE TABLE onegrid.theirs (a INTEGER)")
+    for force in (False, True):
+        with pytest.raises(StoreExistsError, match="not a OneGrid store"):
+            migrate(small_store_file, url, force=force)
+    with pytest.raises(StoreError, match="not a OneGrid store"):
+        open_store(url)
+    assert conn.execute("SELECT count(*) FROM onegrid.theirs").fetchone() == (0,)
+    conn.close()
