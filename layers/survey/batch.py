@@ -688,9 +688,7 @@ def _apply_moves(conn: Conn, preview: BatchPreview, staged: str, *, n: int, at: 
         )
 
 
-def _append_batch_history(
-    conn: Conn, staged: str, *, n: int, batch_id: int, actor: str, at: str
-) -> list[int]:
+def _append_batch_history(conn: Conn, staged: str, *, batch_id: int, actor: str, at: str) -> list[int]:
     reason = f"batch {batch_id}"
     # The store numbers the rows in the order given, so history ids follow the file.
     ids = conn.execute(
@@ -796,7 +794,7 @@ def confirm_batch(
                 conn.execute("SAVEPOINT batch_moves")
                 _apply_moves(conn, kept, staged, n=n, at=at)
                 conn.execute("RELEASE batch_moves")
-                ids = _append_batch_history(conn, staged, n=n, batch_id=batch_id, actor=who, at=at)
+                ids = _append_batch_history(conn, staged, batch_id=batch_id, actor=who, at=at)
             if kept.n_rejected:
                 _record_rejects(conn, kept, batch_id=batch_id)
             if n:
