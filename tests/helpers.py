@@ -1,8 +1,15 @@
-"""Helpers of the tests that are not product code: writing hand-made rows into a store."""
+"""Helpers of the tests (and the probes) that are not product code: hand-made rows and files for a
+store, and real child processes stopped at a named point."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +19,9 @@ from layers import pgstore
 from layers.components import COMPONENT_COLUMNS
 from layers.store import SCHEMA, Conn
 
-__all__ = ["connect", "street_reports_csv", "write_components"]
+ROOT = Path(__file__).resolve().parents[1]
+
+__all__ = ["child", "connect", "kill", "street_reports_csv", "wait_for", "write_components"]
 
 #: The header of a hand-made intake file (Chinese column names, as a hotline exports them).
 REPORTS_HEADER = "工单号,渠道,事件类型,问题描述,经度,纬度,上报时间,联系电话\n"
@@ -69,3 +78,38 @@ def _records(frame: pd.DataFrame) -> list[tuple[object, ...]]:
                 ]
             )
     return list(zip(*cols, strict=True))
+
+
+# -- child processes (the kill and race tests, and the probes) --------------------------------------
+
+
+def child(script: str, *, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """A Python child process running ``script`` (dedented) with the project importable."""
+    code = f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(script)
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str], *, timeout: float = 300.0) -> None:
+    """Wait until ``path`` exists; fail if the child ends first or it takes too long."""
+    end = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"the child ended ({proc.returncode}) before {path.name}: {err[-800:]}")
+        if time.monotonic() > end:
+            raise AssertionError(f"the child did not reach {path.name} in {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the child if it still runs, and reap it."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)

@@ -12,15 +12,15 @@ import atexit
 import datetime as dt
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
-import time
 from pathlib import Path
 
+from tests.helpers import child, kill, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["child", "cli", "kill", "no_traceback", "probe_store", "wait_for"]
 
 #: The small district of the tests.
 SMALL = {"end": dt.date(2026, 11, 20), "seed": 7, "days": 3, "n_components": 40_000, "per_day": 400.0}
@@ -78,38 +78,6 @@ def cli(
         timeout=timeout,
         check=False,
     )
-
-
-def child(script: str, *, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """A Python child process running ``script`` (dedented) with the project importable."""
-    code = f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(script)
-    return subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for(path: Path, proc: subprocess.Popen[str], *, timeout: float = 300.0) -> None:
-    """Wait until ``path`` exists; fail if the child ends first or it takes too long."""
-    end = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            err = proc.stderr.read() if proc.stderr else ""
-            raise AssertionError(f"the child ended ({proc.returncode}) before {path.name}: {err[-800:]}")
-        if time.monotonic() > end:
-            raise AssertionError(f"the child did not reach {path.name} in {timeout:.0f} s")
-        time.sleep(0.02)
-
-
-def kill(proc: subprocess.Popen[str]) -> None:
-    """SIGKILL the child if it still runs, and reap it."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
 
 
 def no_traceback(result: subprocess.CompletedProcess[str], what: str) -> None:

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from layers.intake import intake_file
 from layers.migrate import TABLES, migrate, table_checksum
 from layers.pgstore import translate
 from layers.store import open_store
-from tests.helpers import connect, street_reports_csv
+from tests.helpers import child, connect, kill, street_reports_csv, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-11-21T09:00:00"
@@ -72,22 +71,12 @@ def test_migrate_both_ways_keeps_every_row(
 def _kill_server_inside(cluster: Any, script: str, argv: list[str], marker: Path, **env: str) -> None:
     """Run ``script`` in a child until it touches ``marker`` (inside its write transaction), then
     kill the server dead, and the child with it; start the server again."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", script, *argv, str(marker)],
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-    )
+    proc = child(f"import sys\nsys.argv[1:] = {[*argv, str(marker)]!r}\n" + script, env=env)
     try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert child.poll() is None, child.stderr.read()  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, f"the child never reached {marker.name}"
-            time.sleep(0.05)
+        wait_for(marker, proc, timeout=120)
         cluster.kill()
     finally:
-        child.kill()
-        child.wait()
+        kill(proc)
     cluster.start()
 
 

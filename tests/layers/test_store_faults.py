@@ -10,9 +10,6 @@ import os
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -22,6 +19,7 @@ import pytest
 from layers import store as store_mod
 from layers.errors import StoreBusyError, StoreExistsError, StoreUnreadableError
 from layers.store import BUSY_MESSAGE, build_store, check_target, open_store
+from tests.helpers import child, kill, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,35 +31,6 @@ def _make(path: Path, *, generation: int = 1) -> None:
             "INSERT INTO generations(id, valid_from, created_at) VALUES (?, '2024-01-01', 'now')",
             (generation,),
         )
-
-
-def _child(script: str, *, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """A real Python child running ``script`` from the project root."""
-    code = f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(script)
-    return subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for(path: Path, proc: subprocess.Popen[str], *, timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"the child ended ({proc.returncode}) early: {proc.stderr.read()}")  # type: ignore[union-attr]
-        if time.monotonic() > end:
-            raise AssertionError(f"the child never reached {path.name}")
-        time.sleep(0.02)
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
 
 
 def _cut(path: Path, size: str) -> None:
@@ -136,7 +105,7 @@ def test_a_write_blocked_longer_than_the_timeout_is_told_busy(tmp_path: Path) ->
     path = tmp_path / "s.sqlite"
     _make(path)
     ready = tmp_path / "holding"
-    holder = _child(f"""
+    holder = child(f"""
         import time
         from layers.store import open_store
         st = open_store({str(path)!r})
@@ -145,17 +114,17 @@ def test_a_write_blocked_longer_than_the_timeout_is_told_busy(tmp_path: Path) ->
         time.sleep(120)
     """)
     try:
-        _wait_for(ready, holder)
+        wait_for(ready, holder)
         with open_store(path, busy_timeout_s=0.2) as st:
             with pytest.raises(StoreBusyError, match=BUSY_MESSAGE), st.transaction() as conn:
                 conn.execute("INSERT INTO channels VALUES ('C1', 'x', 'x', 1.0)")
             assert not st.conn.in_transaction
-            _kill(holder)
+            kill(holder)
             with st.transaction() as conn:
                 conn.execute("INSERT INTO channels VALUES ('C1', 'x', 'x', 1.0)")
             assert st.conn.execute("SELECT COUNT(*) FROM channels").fetchone()[0] == 1
     finally:
-        _kill(holder)
+        kill(holder)
 
 
 # -- killed builds ------------------------------------------------------------------------------
@@ -180,24 +149,24 @@ def test_killed_build_is_swept_by_the_next_and_a_running_one_is_not(tmp_path: Pa
     path = tmp_path / "s.sqlite"
     _make(path)
     before = path.read_bytes()
-    killed = _child(_BUILD.format(path=str(path), marker=str(tmp_path / "a")))
+    killed = child(_BUILD.format(path=str(path), marker=str(tmp_path / "a")))
     try:
-        _wait_for(tmp_path / "a", killed)
+        wait_for(tmp_path / "a", killed)
     finally:
-        _kill(killed)
+        kill(killed)
     orphans = _temporaries(tmp_path, path.name)
     assert orphans and all(p.name.endswith(".tmp") for p in orphans), orphans
     assert path.read_bytes() == before, "the killed build left the old store as it was"
 
-    running = _child(_BUILD.format(path=str(path), marker=str(tmp_path / "b")))
+    running = child(_BUILD.format(path=str(path), marker=str(tmp_path / "b")))
     try:
-        _wait_for(tmp_path / "b", running)
+        wait_for(tmp_path / "b", running)
         live = set(_temporaries(tmp_path, path.name)) - set(orphans)
         assert len(live) == 1
         _make(path, generation=2)  # the next build sweeps the orphan, not the running build's file
         assert set(_temporaries(tmp_path, path.name)) == live
     finally:
-        _kill(running)
+        kill(running)
     with open_store(path) as st:
         assert st.current_generation() == 2
     _make(path, generation=4)
@@ -206,7 +175,7 @@ def test_killed_build_is_swept_by_the_next_and_a_running_one_is_not(tmp_path: Pa
 
 def _edit_left_in_wal(path: Path) -> None:
     """Commit an edit and die before any checkpoint: the edit lives only in the store's -wal."""
-    proc = _child(f"""
+    proc = child(f"""
         import os, signal
         from layers.store import open_store
         st = open_store({str(path)!r})
@@ -230,7 +199,7 @@ def test_a_kill_at_any_step_of_a_replace_leaves_a_whole_store(tmp_path: Path, po
     assert raw.execute("SELECT COUNT(*) FROM channels").fetchone()[0] == 0, "the edit is only in the WAL"
     raw.close()
 
-    build = _child(
+    build = child(
         f"""
         from layers.store import build_store
         with build_store({str(path)!r}, force=True) as st, st.transaction() as conn:
@@ -254,7 +223,7 @@ def test_replacing_a_store_another_program_has_open_is_refused(
     path = tmp_path / "s.sqlite"
     _make(path)
     ready = tmp_path / "open"
-    reader = _child(f"""
+    reader = child(f"""
         import time
         from layers.store import open_store
         st = open_store({str(path)!r})
@@ -264,7 +233,7 @@ def test_replacing_a_store_another_program_has_open_is_refused(
     """)
     monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.2)
     try:
-        _wait_for(ready, reader)
+        wait_for(ready, reader)
         with (
             pytest.raises(StoreBusyError, match="open in another program"),
             build_store(path, force=True) as st,
@@ -273,7 +242,7 @@ def test_replacing_a_store_another_program_has_open_is_refused(
                 "channels", pd.DataFrame({"code": ["N"], "name": ["x"], "name_en": ["x"], "share": [1.0]})
             )
     finally:
-        _kill(reader)
+        kill(reader)
     assert _temporaries(tmp_path, path.name) == []
     with open_store(path) as st:
         assert st.current_generation() == 1

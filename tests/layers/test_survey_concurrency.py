@@ -8,13 +8,7 @@ the parent makes its move.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import pickle
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,31 +24,9 @@ from layers.pgstore import is_url
 from layers.planner import adopt_grids
 from layers.store import BUSY_MESSAGE, open_store
 from spatial.locate import GridLocator
+from tests.helpers import child, kill, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _child(script: str) -> subprocess.Popen[str]:
-    code = f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(script)
-    return subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def _wait_for(path: Path, proc: subprocess.Popen[str], *, timeout: float = 120.0) -> None:
-    end = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"the child ended ({proc.returncode}) early: {proc.stderr.read()}")  # type: ignore[union-attr]
-        if time.monotonic() > end:
-            raise AssertionError(f"the child never reached {path.name}")
-        time.sleep(0.02)
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
 
 
 def _grids_right(store_path: Path) -> int:
@@ -87,7 +59,7 @@ def test_a_move_waiting_on_an_adoption_is_located_in_the_new_grids(
     cand_file = tmp_path / "candidate.pickle"
     cand_file.write_bytes(pickle.dumps(cand))
     inside = tmp_path / "inside-adoption"
-    adopter = _child(f"""
+    adopter = child(f"""
         import datetime as dt, pickle, time
         from pathlib import Path
         from layers import planner
@@ -107,14 +79,14 @@ def test_a_move_waiting_on_an_adoption_is_located_in_the_new_grids(
             planner.adopt_grids(st, cand, valid_from=dt.date(2026, 11, 1), actor="规划员")
     """)
     try:
-        _wait_for(inside, adopter)
+        wait_for(inside, adopter)
         with open_store(small_store_copy) as st:
             change = survey.move_component(
                 st, code, x=x, y=y, crs="EPSG:4549", expected_version=version, actor="测绘员", confirmed=True
             )
         assert adopter.wait(timeout=120) == 0, adopter.stderr.read()  # type: ignore[union-attr]
     finally:
-        _kill(adopter)
+        kill(adopter)
     assert change.after["grid_code"] == dst, "located in the grids adopted while the move waited"
     with open_store(small_store_copy, readonly=True) as st:
         assert survey.get_component(st, code)["grid_code"] == dst
@@ -134,7 +106,7 @@ def test_writes_blocked_past_the_timeout_are_told_busy(small_store_copy: Path, t
         if is_url(small_store_copy)
         else ["BEGIN IMMEDIATE"]
     )
-    holder = _child(f"""
+    holder = child(f"""
         import time
         from pathlib import Path
         from layers.store import open_store
@@ -145,7 +117,7 @@ def test_writes_blocked_past_the_timeout_are_told_busy(small_store_copy: Path, t
         time.sleep(120)
     """)
     try:
-        _wait_for(holding, holder)
+        wait_for(holding, holder)
         with open_store(small_store_copy, busy_timeout_s=0.3) as st:
             code, x, y, version = row[0]
             with pytest.raises(StoreBusyError, match=BUSY_MESSAGE):
@@ -163,12 +135,12 @@ def test_writes_blocked_past_the_timeout_are_told_busy(small_store_copy: Path, t
                 survey.preview_batch(st, csv, filename="b.csv", crs="EPSG:4549")
             with pytest.raises(StoreBusyError, match=BUSY_MESSAGE):
                 survey.confirm_batch(st, batch_id, actor="测绘员")
-            _kill(holder)
+            kill(holder)
             assert survey.get_component(st, code)["version"] == version, "nothing was written"
             survey.confirm_batch(st, batch_id, actor="测绘员")  # the lock is free again
             assert survey.get_component(st, row[1][0])["version"] == row[1][3] + 1
     finally:
-        _kill(holder)
+        kill(holder)
 
 
 def test_two_batches_confirmed_at_once_both_apply(small_store_copy: Path, tmp_path: Path) -> None:
@@ -198,7 +170,7 @@ def test_two_batches_confirmed_at_once_both_apply(small_store_copy: Path, tmp_pa
             print(preview.n_accepted, result.accepted)
     """
     procs = [
-        _child(
+        child(
             script.format(
                 store=str(small_store_copy), csv=str(f), ready=str(tmp_path / f"ready{k}"), go=str(go)
             )
@@ -207,12 +179,12 @@ def test_two_batches_confirmed_at_once_both_apply(small_store_copy: Path, tmp_pa
     ]
     try:
         for k, p in enumerate(procs):
-            _wait_for(tmp_path / f"ready{k}", p)
+            wait_for(tmp_path / f"ready{k}", p)
         go.touch()
         outs = [p.communicate(timeout=120) for p in procs]
     finally:
         for p in procs:
-            _kill(p)
+            kill(p)
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
     counts = [tuple(int(v) for v in out.split()) for out, _ in outs]
     assert all(previewed == applied > 9_900 for previewed, applied in counts), counts
