@@ -459,6 +459,7 @@ def build_stamp(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+@lru_cache(maxsize=4)
 def id_tables(schema_sql: str) -> frozenset[str]:
     """Tables whose ``id`` the store numbers (``INTEGER PRIMARY KEY``): inserts return it."""
     out = set()
